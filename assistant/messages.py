@@ -1,0 +1,104 @@
+"""Small typed messages passed one way between pipeline stages.
+
+audio -> ``Transcript`` (asr) -> ``Match`` (match) -> ``Turn`` (dialogue) -> ``Utterance`` (tts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with timing."""
+
+    word: str
+    """The word as the recogniser spelled it."""
+    start_s: float
+    """Start time in seconds from the start of the turn."""
+    end_s: float
+    """End time in seconds from the start of the turn."""
+    confidence: float = 1.0
+    """Recogniser confidence in [0, 1]."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a speech engine heard in one turn (or so far, when partial)."""
+
+    text: str
+    """Recognised text, lower case, no punctuation; empty when nothing was heard."""
+    confidence: float = 1.0
+    """Engine confidence in [0, 1]."""
+    is_final: bool = True
+    """False for a partial result while the user is still speaking."""
+    engine: str = "text"
+    """Which engine produced it ("vosk", "pocketsphinx", "text")."""
+    words: tuple[Word, ...] = ()
+    """Per-word timings when the engine gives them."""
+    audio_s: float = 0.0
+    """Seconds of audio consumed for this turn."""
+    speech_end_s: Optional[float] = None
+    """Where in the audio the speech ended (seconds), when known."""
+    latency_ms: Optional[float] = None
+    """Wall time from end of audio (or end of speech) to this final result."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """The intent the matcher found in a piece of text."""
+
+    text: str
+    """The text as given."""
+    normalized: str
+    """The text after normalisation (what was matched)."""
+    intent: Optional[str]
+    """Intent id, or None when not understood."""
+    slots: dict[str, str] = field(default_factory=dict)
+    """Slot name -> canonical value."""
+    confidence: float = 0.0
+    """Calibrated confidence in [0, 1]."""
+    closest: Optional[str] = None
+    """Best intent even when below the threshold (to offer "did you mean")."""
+    template: Optional[str] = None
+    """The template sentence that matched best (for debugging and checks)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "slots": dict(self.slots),
+            "confidence": round(self.confidence, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the dialogue manager decided to do with one user turn."""
+
+    say: tuple[str, ...]
+    """Sentences to speak, in order, each short enough for one breath."""
+    state: str
+    """Dialogue state after the turn ("idle", "follow_up", "triage", "routine", ...)."""
+    expects: Optional[str] = None
+    """What the assistant waits for next ("yes_no", "routine") or None."""
+    intent: Optional[str] = None
+    """The intent acted on (None when not understood)."""
+    slots: dict[str, str] = field(default_factory=dict)
+    """Slots acted on."""
+    disposition: Optional[str] = None
+    """Set when a triage interview ended: its disposition id."""
+    sources: tuple[str, ...] = ()
+    """Source ids behind what was said."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One chunk of speech out."""
+
+    text: str
+    """Text to speak."""
+    interruptible: bool = True
+    """Whether "stop" may cut it off (emergency advice is not cut off)."""

@@ -1,0 +1,579 @@
+"""Load an intent pack: hassil templates plus the answers, interviews and routines beside them.
+
+A pack is one YAML file or a folder of them, merged. The hassil part (``language``,
+``intents.*.data``, ``lists``, ``expansion_rules``, ``skip_words``) is parsed by hassil;
+everything else is this project's schema, documented in ``intents/README.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from hassil import Intents
+from hassil.errors import ParseError as HassilParseError
+from hassil.util import merge_dict
+
+from .errors import BadInput
+
+CONTROL_INTENTS = (
+    "yes",
+    "no",
+    "stop",
+    "pause",
+    "resume",
+    "repeat",
+    "next",
+    "time_left",
+    "help",
+    "more",
+)
+"""Intents whose meaning is built into the dialogue manager; the pack only says how they are phrased."""
+
+ROUTINE_KINDS = ("relief", "stretch")
+"""``relief`` eases a cramp happening now; ``stretch`` is an ordinary stretch."""
+
+
+class _LineDict(dict[str, Any]):
+    """A YAML mapping that remembers where it was written."""
+
+    file: str = ""
+    line: int = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe loader whose mappings carry their file and line for error messages."""
+
+    source_name = ""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:  # type: ignore[override]
+        mapping = _LineDict(super().construct_mapping(node, deep=deep))
+        mapping.file = self.source_name
+        mapping.line = node.start_mark.line + 1
+        return mapping
+
+
+def _where(node: Any, fallback: str) -> str:
+    if isinstance(node, _LineDict) and node.file:
+        return f"{node.file}:{node.line}"
+    return fallback
+
+
+def _bad(node: Any, fallback: str, message: str) -> BadInput:
+    return BadInput(f"{_where(node, fallback)}: {message}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact came from."""
+
+    id: str
+    """Short id used in ``sources:`` lists."""
+    title: str
+    """Human-readable title."""
+    url: Optional[str] = None
+    """Public address of the source, if it has one."""
+    note: Optional[str] = None
+    """What the source is and why it is trusted."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """What happens when the user answers a follow-up or a triage question."""
+
+    say: Optional[str] = None
+    """A sentence to speak first."""
+    answer: Optional[str] = None
+    """Give this intent's answer."""
+    triage: Optional[str] = None
+    """Start this triage interview."""
+    routine: Optional[str] = None
+    """Start this routine (by routine id)."""
+    next: Optional[str] = None
+    """Inside an interview: ask this question next."""
+    disposition: Optional[str] = None
+    """Inside an interview: end with this disposition."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One yes/no question asked after an answer."""
+
+    ask: str
+    """The question, spoken."""
+    yes: Action
+    """What a yes does."""
+    no: Action
+    """What a no does."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A spoken answer: a short first part, more on request, and its sources."""
+
+    say: str
+    """First spoken part (about 40 words at most)."""
+    more: tuple[str, ...] = ()
+    """Further parts, one per "more"."""
+    sources: tuple[str, ...] = ()
+    """Source ids from the pack's ``sources``."""
+
+
+@dataclass(frozen=True)
+class RoutineStart:
+    """An intent that starts the routine of a kind for the muscle in its slot."""
+
+    kind: str
+    """``relief`` or ``stretch``."""
+    slot: str = "muscle"
+    """Slot naming the muscle."""
+    default: Optional[str] = None
+    """Muscle to use when the slot is missing (None: ask which muscle)."""
+
+
+@dataclass(frozen=True)
+class IntentBehaviour:
+    """What the skill does for one intent (all optional: a bare intent just reports itself)."""
+
+    id: str
+    """Intent id."""
+    answer: Optional[Answer] = None
+    """Spoken answer."""
+    follow_up: Optional[FollowUp] = None
+    """Question asked after the answer."""
+    triage: Optional[str] = None
+    """Interview started after the answer."""
+    routine: Optional[RoutineStart] = None
+    """Routine started by this intent."""
+    control: Optional[str] = None
+    """Built-in dialogue control (see ``CONTROL_INTENTS``)."""
+    emergency: bool = False
+    """Answered at once in every state, ending whatever was going on."""
+
+
+@dataclass(frozen=True)
+class TriageQuestion:
+    """One yes/no question of an interview."""
+
+    id: str
+    """Question id within the interview."""
+    ask: str
+    """The question, spoken."""
+    yes: Action
+    """Where a yes leads (``next`` or ``disposition``)."""
+    no: Action
+    """Where a no leads."""
+    red_flag: bool = False
+    """True when a yes is a warning sign (it must lead to an urgent disposition)."""
+
+
+@dataclass(frozen=True)
+class TriageInterview:
+    """A short yes/no interview ending in a disposition."""
+
+    id: str
+    """Interview id."""
+    intro: str
+    """Said before the first question."""
+    start: str
+    """Id of the first question."""
+    questions: dict[str, TriageQuestion]
+    """Questions by id."""
+    sources: tuple[str, ...] = ()
+    """Source ids behind the questions."""
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """Where an interview ends: what to do now."""
+
+    id: str
+    """Disposition id."""
+    say: str
+    """The advice, spoken."""
+    urgency: int
+    """0 self-care, 1 book a visit, 2 see a doctor soon, 3 emergency services now."""
+    sources: tuple[str, ...] = ()
+    """Source ids behind the advice."""
+
+
+@dataclass(frozen=True)
+class RoutineStep:
+    """One position of a stretch, held and maybe repeated on each side."""
+
+    say: str
+    """How to get into the position, spoken."""
+    hold_seconds: int = 0
+    """How long to hold (0: no hold, just an instruction)."""
+    sides: tuple[str, ...] = ()
+    """Sides to do in turn (e.g. left, right); empty for one-sided or central stretches."""
+    repetitions: int = 1
+    """How many holds per side."""
+    rest_seconds: int = 5
+    """Pause between holds."""
+
+
+@dataclass(frozen=True)
+class StretchRoutine:
+    """A guided routine for one muscle."""
+
+    id: str
+    """Routine id."""
+    muscle: str
+    """Canonical muscle (a value of the ``muscle`` list)."""
+    kind: str
+    """``relief`` or ``stretch``."""
+    title: str
+    """Spoken name, e.g. "calf stretch"."""
+    intro: str
+    """Said before the first step."""
+    steps: tuple[RoutineStep, ...]
+    """The steps in order."""
+    outro: str
+    """Said at the end."""
+    sources: tuple[str, ...] = ()
+    """Source ids."""
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    """Pack-wide phrases and which intents each waiting state listens for."""
+
+    wake_phrase: str = "hey coach"
+    """Phrase that starts a turn in wake-word mode."""
+    help: str = "I can answer questions about muscle twitches, spasms and cramps, and talk you through a stretch."
+    """Said for "help"."""
+    not_understood: str = "Sorry, I didn't get that."
+    """Said when nothing matched; ``{closest}`` is replaced by the closest topic's name."""
+    did_you_mean: str = "Did you mean {closest}?"
+    """Added when there is a closest topic."""
+    expects: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Waiting state -> intents heard in it (emergency is always added)."""
+    topic_names: dict[str, str] = field(default_factory=dict)
+    """Intent id -> short spoken name for "did you mean"."""
+    phrases: dict[str, str] = field(default_factory=dict)
+    """Other fixed phrases of the dialogue manager, by key (e.g. ``paused``, ``resumed``)."""
+
+
+@dataclass
+class Pack:
+    """A loaded intent pack."""
+
+    intents: Intents
+    """Templates, lists and rules, as hassil parsed them."""
+    behaviours: dict[str, IntentBehaviour]
+    """Intent id -> what the skill does for it."""
+    sources: dict[str, Source]
+    """Source id -> source."""
+    triage: dict[str, TriageInterview]
+    """Interview id -> interview."""
+    dispositions: dict[str, Disposition]
+    """Disposition id -> disposition."""
+    routines: dict[str, StretchRoutine]
+    """Routine id -> routine."""
+    dialogue: DialogueSettings
+    """Dialogue phrases and waiting states."""
+    paths: tuple[Path, ...] = ()
+    """Files the pack was read from."""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The merged YAML, with line information, for ``check-intents``."""
+
+    @property
+    def intent_ids(self) -> list[str]:
+        """All intent ids, in pack order."""
+        return list(self.intents.intents)
+
+    def routine_for(self, muscle: str, kind: str) -> Optional[StretchRoutine]:
+        """The routine of ``kind`` for ``muscle``, falling back to the other kind."""
+        fallback = None
+        for routine in self.routines.values():
+            if routine.muscle == muscle:
+                if routine.kind == kind:
+                    return routine
+                fallback = fallback or routine
+        return fallback
+
+
+def bundled_pack_path() -> Path:
+    """Folder of the pack shipped with the package."""
+    return Path(str(files("assistant.intents")))
+
+
+def pack_files(path: Path) -> list[Path]:
+    """The YAML files of a pack given as a file or a folder."""
+    if not path.exists():
+        raise BadInput(f"{path}: no such intent pack (give a YAML file or a folder of them)")
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not found:
+            raise BadInput(f"{path}: folder holds no .yaml files")
+        return found
+    return [path]
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file, turning syntax errors into a message with file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{path}: cannot read: {error}") from None
+    loader = _LineLoader(text)
+    loader.source_name = str(path)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise BadInput(f"{path}{line}: malformed YAML: {error.problem or error}") from None
+    except yaml.YAMLError as error:
+        raise BadInput(f"{path}: malformed YAML: {error}") from None
+    finally:
+        loader.dispose()
+
+
+def load_pack(path: Optional[Path] = None) -> Pack:
+    """Load the pack at ``path`` (a file or folder), or the bundled one."""
+    root = Path(path) if path is not None else bundled_pack_path()
+    paths = pack_files(root)
+    merged: dict[str, Any] = _LineDict()
+    for file_path in paths:
+        data = read_yaml(file_path)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise BadInput(f"{file_path}:1: a pack file must be a mapping at the top level")
+        merge_dict(merged, data)
+    return pack_from_dict(merged, str(root), tuple(paths))
+
+
+def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path, ...] = ()) -> Pack:
+    """Build a ``Pack`` from merged YAML data, checking the schema as it goes."""
+    if "language" not in data:
+        data["language"] = "en"
+    intents_data = data.get("intents")
+    if not isinstance(intents_data, dict) or not intents_data:
+        raise _bad(data, name, "the pack has no 'intents' mapping")
+    for intent_id, intent in intents_data.items():
+        if not isinstance(intent, dict) or not isinstance(intent.get("data"), list):
+            raise _bad(intent, name, f"intent '{intent_id}' needs a 'data' list of sentence blocks")
+        for block in intent["data"]:
+            if not isinstance(block, dict) or not isinstance(block.get("sentences"), list):
+                raise _bad(block, _where(intent, name), f"intent '{intent_id}': each data block needs a 'sentences' list")
+            for sentence in block["sentences"]:
+                if not isinstance(sentence, str):
+                    raise _bad(block, name, f"intent '{intent_id}': sentence {sentence!r} is not text")
+    lists = data.get("lists") or {}
+    if not isinstance(lists, dict):
+        raise _bad(data, name, "'lists' must be a mapping")
+    for list_name, list_data in lists.items():
+        if not isinstance(list_data, dict) or not ({"values", "range", "wildcard"} & set(list_data)):
+            raise _bad(list_data, _where(lists, name), f"list '{list_name}' needs 'values', 'range' or 'wildcard'")
+    try:
+        hassil_intents = Intents.from_dict(
+            {key: data[key] for key in ("language", "intents", "lists", "expansion_rules", "skip_words", "settings") if key in data}
+        )
+    except HassilParseError as error:
+        raise BadInput(f"{name}: template error: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadInput(f"{name}: pack does not follow the hassil layout: {error}") from None
+
+    sources = {
+        sid: Source(
+            id=sid,
+            title=_text(s, "title", sid, name),
+            url=s.get("url"),
+            note=s.get("note"),
+        )
+        for sid, s in _mapping(data, "sources", name).items()
+    }
+    dispositions = {
+        did: Disposition(
+            id=did,
+            say=_text(d, "say", f"disposition '{did}'", name),
+            urgency=int(d.get("urgency", 0)),
+            sources=_ids(d, "sources"),
+        )
+        for did, d in _mapping(data, "dispositions", name).items()
+    }
+    triage = {tid: _interview(tid, t, name) for tid, t in _mapping(data, "triage", name).items()}
+    routines = {rid: _routine(rid, r, name) for rid, r in _mapping(data, "routines", name).items()}
+    behaviours = {iid: _behaviour(iid, intent, name) for iid, intent in intents_data.items()}
+    dialogue = _dialogue(data.get("dialogue") or {}, name)
+    return Pack(
+        intents=hassil_intents,
+        behaviours=behaviours,
+        sources=sources,
+        triage=triage,
+        dispositions=dispositions,
+        routines=routines,
+        dialogue=dialogue,
+        paths=paths,
+        raw=data,
+    )
+
+
+def _mapping(data: dict[str, Any], key: str, name: str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise _bad(data, name, f"'{key}' must be a mapping")
+    for item_id, item in value.items():
+        if not isinstance(item, dict):
+            raise _bad(value, name, f"'{key}.{item_id}' must be a mapping")
+    return value
+
+
+def _text(node: Any, key: str, what: str, name: str) -> str:
+    value = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(node, name, f"{what} needs a '{key}' text")
+    return " ".join(value.split())
+
+
+def _ids(node: Any, key: str) -> tuple[str, ...]:
+    value = node.get(key) if isinstance(node, dict) else None
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _action(node: Any, what: str, name: str) -> Action:
+    if isinstance(node, str):
+        return Action(say=" ".join(node.split()))
+    if not isinstance(node, dict):
+        raise _bad(node, name, f"{what} must be a mapping (say/answer/triage/routine/next/disposition)")
+    known = {"say", "answer", "triage", "routine", "next", "disposition"}
+    unknown = set(node) - known
+    if unknown:
+        raise _bad(node, name, f"{what}: unknown key(s) {sorted(unknown)}; expected some of {sorted(known)}")
+    return Action(**{key: (" ".join(str(node[key]).split()) if key == "say" else str(node[key])) for key in node})
+
+
+def _answer(node: Any, what: str, name: str) -> Answer:
+    if not isinstance(node, dict):
+        raise _bad(node, name, f"{what}: 'answer' must be a mapping with 'say', 'more', 'sources'")
+    more = node.get("more") or ()
+    if isinstance(more, str):
+        more = (more,)
+    return Answer(
+        say=_text(node, "say", what, name),
+        more=tuple(" ".join(str(m).split()) for m in more),
+        sources=_ids(node, "sources"),
+    )
+
+
+def _behaviour(intent_id: str, node: dict[str, Any], name: str) -> IntentBehaviour:
+    what = f"intent '{intent_id}'"
+    follow = node.get("follow_up")
+    routine = node.get("routine")
+    if routine is not None and not isinstance(routine, dict):
+        raise _bad(node, name, f"{what}: 'routine' must be a mapping with 'kind'")
+    control = node.get("control")
+    if control is not None and control not in CONTROL_INTENTS:
+        raise _bad(node, name, f"{what}: unknown control '{control}'; known: {', '.join(CONTROL_INTENTS)}")
+    if routine is not None and routine.get("kind") not in ROUTINE_KINDS:
+        raise _bad(routine, name, f"{what}: routine kind must be one of {ROUTINE_KINDS}")
+    return IntentBehaviour(
+        id=intent_id,
+        answer=_answer(node["answer"], what, name) if "answer" in node else None,
+        follow_up=(
+            FollowUp(
+                ask=_text(follow, "ask", f"{what} follow_up", name),
+                yes=_action(follow.get("yes", {}), f"{what} follow_up yes", name),
+                no=_action(follow.get("no", {}), f"{what} follow_up no", name),
+            )
+            if isinstance(follow, dict)
+            else None
+        ),
+        triage=node.get("triage"),
+        routine=(
+            RoutineStart(kind=routine["kind"], slot=routine.get("slot", "muscle"), default=routine.get("default"))
+            if routine
+            else None
+        ),
+        control=control,
+        emergency=bool(node.get("emergency", False)),
+    )
+
+
+def _interview(interview_id: str, node: dict[str, Any], name: str) -> TriageInterview:
+    what = f"triage '{interview_id}'"
+    questions_node = node.get("questions")
+    if not isinstance(questions_node, dict) or not questions_node:
+        raise _bad(node, name, f"{what} needs a 'questions' mapping")
+    questions = {}
+    for qid, q in questions_node.items():
+        qwhat = f"{what} question '{qid}'"
+        if not isinstance(q, dict):
+            raise _bad(questions_node, name, f"{qwhat} must be a mapping")
+        questions[qid] = TriageQuestion(
+            id=qid,
+            ask=_text(q, "ask", qwhat, name),
+            yes=_action(q.get("yes"), f"{qwhat} yes", name),
+            no=_action(q.get("no"), f"{qwhat} no", name),
+            red_flag=bool(q.get("red_flag", False)),
+        )
+    start = str(node.get("start") or next(iter(questions)))
+    return TriageInterview(
+        id=interview_id,
+        intro=_text(node, "intro", what, name),
+        start=start,
+        questions=questions,
+        sources=_ids(node, "sources"),
+    )
+
+
+def _routine(routine_id: str, node: dict[str, Any], name: str) -> StretchRoutine:
+    what = f"routine '{routine_id}'"
+    steps_node = node.get("steps")
+    if not isinstance(steps_node, list) or not steps_node:
+        raise _bad(node, name, f"{what} needs a 'steps' list")
+    steps = []
+    for step in steps_node:
+        if not isinstance(step, dict):
+            raise _bad(node, name, f"{what}: each step must be a mapping")
+        try:
+            steps.append(
+                RoutineStep(
+                    say=_text(step, "say", f"{what} step", name),
+                    hold_seconds=int(step.get("hold_seconds", 0)),
+                    sides=_ids(step, "sides"),
+                    repetitions=max(1, int(step.get("repetitions", 1))),
+                    rest_seconds=int(step.get("rest_seconds", 5)),
+                )
+            )
+        except (TypeError, ValueError):
+            raise _bad(step, name, f"{what}: hold_seconds, repetitions and rest_seconds must be whole numbers") from None
+    kind = node.get("kind", "stretch")
+    if kind not in ROUTINE_KINDS:
+        raise _bad(node, name, f"{what}: kind must be one of {ROUTINE_KINDS}")
+    return StretchRoutine(
+        id=routine_id,
+        muscle=_text(node, "muscle", what, name),
+        kind=kind,
+        title=_text(node, "title", what, name),
+        intro=_text(node, "intro", what, name),
+        steps=tuple(steps),
+        outro=_text(node, "outro", what, name),
+        sources=_ids(node, "sources"),
+    )
+
+
+def _dialogue(node: Any, name: str) -> DialogueSettings:
+    if not isinstance(node, dict):
+        raise _bad(node, name, "'dialogue' must be a mapping")
+    defaults = DialogueSettings()
+    expects = node.get("expects") or {}
+    return DialogueSettings(
+        wake_phrase=str(node.get("wake_phrase", defaults.wake_phrase)),
+        help=" ".join(str(node.get("help", defaults.help)).split()),
+        not_understood=" ".join(str(node.get("not_understood", defaults.not_understood)).split()),
+        did_you_mean=str(node.get("did_you_mean", defaults.did_you_mean)),
+        expects={key: tuple(value) for key, value in expects.items()},
+        topic_names={str(k): str(v) for k, v in (node.get("topic_names") or {}).items()},
+        phrases={str(k): " ".join(str(v).split()) for k, v in (node.get("phrases") or {}).items()},
+    )

@@ -1,0 +1,1 @@
+"""The bundled intent pack (YAML data only; installed as ``assistant.intents``)."""
