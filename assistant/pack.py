@@ -7,6 +7,7 @@ everything else is this project's schema, documented in ``intents/README.md``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any, Optional
 
 import yaml
 from hassil import Intents
-from hassil.errors import ParseError as HassilParseError
+from hassil.errors import HassilError
+from hassil.parser import ParseError as HassilParseError
 from hassil.util import merge_dict
 
 from .errors import BadInput
@@ -45,7 +47,10 @@ class _LineDict(dict[str, Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe loader whose mappings carry their file and line for error messages."""
+    """Safe loader whose mappings carry their file and line for error messages.
+
+    Only ``true``/``false`` are booleans: intents and actions are called ``yes`` and ``no``.
+    """
 
     source_name = ""
 
@@ -54,6 +59,15 @@ class _LineLoader(yaml.SafeLoader):
         mapping.file = self.source_name
         mapping.line = node.start_mark.line + 1
         return mapping
+
+
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _where(node: Any, fallback: str) -> str:
@@ -375,7 +389,7 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         hassil_intents = Intents.from_dict(
             {key: data[key] for key in ("language", "intents", "lists", "expansion_rules", "skip_words", "settings") if key in data}
         )
-    except HassilParseError as error:
+    except (HassilParseError, HassilError) as error:
         raise BadInput(f"{name}: template error: {error}") from None
     except (KeyError, TypeError, ValueError) as error:
         raise BadInput(f"{name}: pack does not follow the hassil layout: {error}") from None

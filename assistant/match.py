@@ -1,0 +1,546 @@
+"""Fuzzy intent matching: normalised text against hassil templates, without expanding them.
+
+Each template is compiled once into a small word graph (alternatives branch, optionals skip,
+``(a;b;c)`` permutations become subset states, ``{lists}`` become slot arcs). A query is
+aligned against a graph by a weighted edit distance: template words may be skipped, extra
+spoken words inserted, and words substituted by near-spellings (rapidfuzz ratio), so
+"cramping" meets "cramps" and a dropped "the" costs little. Slot arcs consume one to four
+spoken words that fuzzily equal a list value. Graph size grows with the template text, not
+with the number of sentences it expands to, so a million-expansion pack stays fast.
+
+Only the few templates whose vocabulary best covers the query (an inverted-index prefilter)
+are aligned. Confidence is one minus the alignment cost over the weight of what was said.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+import numpy as np
+from hassil import (
+    Alternative,
+    Expression,
+    IntentData,
+    ListReference,
+    Permutation,
+    RangeSlotList,
+    RuleReference,
+    Sentence,
+    Sequence,
+    SlotList,
+    TextChunk,
+    TextSlotList,
+    WildcardSlotList,
+)
+from hassil.util import check_excluded_context, check_required_context
+from num2words import num2words
+from rapidfuzz import fuzz, process
+
+from .errors import BadInput
+from .messages import Match
+from .normalize import normalize
+from .pack import Pack
+
+DEFAULT_THRESHOLD = 0.6
+"""Below this confidence the result is "not understood"."""
+
+FUNCTION_WORDS = frozenset(
+    "a an the my is am are was it its i to of and this that be do does me just really so some in on at "
+    "for with up too very bit little kind sort get got have has".split()
+)
+"""Words that carry little meaning: cheap to add or drop."""
+
+_FUNCTION_WEIGHT = 0.35
+_SKIP_WEIGHT = 0.05
+_WORD_CUTOFF = 70.0
+_SLOT_CUTOFF = 78.0
+_MAX_SLOT_WORDS = 4
+_MAX_WILDCARD_WORDS = 8
+_WILDCARD_COST = 0.15
+_MISSING_SLOT_COST = 1.0
+_BEAM = 3.0
+_MAX_CANDIDATES = 10
+_MAX_RULE_DEPTH = 24
+_MAX_VALUE_PHRASES = 64
+_MAX_RANGE_VALUES = 2000
+_MAX_PERMUTATION_ITEMS = 10
+
+_EPS, _WORD, _SLOT, _WILD = 0, 1, 2, 3
+_INF = float("inf")
+
+
+@dataclass
+class _Graph:
+    """One template compiled to a word graph (a DAG)."""
+
+    intent: str
+    """Intent id."""
+    text: str
+    """The template as written."""
+    data: IntentData
+    """The block it came from (fixed slots, context)."""
+    arcs: list[list[tuple[int, int, Any]]] = field(default_factory=lambda: [[]])
+    """Per node: (kind, target node, label); label is a word or (list name, slot name)."""
+    final: int = 0
+    """Accepting node."""
+    order: list[int] = field(default_factory=list)
+    """Nodes in topological order."""
+    words: set[str] = field(default_factory=set)
+    """Every word on a word arc."""
+    lists: set[str] = field(default_factory=set)
+    """Every list referenced."""
+
+    def new_node(self) -> int:
+        self.arcs.append([])
+        return len(self.arcs) - 1
+
+    def add(self, source: int, kind: int, target: int, label: Any = None) -> None:
+        self.arcs[source].append((kind, target, label))
+
+
+@dataclass(frozen=True)
+class _Value:
+    """One spoken form of a list value."""
+
+    words: str
+    """Normalised spoken form."""
+    out: str
+    """Canonical value."""
+
+
+class Matcher:
+    """Matches text to the intents of a pack; compile once, match many times."""
+
+    def __init__(self, pack: Pack, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.pack = pack
+        self.threshold = threshold
+        intents = pack.intents
+        skip: set[str] = set()
+        for phrase in intents.skip_words:
+            skip.update(normalize(phrase).split())
+        self._skip = frozenset(skip)
+        self._values: dict[str, list[_Value]] = {}
+        self._wildcards: set[str] = set()
+        for name, slot_list in intents.slot_lists.items():
+            self._add_list(name, slot_list)
+        self._graphs: list[_Graph] = []
+        for intent in intents.intents.values():
+            for data in intent.data:
+                for name, slot_list in data.slot_lists.items():
+                    self._add_list(name, slot_list)
+                for sentence in data.sentences:
+                    self._graphs.append(self._compile(intent.name, data, sentence))
+        self._build_index()
+
+    # ---- compiling -------------------------------------------------------------------------
+
+    def _add_list(self, name: str, slot_list: SlotList) -> None:
+        if isinstance(slot_list, WildcardSlotList):
+            self._wildcards.add(name)
+            return
+        values: list[_Value] = []
+        if isinstance(slot_list, TextSlotList):
+            for value in slot_list.values:
+                out = value.value_out if value.value_out is not None else None
+                for phrase in itertools.islice(_phrases(value.text_in), _MAX_VALUE_PHRASES):
+                    spoken = normalize(phrase)
+                    if spoken:
+                        values.append(_Value(spoken, str(out if out is not None else spoken)))
+        elif isinstance(slot_list, RangeSlotList):
+            for number in itertools.islice(range(slot_list.start, slot_list.stop + 1, slot_list.step), _MAX_RANGE_VALUES):
+                values.append(_Value(normalize(num2words(number)), str(number)))
+        self._values[name] = values
+
+    def _compile(self, intent: str, data: IntentData, sentence: Sentence) -> _Graph:
+        graph = _Graph(intent=intent, text=sentence.text or "", data=data)
+        graph.final = self._build(graph, sentence.expression, 0, data, 0)
+        graph.order = _topological(graph)
+        return graph
+
+    def _rule(self, name: str, data: IntentData) -> Sentence:
+        rule = data.expansion_rules.get(name) or self.pack.intents.expansion_rules.get(name)
+        if rule is None:
+            raise BadInput(f"template uses unknown expansion rule <{name}>")
+        return rule
+
+    def _build(self, graph: _Graph, expr: Expression, start: int, data: IntentData, depth: int) -> int:
+        if depth > _MAX_RULE_DEPTH:
+            raise BadInput("templates nest too deeply (an expansion rule may refer to itself)")
+        if isinstance(expr, TextChunk):
+            node = start
+            for word in normalize(expr.text).split():
+                target = graph.new_node()
+                graph.add(node, _WORD, target, word)
+                graph.words.add(word)
+                node = target
+            return node
+        if isinstance(expr, ListReference):
+            target = graph.new_node()
+            if expr.list_name in self._wildcards or expr.list_name in data.wildcard_list_names:
+                graph.add(start, _WILD, target, (expr.list_name, expr.slot_name))
+                self._wildcards.add(expr.list_name)
+            elif expr.is_inline_range:
+                low, high, step = expr.get_inline_range() or (0, 0, 1)
+                name = f"{low}..{high},{step}"
+                if name not in self._values:
+                    self._add_list(name, RangeSlotList(name=name, start=low, stop=high, step=step))
+                graph.add(start, _SLOT, target, (name, expr.slot_name))
+            else:
+                if expr.list_name not in self._values:
+                    raise BadInput(f"template uses unknown list {{{expr.list_name}}}")
+                graph.add(start, _SLOT, target, (expr.list_name, expr.slot_name))
+            graph.lists.add(expr.list_name)
+            return target
+        if isinstance(expr, RuleReference):
+            return self._build(graph, self._rule(expr.rule_name, data).expression, start, data, depth + 1)
+        if isinstance(expr, Permutation):
+            return self._build_permutation(graph, expr, start, data, depth)
+        if isinstance(expr, Alternative):
+            end = graph.new_node()
+            if expr.is_optional:
+                graph.add(start, _EPS, end)
+            for item in expr.items:
+                branch_end = self._build(graph, item, start, data, depth + 1)
+                graph.add(branch_end, _EPS, end)
+            return end
+        if isinstance(expr, Sequence):
+            node = start
+            for item in _glue(expr.items):
+                node = self._build(graph, item, node, data, depth + 1)
+            return node
+        return start
+
+    def _build_permutation(self, graph: _Graph, expr: Permutation, start: int, data: IntentData, depth: int) -> int:
+        items = [item for item in expr.items if not (isinstance(item, TextChunk) and not item.text.strip())]
+        if len(items) > _MAX_PERMUTATION_ITEMS:
+            raise BadInput(f"a permutation (a;b;...) has {len(items)} items; at most {_MAX_PERMUTATION_ITEMS} are allowed")
+        # One node per subset of items already said; any unsaid item may come next.
+        nodes = {0: start}
+        full = (1 << len(items)) - 1
+        for subset in sorted(range(full + 1), key=lambda s: bin(s).count("1")):
+            if subset not in nodes:
+                nodes[subset] = graph.new_node()
+        for subset in range(full + 1):
+            for index, item in enumerate(items):
+                if subset & (1 << index):
+                    continue
+                end = self._build(graph, item, nodes[subset], data, depth + 1)
+                graph.add(end, _EPS, nodes[subset | (1 << index)])
+        return nodes[full]
+
+    def _build_index(self) -> None:
+        vocab: dict[str, int] = {}
+        for graph in self._graphs:
+            for word in graph.words:
+                vocab.setdefault(word, len(vocab))
+        self._vocab = list(vocab)
+        self._word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
+        buckets: dict[int, list[int]] = defaultdict(list)
+        list_buckets: dict[str, list[int]] = defaultdict(list)
+        for index, graph in enumerate(self._graphs):
+            for word in graph.words:
+                buckets[vocab[word]].append(index)
+            for name in graph.lists:
+                list_buckets[name].append(index)
+        for word_index, templates in buckets.items():
+            self._word_templates[word_index] = np.array(templates, dtype=np.int32)
+        self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
+        self._value_words = {name: sorted({w for v in values for w in v.words.split()}) for name, values in self._values.items()}
+
+    # ---- matching --------------------------------------------------------------------------
+
+    @property
+    def template_count(self) -> int:
+        """Number of compiled templates."""
+        return len(self._graphs)
+
+    def _weight(self, word: str) -> float:
+        if word in self._skip:
+            return _SKIP_WEIGHT
+        if word in FUNCTION_WORDS:
+            return _FUNCTION_WEIGHT
+        return 1.0
+
+    def match(self, text: str, context: Optional[Mapping[str, Any]] = None) -> Match:
+        """The best intent for ``text``; intent None when confidence is below the threshold."""
+        normalized = normalize(text)
+        tokens = normalized.split()
+        if not tokens:
+            return Match(text=text, normalized=normalized, intent=None)
+        scored = self.score(tokens, context)
+        if not scored:
+            return Match(text=text, normalized=normalized, intent=None)
+        confidence, graph, slots = scored[0]
+        accepted = confidence >= self.threshold
+        return Match(
+            text=text,
+            normalized=normalized,
+            intent=graph.intent if accepted else None,
+            slots=slots if accepted else {},
+            confidence=confidence,
+            closest=graph.intent,
+            template=graph.text,
+        )
+
+    def score(
+        self, tokens: list[str], context: Optional[Mapping[str, Any]] = None
+    ) -> list[tuple[float, _Graph, dict[str, str]]]:
+        """Candidate templates aligned against ``tokens``, best first (one entry per intent)."""
+        weights = [self._weight(t) for t in tokens]
+        total = sum(weights)
+        if total <= 0:
+            return []
+        similarity = self._similarities(tokens)
+        spans = _SpanCache(self, tokens)
+        coverage = self._coverage(tokens, weights, similarity, spans)
+        order = np.argsort(-coverage)
+        best_per_intent: dict[str, tuple[float, _Graph, dict[str, str]]] = {}
+        tried = 0
+        floor = coverage[order[0]] * 0.5 if len(order) else 0.0
+        for index in order:
+            if tried >= _MAX_CANDIDATES or coverage[index] < floor:
+                break
+            graph = self._graphs[int(index)]
+            if not _context_allows(graph.data, context):
+                continue
+            tried += 1
+            cost, path_weight, slots = self._align(graph, tokens, weights, similarity, spans)
+            if cost == _INF:
+                continue
+            confidence = max(0.0, 1.0 - cost / max(total, path_weight, 1.0))
+            merged = {**{k: str(v) for k, v in graph.data.slots.items()}, **slots}
+            previous = best_per_intent.get(graph.intent)
+            if previous is None or confidence > previous[0]:
+                best_per_intent[graph.intent] = (confidence, graph, merged)
+        return sorted(best_per_intent.values(), key=lambda item: -item[0])
+
+    def _similarities(self, tokens: list[str]) -> dict[tuple[int, str], float]:
+        """Fuzzy similarity in [0, 1] of each spoken word (by position) to close template words."""
+        unique = list(dict.fromkeys(tokens))
+        matrix = process.cdist(unique, self._vocab, scorer=fuzz.ratio, score_cutoff=_WORD_CUTOFF, dtype=np.uint8)
+        self._hits = {}
+        for row, word in enumerate(unique):
+            columns = np.nonzero(matrix[row])[0]
+            self._hits[word] = [(int(c), float(matrix[row, c]) / 100.0) for c in columns]
+        return {
+            (position, self._vocab[column]): score
+            for position, token in enumerate(tokens)
+            for column, score in self._hits[token]
+        }
+
+    def _coverage(
+        self, tokens: list[str], weights: list[float], similarity: dict[tuple[int, str], float], spans: "_SpanCache"
+    ) -> np.ndarray:
+        """How much of what was said each template's words could explain (the prefilter)."""
+        coverage = np.zeros(len(self._graphs), dtype=np.float32)
+        for position, token in enumerate(tokens):
+            best = np.zeros(len(self._graphs), dtype=np.float32)
+            for column, score in self._hits.get(token, []):
+                templates = self._word_templates[column]
+                np.maximum.at(best, templates, score)
+            for name, templates in self._list_templates.items():
+                score = spans.best_covering(position, name)
+                if score > 0:
+                    np.maximum.at(best, templates, score)
+            coverage += best * weights[position]
+        return coverage
+
+    def _align(
+        self,
+        graph: _Graph,
+        tokens: list[str],
+        weights: list[float],
+        similarity: dict[tuple[int, str], float],
+        spans: "_SpanCache",
+    ) -> tuple[float, float, dict[str, str]]:
+        """Weighted edit distance between the tokens and the cheapest path through the graph."""
+        n = len(tokens)
+        size = len(graph.arcs)
+        # cost, template weight along the path, slots (as a tuple of pairs)
+        rows: list[list[tuple[float, float, tuple[tuple[str, str], ...]]]] = [
+            [(_INF, 0.0, ())] * size for _ in range(n + 1)
+        ]
+        rows[0][0] = (0.0, 0.0, ())
+        weight = self._weight
+        for i in range(n + 1):
+            row = rows[i]
+            if i > 0:
+                previous = rows[i - 1]
+                extra = weights[i - 1]
+                for node in range(size):
+                    cost, path, slots = previous[node]
+                    if cost + extra < row[node][0]:
+                        row[node] = (cost + extra, path, slots)
+            best_in_row = min(cell[0] for cell in row)
+            if best_in_row == _INF:
+                continue
+            limit = best_in_row + _BEAM
+            for node in graph.order:
+                cost, path, slots = row[node]
+                if cost > limit:
+                    continue
+                for kind, target, label in graph.arcs[node]:
+                    if kind == _EPS:
+                        if cost < row[target][0]:
+                            row[target] = (cost, path, slots)
+                    elif kind == _WORD:
+                        word_weight = weight(label)
+                        skipped = cost + word_weight
+                        if skipped < row[target][0]:
+                            row[target] = (skipped, path + word_weight, slots)
+                        if i < n:
+                            sim = similarity.get((i, label), 0.0)
+                            spoken_weight = weights[i]
+                            substitute = max(word_weight, spoken_weight) * (1.0 - sim) if sim else word_weight + spoken_weight
+                            candidate = cost + substitute
+                            if candidate < rows[i + 1][target][0]:
+                                rows[i + 1][target] = (candidate, path + word_weight, slots)
+                    elif kind == _SLOT:
+                        list_name, slot_name = label
+                        missing = cost + _MISSING_SLOT_COST
+                        if missing < row[target][0]:
+                            row[target] = (missing, path + 1.0, slots)
+                        for end in range(i + 1, min(n, i + _MAX_SLOT_WORDS) + 1):
+                            found = spans.value(i, end, list_name)
+                            if found is None:
+                                continue
+                            value, span_cost = found
+                            candidate = cost + span_cost
+                            if candidate < rows[end][target][0]:
+                                rows[end][target] = (candidate, path + 1.0, slots + ((slot_name, value),))
+                    else:  # wildcard: any words, a small cost each
+                        list_name, slot_name = label
+                        for end in range(i + 1, min(n, i + _MAX_WILDCARD_WORDS) + 1):
+                            candidate = cost + _WILDCARD_COST * (end - i)
+                            if candidate < rows[end][target][0]:
+                                rows[end][target] = (
+                                    candidate,
+                                    path + 1.0,
+                                    slots + ((slot_name, " ".join(tokens[i:end])),),
+                                )
+        cost, path, slots = rows[n][graph.final]
+        return cost, path, dict(slots)
+
+
+class _SpanCache:
+    """Best list value for each span of spoken words, computed once per query."""
+
+    def __init__(self, matcher: Matcher, tokens: list[str]) -> None:
+        self._matcher = matcher
+        self._tokens = tokens
+        self._cache: dict[tuple[int, int, str], Optional[tuple[str, float]]] = {}
+        self._covering: dict[tuple[int, str], float] = {}
+
+    def value(self, start: int, end: int, list_name: str) -> Optional[tuple[str, float]]:
+        """(canonical value, cost) for tokens[start:end] as a value of the list, or None."""
+        key = (start, end, list_name)
+        if key not in self._cache:
+            self._cache[key] = self._lookup(start, end, list_name)
+        return self._cache[key]
+
+    def _lookup(self, start: int, end: int, list_name: str) -> Optional[tuple[str, float]]:
+        values = self._matcher._values.get(list_name) or []
+        if not values:
+            return None
+        spoken = " ".join(self._tokens[start:end])
+        choices = [v.words for v in values]
+        found = process.extractOne(spoken, choices, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF)
+        if found is None:
+            return None
+        _, score, index = found
+        span_weight = float(end - start)
+        return values[index].out, span_weight * (1.0 - score / 100.0)
+
+    def best_covering(self, position: int, list_name: str) -> float:
+        """Best similarity of any span holding ``position`` to a value of the list."""
+        key = (position, list_name)
+        if key not in self._covering:
+            best = 0.0
+            words = self._matcher._value_words.get(list_name, [])
+            if words and process.extractOne(self._tokens[position], words, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF):
+                for start in range(max(0, position - _MAX_SLOT_WORDS + 1), position + 1):
+                    for end in range(position + 1, min(len(self._tokens), start + _MAX_SLOT_WORDS) + 1):
+                        found = self.value(start, end, list_name)
+                        if found is not None:
+                            best = max(best, 1.0 - found[1] / (end - start))
+            self._covering[key] = best
+        return self._covering[key]
+
+
+def _context_allows(data: IntentData, context: Optional[Mapping[str, Any]]) -> bool:
+    if data.requires_context and not check_required_context(data.requires_context, dict(context or {})):
+        return False
+    if data.excludes_context and not check_excluded_context(data.excludes_context, dict(context or {})):
+        return False
+    return True
+
+
+def _glue(items: list[Expression]) -> list[Expression]:
+    """Join a word and the text written against it, e.g. ``eye[lid]`` -> ``(eye|eyelid)``."""
+    result: list[Expression] = []
+    for item in items:
+        previous = result[-1] if result else None
+        options = _text_options(item) if isinstance(item, Alternative) else None
+        if (
+            options is not None
+            and isinstance(previous, TextChunk)
+            and previous.text
+            and not previous.text[-1].isspace()
+            and not any(option[:1].isspace() for option in options)
+        ):
+            head, _, last = previous.text.rpartition(" ")
+            result[-1] = TextChunk(head + " " if head else "")
+            result.append(Alternative(items=[TextChunk(last + option) for option in dict.fromkeys(options)]))
+        else:
+            result.append(item)
+    return result
+
+
+def _text_options(expr: Expression) -> Optional[list[str]]:
+    """All spellings of an expression made of text only (None if it holds lists or rules)."""
+    if isinstance(expr, (ListReference, RuleReference, Permutation)):
+        return None
+    if isinstance(expr, TextChunk):
+        return [expr.text]
+    if isinstance(expr, Alternative):
+        options: list[str] = []
+        for item in expr.items:
+            sub = _text_options(item)
+            if sub is None:
+                return None
+            options.extend(sub)
+        return (options + [""]) if expr.is_optional else options
+    if isinstance(expr, Sequence):
+        combos = [""]
+        for item in expr.items:
+            sub = _text_options(item)
+            if sub is None:
+                return None
+            combos = [a + b for a in combos for b in sub][:_MAX_VALUE_PHRASES]
+        return combos
+    return None
+
+
+def _phrases(expr: Expression) -> list[str]:
+    """Spoken forms of a list value (values hold text only)."""
+    return _text_options(expr) or []
+
+
+def _topological(graph: _Graph) -> list[int]:
+    indegree = [0] * len(graph.arcs)
+    for arcs in graph.arcs:
+        for _, target, _ in arcs:
+            indegree[target] += 1
+    ready = [node for node, degree in enumerate(indegree) if degree == 0]
+    order: list[int] = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for _, target, _ in graph.arcs[node]:
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    return order
