@@ -1,0 +1,174 @@
+"""``assistant check-intents``: find what would confuse or strand a user in a pack."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from hassil import recognize_all, sample_expression
+
+from .pack import Action, Pack, _LineDict
+
+SAMPLES_PER_TEMPLATE = 20
+"""Sentences sampled from each template when looking for overlaps (never the full expansion)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a pack."""
+
+    where: str
+    """``file:line`` (or the pack name)."""
+    message: str
+    """What is wrong, in a sentence."""
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def check_pack(pack: Pack, name: str = "<pack>") -> list[Problem]:
+    """Every problem found, in a stable order."""
+    problems = [
+        *_references(pack, name),
+        *_sources(pack, name),
+        *_triage_paths(pack, name),
+        *_overlaps(pack, name),
+    ]
+    return problems
+
+
+def _where(pack: Pack, name: str, *keys: str) -> str:
+    node: Any = pack.raw
+    where = name
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            break
+        node = node[key]
+        if isinstance(node, _LineDict) and node.file:
+            where = f"{node.file}:{node.line}"
+    return where
+
+
+def _action_targets(pack: Pack, action: Action, what: str, interview: Optional[str] = None) -> Iterator[str]:
+    if action.answer is not None and (
+        action.answer not in pack.behaviours or pack.behaviours[action.answer].answer is None
+    ):
+        yield f"{what} leads to answer '{action.answer}', which has no answer"
+    if action.triage is not None and action.triage not in pack.triage:
+        yield f"{what} leads to unknown interview '{action.triage}'"
+    if action.routine is not None and action.routine not in pack.routines:
+        yield f"{what} leads to unknown routine '{action.routine}'"
+    if action.disposition is not None and action.disposition not in pack.dispositions:
+        yield f"{what} leads to unknown disposition '{action.disposition}'"
+    if action.next is not None and (interview is None or action.next not in pack.triage[interview].questions):
+        yield f"{what} leads to unknown question '{action.next}'"
+    if interview is not None and action.next is None and action.disposition is None:
+        yield f"{what} leads nowhere (needs 'next' or 'disposition')"
+    if interview is None and not any((action.say, action.answer, action.triage, action.routine)):
+        yield f"{what} does nothing (needs say, answer, triage or routine)"
+
+
+def _references(pack: Pack, name: str) -> Iterator[Problem]:
+    for intent_id, behaviour in pack.behaviours.items():
+        where = _where(pack, name, "intents", intent_id)
+        if behaviour.follow_up is not None:
+            for label, action in (("yes", behaviour.follow_up.yes), ("no", behaviour.follow_up.no)):
+                for message in _action_targets(pack, action, f"intent '{intent_id}' follow-up '{label}'"):
+                    yield Problem(where, message)
+        if behaviour.triage is not None and behaviour.triage not in pack.triage:
+            yield Problem(where, f"intent '{intent_id}' starts unknown interview '{behaviour.triage}'")
+        if behaviour.routine is not None and behaviour.routine.default is not None:
+            if pack.routine_for(behaviour.routine.default, behaviour.routine.kind) is None:
+                yield Problem(where, f"intent '{intent_id}' defaults to muscle '{behaviour.routine.default}' with no routine")
+    for interview in pack.triage.values():
+        for question in interview.questions.values():
+            where = _where(pack, name, "triage", interview.id, "questions", question.id)
+            for label, action in (("yes", question.yes), ("no", question.no)):
+                for message in _action_targets(
+                    pack, action, f"triage '{interview.id}' question '{question.id}' '{label}'", interview.id
+                ):
+                    yield Problem(where, message)
+        if interview.start not in interview.questions:
+            yield Problem(_where(pack, name, "triage", interview.id), f"triage '{interview.id}' starts at unknown question")
+    for state, intent_ids in pack.dialogue.expects.items():
+        for intent_id in intent_ids:
+            if intent_id not in pack.behaviours:
+                yield Problem(_where(pack, name, "dialogue"), f"dialogue state '{state}' expects unknown intent '{intent_id}'")
+
+
+def _sources(pack: Pack, name: str) -> Iterator[Problem]:
+    cited: list[tuple[str, str, tuple[str, ...]]] = []
+    for intent_id, behaviour in pack.behaviours.items():
+        if behaviour.answer is not None:
+            cited.append((_where(pack, name, "intents", intent_id), f"answer of '{intent_id}'", behaviour.answer.sources))
+    for disposition in pack.dispositions.values():
+        cited.append((_where(pack, name, "dispositions", disposition.id), f"disposition '{disposition.id}'", disposition.sources))
+    for interview in pack.triage.values():
+        cited.append((_where(pack, name, "triage", interview.id), f"interview '{interview.id}'", interview.sources))
+    for routine in pack.routines.values():
+        cited.append((_where(pack, name, "routines", routine.id), f"routine '{routine.id}'", routine.sources))
+    for where, what, sources in cited:
+        if not sources:
+            yield Problem(where, f"{what} names no sources")
+        for source in sources:
+            if source not in pack.sources:
+                yield Problem(where, f"{what} cites unknown source '{source}'")
+
+
+def _triage_paths(pack: Pack, name: str) -> Iterator[Problem]:
+    for interview in pack.triage.values():
+        where = _where(pack, name, "triage", interview.id)
+        reached: set[str] = set()
+        stack: list[tuple[str, tuple[str, ...]]] = [(interview.start, ())]
+        while stack:
+            question_id, path = stack.pop()
+            if question_id in path:
+                yield Problem(where, f"triage '{interview.id}' loops back to '{question_id}'")
+                continue
+            question = interview.questions.get(question_id)
+            if question is None:
+                continue
+            reached.add(question_id)
+            for action in (question.yes, question.no):
+                if action.next is not None:
+                    stack.append((action.next, path + (question_id,)))
+            if question.red_flag:
+                disposition = pack.dispositions.get(question.yes.disposition or "")
+                if disposition is None or disposition.urgency < 2:
+                    yield Problem(where, f"red flag '{question_id}' does not lead to an urgent disposition on yes")
+        for unreached in sorted(set(interview.questions) - reached):
+            yield Problem(where, f"triage '{interview.id}' question '{unreached}' can never be asked")
+
+
+def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
+    """Sentences of one intent that another intent's templates also match exactly."""
+    intents = pack.intents
+    rng = random.Random(0)
+    seen: set[tuple[str, str]] = set()
+    for intent in intents.intents.values():
+        for data in intent.data:
+            for sentence in data.sentences:
+                samples = list(
+                    itertools.islice(
+                        sample_expression(
+                            sentence.expression,
+                            {**intents.slot_lists, **data.slot_lists},
+                            {**intents.expansion_rules, **data.expansion_rules},
+                        ),
+                        SAMPLES_PER_TEMPLATE * 10,
+                    )
+                )
+                rng.shuffle(samples)
+                for text in samples[:SAMPLES_PER_TEMPLATE]:
+                    others = {result.intent.name for result in recognize_all(text, intents, skip_words=intents.skip_words)} - {intent.name}
+                    for other in sorted(others):
+                        key = tuple(sorted((intent.name, other)))
+                        if key in seen:
+                            continue
+                        seen.add(key)  # type: ignore[arg-type]
+                        yield Problem(
+                            _where(pack, name, "intents", intent.name),
+                            f"'{text}' matches both '{intent.name}' and '{other}'",
+                        )
