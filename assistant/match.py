@@ -257,6 +257,19 @@ class Matcher:
         """Number of compiled templates."""
         return len(self._graphs)
 
+    def expansion_count(self) -> int:
+        """How many distinct sentences the templates expand to (counted on the graphs, never listed)."""
+        total = 0
+        for graph in self._graphs:
+            paths = [0] * len(graph.arcs)
+            paths[0] = 1
+            for node in graph.order:
+                for kind, target, label in graph.arcs[node]:
+                    factor = len(self._values.get(label[0], ())) or 1 if kind in (_SLOT, _WILD) else 1
+                    paths[target] += paths[node] * factor
+            total += paths[graph.final]
+        return total
+
     def _weight(self, word: str) -> float:
         if word in self._skip:
             return _SKIP_WEIGHT

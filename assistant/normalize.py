@@ -53,8 +53,14 @@ _SPACE_RE = re.compile(r"\s+")
 _POSSESSIVE_RE = re.compile(r"'s\b")
 
 
+_DIGIT_BY_DIGIT = frozenset({"911", "999", "112", "000"})
+"""Emergency numbers are said digit by digit."""
+
+
 def _number_words(match: re.Match[str]) -> str:
     number, suffix = match.group(1), match.group(2) or ""
+    if number in _DIGIT_BY_DIGIT and not suffix:
+        return " " + " ".join(num2words(int(digit)) for digit in number) + " "
     try:
         if suffix in ("st", "nd", "rd", "th"):
             words = num2words(int(number), to="ordinal")

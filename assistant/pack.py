@@ -55,6 +55,12 @@ class _LineLoader(yaml.SafeLoader):
     source_name = ""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:  # type: ignore[override]
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = key_node.value
+            if key in seen:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key '{key}'", problem_mark=key_node.start_mark)
+            seen.add(key)
         mapping = _LineDict(super().construct_mapping(node, deep=deep))
         mapping.file = self.source_name
         mapping.line = node.start_mark.line + 1

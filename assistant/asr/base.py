@@ -1,0 +1,161 @@
+"""The speech engine interface, and choosing an engine (Vosk when an English model is found, else PocketSphinx)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Literal, Optional, Protocol, Union
+
+import numpy as np
+
+from ..errors import AssistantError, BadInput
+from ..messages import Transcript
+from ..pack import Pack
+
+Audio = Union[np.ndarray, Iterable[np.ndarray]]
+"""One turn of 16 kHz mono int16 audio: a whole array or chunks of it."""
+
+PartialCallback = Callable[[Transcript], None]
+
+EngineKind = Literal["auto", "vosk", "pocketsphinx"]
+
+RECOMMENDED_MODEL = "vosk-model-small-en-us-0.15"
+"""The English Vosk model suggested when none is installed."""
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+CHUNK_SAMPLES = 1600
+"""A whole array is fed to engines 100 ms at a time, as a microphone would."""
+
+
+class SpeechEngine(Protocol):
+    """A recogniser that turns one turn of audio into a ``Transcript``."""
+
+    name: str
+    """Engine name as it appears in ``Transcript.engine``."""
+
+    def transcribe(
+        self,
+        samples: Audio,
+        expects: Optional[str] = None,
+        on_partial: Optional[PartialCallback] = None,
+    ) -> Transcript:
+        """Recognise one turn; ``expects`` names the dialogue's waiting state (restricts what is listened for)."""
+        ...
+
+    def describe(self) -> str:
+        """One line: engine, model, grammar size, anything the user should know."""
+        ...
+
+
+def chunks_of(samples: Audio) -> Iterator[np.ndarray]:
+    """The turn as int16 chunks, whatever form it came in."""
+    if isinstance(samples, np.ndarray):
+        data = np.asarray(samples, dtype=np.int16)
+        for start in range(0, len(data), CHUNK_SAMPLES):
+            yield data[start : start + CHUNK_SAMPLES]
+        return
+    for chunk in samples:
+        yield np.asarray(chunk, dtype=np.int16)
+
+
+class HeldAudio:
+    """The start of a turn kept for a second pass, up to ``limit_s`` seconds (beyond that the caller streams)."""
+
+    def __init__(self, limit_s: float = 30.0) -> None:
+        self.limit = int(limit_s * 16000)
+        self.chunks: list[np.ndarray] = []
+        self.samples = 0
+
+    def add(self, chunk: np.ndarray) -> bool:
+        """Keep ``chunk``; False once the limit is passed (the held audio should then be drained)."""
+        self.chunks.append(chunk)
+        self.samples += len(chunk)
+        return self.samples <= self.limit
+
+    def drain(self) -> list[np.ndarray]:
+        """Hand over and forget the held chunks."""
+        chunks, self.chunks, self.samples = self.chunks, [], 0
+        return chunks
+
+
+def is_vosk_model(path: Path) -> bool:
+    """True when ``path`` looks like an unzipped Vosk model folder."""
+    return (path / "am" / "final.mdl").is_file() or (path / "final.mdl").is_file()
+
+
+def _english(name: str) -> bool:
+    lowered = name.lower()
+    return "-en-" in lowered or lowered.endswith("-en") or "-en-us" in lowered or "-en-in" in lowered
+
+
+def _models_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    if is_vosk_model(folder):
+        return [folder]
+    try:
+        found = [child for child in folder.iterdir() if child.is_dir() and _english(child.name) and is_vosk_model(child)]
+    except OSError:
+        return []
+    # Prefer small models: they start fast and support runtime grammars.
+    return sorted(found, key=lambda p: ("small" not in p.name, p.name))
+
+
+def model_search_path() -> list[Path]:
+    """Where Vosk models are looked for, in order: VOSK_MODEL_PATH, models/ of the project (and of the
+    current folder), Vosk's own cache."""
+    places = []
+    env = os.environ.get("VOSK_MODEL_PATH")
+    if env:
+        places.append(Path(env).expanduser())
+    places += [PROJECT_ROOT / "models", Path.cwd() / "models", Path.home() / ".cache" / "vosk"]
+    unique: list[Path] = []
+    for place in places:
+        if place not in unique:
+            unique.append(place)
+    return unique
+
+
+def find_vosk_model(explicit: Optional[Path] = None) -> Optional[Path]:
+    """The Vosk model to use: ``explicit`` (must be valid), else the first English model on the search path."""
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.exists():
+            raise BadInput(f"{path}: no such Vosk model folder")
+        if not is_vosk_model(path):
+            raise BadInput(f"{path}: not a Vosk model folder (expected am/final.mdl inside; unzip the model first)")
+        return path
+    for place in model_search_path():
+        found = _models_in(place)
+        if found:
+            return found[0]
+    return None
+
+
+def open_engine(kind: EngineKind, pack: Pack, vosk_model: Optional[Path] = None) -> SpeechEngine:
+    """Open the engine ``kind`` for ``pack``; "auto" takes Vosk when an English model is found."""
+    if kind not in ("auto", "vosk", "pocketsphinx"):
+        raise BadInput(f"unknown speech engine '{kind}'; choose auto, vosk or pocketsphinx")
+    model = find_vosk_model(vosk_model) if kind != "pocketsphinx" else None
+    if kind == "vosk" and model is None:
+        raise AssistantError(
+            f"no Vosk model found (looked in {', '.join(str(p) for p in model_search_path())}); "
+            f"run `assistant models download {RECOMMENDED_MODEL}` or pass --vosk-model PATH"
+        )
+    if model is not None:
+        from .vosk_engine import VoskEngine
+
+        return VoskEngine(model, pack)
+    from .sphinx_engine import SphinxEngine
+
+    return SphinxEngine(pack)
+
+
+def engine_notice(engine: SpeechEngine) -> str:
+    """One line saying which engine listens, and how to get a better one when it is the fallback."""
+    line = f"Listening with {engine.describe()}"
+    if engine.name == "pocketsphinx":
+        line += f". For better recognition: assistant models download {RECOMMENDED_MODEL}"
+    return line

@@ -1,0 +1,196 @@
+"""Spoken turns from a microphone (sounddevice + endpointing) or from files (one file, one turn)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Protocol, Union
+
+import numpy as np
+
+from ..clock import Clock, SystemClock
+from ..errors import AssistantError
+from .io import SAMPLE_RATE, iter_audio
+from .vad import FRAME_SAMPLES, Endpointer, speech_only
+
+_LOGGER = logging.getLogger(__name__)
+
+Device = Union[int, str, None]
+
+
+@dataclass(frozen=True)
+class AudioTurn:
+    """One spoken turn, ready for a speech engine."""
+
+    source: str
+    """Where it came from: the device name or the file path."""
+    chunks: Iterable[np.ndarray]
+    """16 kHz mono int16 audio in order (a file turn streams from disk and can be read once)."""
+    start_s: float = 0.0
+    """Start of speech, seconds from the start of the source."""
+    end_s: Optional[float] = None
+    """End of speech, seconds from the start of the source, when known."""
+    cut: bool = False
+    """True when the speaker went on past the maximum turn length."""
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """A sound input device, as ``assistant devices`` lists it."""
+
+    index: int
+    """PortAudio device index (what ``--device`` takes, or a part of the name)."""
+    name: str
+    """Device name."""
+    channels: int
+    """Input channels."""
+    default_rate: float
+    """The device's default sample rate in Hz."""
+    is_default: bool = False
+    """True for the system's default input."""
+
+
+class RawStream(Protocol):
+    """The part of ``sounddevice.RawInputStream`` we use (tests pass a fake)."""
+
+    def __enter__(self) -> "RawStream": ...
+
+    def __exit__(self, *exc: Any) -> Any: ...
+
+    def read(self, frames: int) -> tuple[Any, bool]: ...
+
+
+StreamFactory = Callable[..., RawStream]
+
+
+def _sounddevice() -> Any:
+    """Import sounddevice, which fails when the PortAudio library is missing."""
+    try:
+        import sounddevice
+    except OSError as error:
+        raise AssistantError(f"no sound input: {error} (install PortAudio, e.g. apt install libportaudio2)") from None
+    return sounddevice
+
+
+def list_devices() -> list[InputDevice]:
+    """Input devices PortAudio can see."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        default_in = sd.default.device[0]
+    except sd.PortAudioError as error:
+        raise AssistantError(f"cannot list sound devices: {error}") from None
+    return [
+        InputDevice(
+            index=index,
+            name=str(info["name"]),
+            channels=int(info["max_input_channels"]),
+            default_rate=float(info["default_samplerate"]),
+            is_default=index == default_in,
+        )
+        for index, info in enumerate(devices)
+        if info["max_input_channels"] > 0
+    ]
+
+
+def _portaudio_error() -> type[BaseException]:
+    """sounddevice's error type, or OSError when PortAudio is missing (an injected stream still works)."""
+    try:
+        import sounddevice
+    except OSError:
+        return OSError
+    return sounddevice.PortAudioError  # type: ignore[no-any-return]
+
+
+class MicrophoneTurns:
+    """Iterate over spoken turns from a microphone.
+
+    A device that disappears is reopened up to ``reopen_attempts`` times in a row; after
+    that iteration ends with an ``AssistantError`` saying so.
+    """
+
+    def __init__(
+        self,
+        device: Device = None,
+        endpointer: Optional[Endpointer] = None,
+        stream_factory: Optional[StreamFactory] = None,
+        reopen_attempts: int = 3,
+        reopen_wait_s: float = 1.0,
+        clock: Optional[Clock] = None,
+        on_notice: Optional[Callable[[str], None]] = None,
+    ) -> None:
+        self.device = device
+        self.endpointer = endpointer if endpointer is not None else Endpointer()
+        self.stream_factory = stream_factory
+        self.reopen_attempts = reopen_attempts
+        self.reopen_wait_s = reopen_wait_s
+        self.clock = clock if clock is not None else SystemClock()
+        self.on_notice = on_notice if on_notice is not None else _LOGGER.warning
+
+    @property
+    def name(self) -> str:
+        """How the device is called in messages."""
+        return "default microphone" if self.device is None else f"microphone {self.device!r}"
+
+    def _open(self) -> RawStream:
+        factory = self.stream_factory
+        if factory is None:
+            factory = _sounddevice().RawInputStream
+        try:
+            return factory(samplerate=SAMPLE_RATE, channels=1, dtype="int16", device=self.device, blocksize=FRAME_SAMPLES)
+        except ValueError as error:
+            raise AssistantError(f"{self.name}: {error} (see `assistant devices`)") from None
+
+    def __iter__(self) -> Iterator[AudioTurn]:
+        failures = 0
+        error_type = _portaudio_error()
+        while True:
+            try:
+                with self._open() as stream:
+                    while True:
+                        data, overflowed = stream.read(FRAME_SAMPLES)
+                        if overflowed:
+                            _LOGGER.debug("%s: input overflow, some audio was dropped", self.name)
+                        chunk = np.frombuffer(bytes(data), dtype=np.int16)
+                        if len(chunk) == 0:
+                            break
+                        failures = 0
+                        for segment in self.endpointer.feed(chunk):
+                            yield AudioTurn(str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut)
+            except error_type as error:
+                # Speech heard before the device went away is still a turn.
+                for segment in self.endpointer.flush():
+                    yield AudioTurn(str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut)
+                failures += 1
+                if failures > self.reopen_attempts:
+                    raise AssistantError(f"{self.name} stopped working ({error}); check it is plugged in") from None
+                self.on_notice(f"{self.name} stopped ({error}); reopening, attempt {failures} of {self.reopen_attempts}")
+                self.clock.sleep(self.reopen_wait_s * failures)
+                continue
+            for segment in self.endpointer.flush():
+                yield AudioTurn(str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut)
+            return
+
+
+class FileTurns:
+    """Each file is one spoken turn, streamed from disk; silence is skipped when ``skip_silence``."""
+
+    def __init__(self, paths: Sequence[Union[str, Path]], skip_silence: bool = True) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.skip_silence = skip_silence
+
+    def __iter__(self) -> Iterator[AudioTurn]:
+        for path in self.paths:
+            chunks: Iterable[np.ndarray] = iter_audio(path)
+            # Opening here (first chunk) makes bad files fail at their turn, with their name.
+            first = next(iter(chunks), None)  # type: ignore[call-overload]
+            stream = _chain(first, chunks)
+            yield AudioTurn(str(path), speech_only(stream) if self.skip_silence else stream)
+
+
+def _chain(first: Optional[np.ndarray], rest: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    if first is not None:
+        yield first
+    yield from rest

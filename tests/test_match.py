@@ -1,0 +1,82 @@
+"""The fuzzy matcher: intents and slots from messy text, fast, without expanding templates."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import BadInput
+from assistant.match import Matcher
+from assistant.pack import load_pack, pack_from_dict
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_pack(FIXTURES / "match_pack.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "slots"),
+    [
+        ("why is my eyelid twitching", "eye_twitch", {}),
+        ("Why's my eye twitching?", "eye_twitch", {}),
+        ("um hey my calf is cramping", "cramp_now", {"muscle": "calf"}),
+        ("ugh I got a cramp in my quads", "cramp_now", {"muscle": "quadriceps"}),
+        ("the back of my thigh cramped up", "cramp_now", {"muscle": "hamstring"}),
+        ("my calve is crampin", "cramp_now", {"muscle": "calf"}),  # misspelt, as an engine might
+        ("i have a cramp", "cramp_now", {}),
+        ("help I can't breathe", "emergency", {}),
+        ("yeah", "yes", {}),
+        ("set a timer for 25 minutes", "set_timer", {"minutes": "25"}),
+        ("remember that my left knee clicks", "note", {"anything": "my left knee clicks"}),
+    ],
+)
+def test_matches_intent_and_slots(matcher: Matcher, text: str, intent: str, slots: dict[str, str]) -> None:
+    match = matcher.match(text)
+    assert match.intent == intent
+    assert match.slots == slots
+    assert 0.0 <= match.confidence <= 1.0
+
+
+@pytest.mark.parametrize("text", ["what's the weather like", "play some music", "how many reps should I do", ""])
+def test_out_of_domain_is_not_understood_but_offers_closest(matcher: Matcher, text: str) -> None:
+    match = matcher.match(text)
+    assert match.intent is None
+    assert match.slots == {}
+
+
+def test_not_understood_still_names_the_closest_topic(matcher: Matcher) -> None:
+    match = matcher.match("my eye does a weird flickering thing at night when reading")
+    assert match.intent is None
+    assert match.closest == "eye_twitch"
+
+
+def test_exact_sentence_scores_higher_than_garbled(matcher: Matcher) -> None:
+    assert matcher.match("why is my eye twitching").confidence > matcher.match("why eye twitch thing going").confidence
+
+
+def test_context_gates_blocks(matcher: Matcher) -> None:
+    assert matcher.match("pause").intent is None
+    assert matcher.match("pause", {"expects": "routine"}).intent == "pause"
+
+
+def test_unknown_list_is_reported() -> None:
+    pack = pack_from_dict({"language": "en", "intents": {"x": {"data": [{"sentences": ["stretch my {limb}"]}]}}})
+    with pytest.raises(BadInput, match="unknown list"):
+        Matcher(pack)
+
+
+def test_million_expansion_pack_compiles_without_expanding() -> None:
+    matcher = Matcher(load_pack(FIXTURES / "coffee_pack.yaml"))
+    assert matcher.expansion_count() > 1_000_000
+    match = matcher.match("can i get a double shot hot grande with vanilla syrup almond milk mocha please")
+    assert match.intent == "order_coffee"
+    assert match.slots == {
+        "shots": "double shot",
+        "temperature": "hot",
+        "size": "grande",
+        "sweetener": "vanilla syrup",
+        "milk": "almond milk",
+        "drink": "mocha",
+    }

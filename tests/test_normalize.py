@@ -1,0 +1,33 @@
+"""The normaliser: what a user types or an engine hears becomes plain words."""
+
+import pytest
+
+from assistant.normalize import MAX_CHARS, normalize
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Why is my EYE twitching?!", "why is my eye twitching"),
+        ("I can't breathe", "i can not breathe"),
+        ("I cannot breathe", "i can not breathe"),
+        ("what’s going on", "what is going on"),
+        ("hold 30 seconds", "hold thirty seconds"),
+        ("my 2nd set", "my second set"),
+        ("front-of-my-thigh", "front of my thigh"),
+        ("I'm cramping, I've tried water", "i am cramping i have tried water"),
+        ("   ", ""),
+        ("call 911", "call nine one one"),
+        ("rest 120 seconds", "rest one hundred and twenty seconds"),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+def test_unicode_and_symbols_do_not_break_it() -> None:
+    assert normalize("ＣＡＬＦ ⚡ cramp 🙃") == "calf cramp"
+
+
+def test_very_long_input_is_cut() -> None:
+    assert len(normalize("cramp " * 100_000)) <= MAX_CHARS
