@@ -14,9 +14,10 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, TextIO, Union
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 import soundfile as sf
@@ -72,7 +73,7 @@ class VoiceInfo:
     """Human name ("English (America)")."""
     language: str
     """Language code ("en-us")."""
-    gender: Optional[str] = None
+    gender: str | None = None
     """"Male", "Female" or None when the engine does not say."""
 
 
@@ -86,19 +87,19 @@ class ReplyStats:
     """The chunks it was cut into."""
     synthesis_s: list[float] = field(default_factory=list)
     """Wall time spent synthesising each chunk, in order."""
-    started_at: Optional[float] = None
+    started_at: float | None = None
     """Clock time ``say`` was called."""
-    first_audio_at: Optional[float] = None
+    first_audio_at: float | None = None
     """Clock time the first sample was handed to the output device (None when nothing was played)."""
     played_frames: int = 0
     """Frames handed to the output device."""
     completed: bool = False
     """True when the whole reply was spoken (or written) without being stopped."""
-    wav_path: Optional[Path] = None
+    wav_path: Path | None = None
     """Where the reply was written, with ``wav_out``."""
 
     @property
-    def first_audio_latency_s(self) -> Optional[float]:
+    def first_audio_latency_s(self) -> float | None:
         """Seconds from ``say`` to the first sample going out."""
         if self.started_at is None or self.first_audio_at is None:
             return None
@@ -134,12 +135,12 @@ def _split_long(sentence: str, max_words: int) -> list[str]:
     return parts
 
 
-def list_voices(driver: Optional[str] = None) -> list[VoiceInfo]:
+def list_voices(driver: str | None = None) -> list[VoiceInfo]:
     """Voices the speech engine offers; AssistantError when the engine cannot start."""
     return _voices(_open_engine(driver))
 
 
-def _open_engine(driver: Optional[str]) -> Any:
+def _open_engine(driver: str | None) -> Any:
     try:
         import pyttsx3
 
@@ -154,7 +155,7 @@ def _silence_save_notice(engine: Any) -> None:
     # pyttsx3's espeak driver prints "Audio saved to ..." on stdout after every save_to_file.
     module = sys.modules.get(type(engine.proxy._driver).__module__)
     if module is not None:
-        setattr(module, "print", lambda *args, **kwargs: None)
+        vars(module)["print"] = lambda *args, **kwargs: None
 
 
 def _voices(engine: Any) -> list[VoiceInfo]:
@@ -195,7 +196,7 @@ class EchoGuard:
     only ignored when they were the whole of what was said, so barge-in keeps working.
     """
 
-    def __init__(self, window_s: float = 3.0, min_words: int = 3, clock: Optional[Clock] = None) -> None:
+    def __init__(self, window_s: float = 3.0, min_words: int = 3, clock: Clock | None = None) -> None:
         self.window_s = window_s
         self.min_words = min_words
         self._clock = clock or SystemClock()
@@ -240,18 +241,18 @@ class Speaker:
 
     def __init__(
         self,
-        voice: Optional[str] = None,
-        rate: Optional[int] = None,
-        wav_out: Optional[Path] = None,
+        voice: str | None = None,
+        rate: int | None = None,
+        wav_out: Path | None = None,
         play: bool = True,
-        device: Union[int, str, None] = None,
+        device: int | str | None = None,
         *,
-        driver: Optional[str] = None,
-        output_stream: Optional[OutputStreamFactory] = None,
+        driver: str | None = None,
+        output_stream: OutputStreamFactory | None = None,
         print_unheard: bool = True,
-        clock: Optional[Clock] = None,
-        stdout: Optional[TextIO] = None,
-        stderr: Optional[TextIO] = None,
+        clock: Clock | None = None,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
     ) -> None:
         if rate is not None and not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
             raise BadInput(f"speaking rate {rate} is out of range {RATE_RANGE[0]}-{RATE_RANGE[1]} words per minute")
@@ -263,7 +264,7 @@ class Speaker:
         self._clock = clock or SystemClock()
         self.echo_guard = EchoGuard(clock=self._clock)
         """Tells the listener which transcripts are the assistant's own voice."""
-        self.last_reply: Optional[ReplyStats] = None
+        self.last_reply: ReplyStats | None = None
         """Figures for the latest reply."""
         self._stdout = stdout
         self._stderr = stderr
@@ -272,13 +273,13 @@ class Speaker:
         self._engine_lock = threading.Lock()
         self._reported: set[str] = set()
         self._next_number = 1
-        self._tmpdir: Optional[Path] = None
+        self._tmpdir: Path | None = None
 
         if self.wav_out is not None:
             self._prepare_wav_out(self.wav_out)
 
         self._engine: Any = None
-        self.voice: Optional[str] = None
+        self.voice: str | None = None
         try:
             self._engine = _open_engine(driver)
             self._tmpdir = Path(tempfile.mkdtemp(prefix="assistant-tts-"))
@@ -288,7 +289,7 @@ class Speaker:
         if self._engine is not None:
             self.voice = resolve_voice(voice or DEFAULT_VOICE, _voices(self._engine))
 
-        self._open_output: Optional[OutputStreamFactory] = None
+        self._open_output: OutputStreamFactory | None = None
         if play:
             self._open_output = output_stream or self._sounddevice_output(device)
 
@@ -297,7 +298,7 @@ class Speaker:
         """True while a reply is being spoken."""
         return self.speaking.is_set()
 
-    def say(self, utterance: Union[Utterance, str]) -> bool:
+    def say(self, utterance: Utterance | str) -> bool:
         """Speak a reply (and write it to ``wav_out``); True when it was spoken to the end."""
         if isinstance(utterance, str):
             utterance = Utterance(utterance)
@@ -355,7 +356,7 @@ class Speaker:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
-    def __enter__(self) -> Speaker:
+    def __enter__(self) -> Speaker:  # noqa: PYI034 - Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -365,8 +366,8 @@ class Speaker:
         """Synthesise chunks in order, feeding each to the player thread as soon as it is ready."""
         audio: list[np.ndarray] = []
         rate = 0
-        player: Optional[threading.Thread] = None
-        pending: queue.Queue[Optional[tuple[np.ndarray, int]]] = queue.Queue()
+        player: threading.Thread | None = None
+        pending: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue()
         try:
             for chunk in stats.chunks:
                 if self._stop.is_set():
@@ -391,10 +392,10 @@ class Speaker:
                 player.join()
         return audio, rate
 
-    def _play(self, pending: queue.Queue[Optional[tuple[np.ndarray, int]]], stats: ReplyStats) -> None:
+    def _play(self, pending: queue.Queue[tuple[np.ndarray, int] | None], stats: ReplyStats) -> None:
         """Player thread: write chunks to one output stream block by block, aborting on ``stop()``."""
         assert self._open_output is not None
-        stream: Optional[OutputStream] = None
+        stream: OutputStream | None = None
         stream_rate = 0
         item = pending.get()
         try:
@@ -418,7 +419,7 @@ class Speaker:
                 item = pending.get()
             if stream is not None:
                 stream.stop()
-        except Exception as error:  # a device that vanished mid-reply must not end the session
+        except Exception as error:  # noqa: BLE001 - a device that vanished mid-reply must not end the session
             self._report("device", f"audio output failed ({error}); replies will be printed instead")
             self._open_output = None
             self._stop.set()
@@ -426,12 +427,12 @@ class Speaker:
             if stream is not None:
                 stream.close()
 
-    def _sounddevice_output(self, device: Union[int, str, None]) -> Optional[OutputStreamFactory]:
+    def _sounddevice_output(self, device: int | str | None) -> OutputStreamFactory | None:
         try:
             import sounddevice as sd
 
             sd.query_devices(device, kind="output")
-        except Exception:  # no PortAudio library, no output device, or a bad device name
+        except Exception:  # noqa: BLE001 - no PortAudio library, no output device, or a bad device name
             where = f" {device!r}" if device is not None else ""
             self._report("device", f"no audio output device{where}; replies will be written/printed only")
             return None

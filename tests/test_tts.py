@@ -1,0 +1,260 @@
+"""Speech out with the real pyttsx3/espeak-ng engine; only the sound card is faked (this machine has none)."""
+
+from __future__ import annotations
+
+import errno
+import io
+import threading
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from assistant import tts
+from assistant.errors import AssistantError, BadInput
+from assistant.messages import Utterance
+from assistant.tts import EchoGuard, Speaker, list_voices, split_into_chunks
+
+LONG_REPLY = (
+    "Stretch your calf against the wall and hold it for thirty seconds while breathing slowly, "
+    "then switch legs and repeat twice on each side, and drink some water with a pinch of salt "
+    "if the cramps keep coming back after your workout today."
+)
+
+
+class FakeOutputStream:
+    """Behaves like sounddevice.OutputStream in blocking mode: write() takes as long as the audio lasts."""
+
+    opened: ClassVar[list[FakeOutputStream]] = []
+
+    def __init__(self, samplerate: int) -> None:
+        self.samplerate = samplerate
+        self.blocks: list[np.ndarray] = []
+        self.aborted = False
+        self.closed = False
+        FakeOutputStream.opened.append(self)
+
+    def start(self) -> None:
+        pass
+
+    def write(self, data: np.ndarray) -> None:
+        assert data.dtype == np.float32 and data.ndim == 2 and data.shape[1] == 1
+        time.sleep(len(data) / self.samplerate)
+        self.blocks.append(data.copy())
+
+    def stop(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def frames(self) -> int:
+        return sum(len(b) for b in self.blocks)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streams() -> None:
+    FakeOutputStream.opened = []
+
+
+def _rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+
+
+def test_reply_written_to_wav_is_speech_of_plausible_length(tmp_path: Path) -> None:
+    speaker = Speaker(wav_out=tmp_path, play=False, stdout=io.StringIO())
+    assert speaker.say("Why is my eye twitching today?")
+    [path] = sorted(tmp_path.glob("*.wav"))
+    assert path.name == "001-why-is-my-eye-twitching-today.wav"
+    audio, rate = sf.read(path)
+    assert audio.ndim == 1
+    assert 0.8 < len(audio) / rate < 4.0  # six words at espeak's default rate
+    assert _rms(audio) > 0.02
+
+
+def test_replies_are_numbered_in_order_and_continue_after_existing_files(tmp_path: Path) -> None:
+    (tmp_path / "007-old.wav").write_bytes(b"")
+    speaker = Speaker(wav_out=tmp_path, play=False, stdout=io.StringIO())
+    speaker.say("Yes.")
+    speaker.say(Utterance("No thanks."))
+    assert sorted(p.name for p in tmp_path.glob("0*.wav")) == ["007-old.wav", "008-yes.wav", "009-no-thanks.wav"]
+
+
+def test_slower_rate_gives_longer_speech(tmp_path: Path) -> None:
+    text = "one two three four five six seven eight"
+    durations = []
+    for rate in (250, 120):
+        audio, sample_rate = Speaker(rate=rate, play=False).synthesize(text)
+        durations.append(len(audio) / sample_rate)
+    assert durations[1] > 1.5 * durations[0]
+
+
+def test_voices_are_listed_and_unknown_voice_is_a_clear_error() -> None:
+    voices = list_voices()
+    assert any(v.language == "en-us" for v in voices)
+    Speaker(voice="en-us+f2", play=False)
+    Speaker(voice="English (America)", play=False)
+    with pytest.raises(BadInput, match="unknown voice 'elvish'"):
+        Speaker(voice="elvish", play=False)
+
+
+def test_rate_out_of_range_is_bad_input() -> None:
+    with pytest.raises(BadInput, match="rate"):
+        Speaker(rate=5, play=False)
+
+
+def test_long_reply_is_split_into_short_chunks_played_in_order(tmp_path: Path) -> None:
+    chunks = split_into_chunks(LONG_REPLY)
+    assert len(chunks) >= 3
+    assert all(len(c.split()) <= tts.MAX_CHUNK_WORDS for c in chunks)
+    assert " ".join(chunks) == LONG_REPLY
+
+    speaker = Speaker(wav_out=tmp_path, output_stream=FakeOutputStream)
+    assert speaker.say(LONG_REPLY)
+    stats = speaker.last_reply
+    assert stats is not None and stats.chunks == tuple(chunks)
+    assert len(stats.synthesis_s) == len(chunks)
+    # Everything synthesised reached the output, in one stream, and matches the WAV written.
+    [stream] = FakeOutputStream.opened
+    [path] = tmp_path.glob("*.wav")
+    written, _ = sf.read(path, dtype="float32")
+    played = np.concatenate(stream.blocks)[:, 0]
+    assert stream.frames == len(written) == stats.played_frames
+    assert np.allclose(played, written, atol=1 / 16000)
+    assert stats.first_audio_latency_s is not None
+
+
+def test_sentences_and_overlong_runs_are_cut() -> None:
+    assert split_into_chunks("Hold it. Breathe! Ready?") == ["Hold it.", "Breathe!", "Ready?"]
+    words = " ".join(f"w{i}" for i in range(45))
+    assert [len(c.split()) for c in split_into_chunks(words)] == [20, 20, 5]
+    assert split_into_chunks("   ") == []
+
+
+def test_stop_from_another_thread_ends_playback_early() -> None:
+    speaker = Speaker(output_stream=FakeOutputStream)
+    seen_speaking = threading.Event()
+
+    def barge_in() -> None:
+        while not speaker.is_speaking:
+            time.sleep(0.01)
+        seen_speaking.set()
+        time.sleep(0.4)
+        speaker.stop()
+
+    threading.Thread(target=barge_in, daemon=True).start()
+    assert speaker.say(LONG_REPLY) is False
+    assert seen_speaking.is_set()
+    assert not speaker.is_speaking
+    stats = speaker.last_reply
+    assert stats is not None and not stats.completed
+    [stream] = FakeOutputStream.opened
+    assert stream.aborted and stream.closed
+    # About 0.4 s of a ~12 s reply went out.
+    assert stream.frames < 2.0 * stream.samplerate
+
+
+def test_non_interruptible_reply_is_not_cut_off_by_plain_stop() -> None:
+    speaker = Speaker(output_stream=FakeOutputStream)
+    threading.Timer(0.2, speaker.stop).start()
+    assert speaker.say(Utterance("Call emergency services now.", interruptible=False))
+    assert not FakeOutputStream.opened[0].aborted
+
+
+def test_speaking_event_is_set_only_while_talking() -> None:
+    speaker = Speaker(output_stream=FakeOutputStream)
+    during: list[bool] = []
+    threading.Timer(0.3, lambda: during.append(speaker.speaking.is_set())).start()
+    speaker.say("Hold the stretch for ten more seconds.")
+    assert during == [True]
+    assert not speaker.speaking.is_set()
+
+
+def test_echo_guard_ignores_own_words_but_not_a_short_command() -> None:
+    speaker = Speaker(output_stream=FakeOutputStream)
+    speaker.say("Say stop to end the routine. Hold your calf stretch now.")
+    guard = speaker.echo_guard
+    assert guard.is_echo("hold your calf stretch now")
+    assert guard.is_echo("Say stop to end")
+    assert not guard.is_echo("stop")
+    assert not guard.is_echo("how long left")
+
+
+def test_echo_guard_forgets_after_its_window() -> None:
+    from assistant.clock import FakeClock
+
+    clock = FakeClock()
+    guard = EchoGuard(window_s=2.0, clock=clock)
+    guard.remember("no thanks")
+    assert guard.is_echo("no thanks")
+    clock.advance(10.0)
+    assert not guard.is_echo("no thanks")
+
+
+def test_no_audio_device_prints_once_and_keeps_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sounddevice as sd
+
+    def no_device(*args: object, **kwargs: object) -> None:
+        raise sd.PortAudioError("Error querying device -1")
+
+    monkeypatch.setattr(sd, "query_devices", no_device)
+    out, err = io.StringIO(), io.StringIO()
+    speaker = Speaker(wav_out=tmp_path, stdout=out, stderr=err)
+    speaker.say("Yes.")
+    speaker.say("No.")
+    assert err.getvalue().count("\n") == 1 and "no audio output device" in err.getvalue()
+    assert out.getvalue() == "Yes.\nNo.\n"
+    assert len(list(tmp_path.glob("*.wav"))) == 2
+
+
+def test_engine_that_cannot_start_prints_replies_and_carries_on() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    speaker = Speaker(driver="no_such_driver", output_stream=FakeOutputStream, stdout=out, stderr=err)
+    assert speaker.say("Drink some water.") is False
+    assert speaker.say("Stretch gently.") is False
+    assert out.getvalue() == "Drink some water.\nStretch gently.\n"
+    assert err.getvalue().count("\n") == 1 and "speech engine unavailable" in err.getvalue()
+
+
+def test_engine_failing_mid_session_prints_reply_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    speaker = Speaker(output_stream=FakeOutputStream, stdout=out, stderr=err)
+    engine = speaker._engine
+    real_run = engine.runAndWait
+
+    def broken() -> None:
+        raise RuntimeError("espeak crashed")
+
+    monkeypatch.setattr(engine, "runAndWait", broken)
+    assert speaker.say("First reply.") is False
+    assert speaker.say("Second reply.") is False
+    assert "espeak crashed" in err.getvalue() and err.getvalue().count("\n") == 1
+    assert out.getvalue() == "First reply.\nSecond reply.\n"
+    monkeypatch.setattr(engine, "runAndWait", real_run)
+    assert speaker.say("Third reply.")
+    assert "Third" not in out.getvalue()
+
+
+def test_wav_out_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(AssistantError, match="cannot write spoken replies to .*not-a-dir"):
+        Speaker(wav_out=blocker / "replies", play=False)
+
+
+def test_disk_full_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    speaker = Speaker(wav_out=tmp_path, play=False, stdout=io.StringIO())
+    monkeypatch.setattr(tts.sf, "write", full)
+    with pytest.raises(AssistantError, match="disk full"):
+        speaker.say("This will not fit.")
+    assert list(tmp_path.iterdir()) == []
