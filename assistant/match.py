@@ -14,6 +14,7 @@ are aligned. Confidence is one minus the alignment cost over the weight of what 
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -61,7 +62,8 @@ _MAX_SLOT_WORDS = 4
 _MAX_WILDCARD_WORDS = 8
 _WILDCARD_COST = 0.15
 _MISSING_SLOT_COST = 1.0
-_BEAM = 3.0
+_BEAM = 2.0
+_MAX_ACTIVE = 64
 _MAX_CANDIDATES = 10
 _MAX_RULE_DEPTH = 24
 _MAX_VALUE_PHRASES = 64
@@ -88,6 +90,8 @@ class _Graph:
     """Accepting node."""
     order: list[int] = field(default_factory=list)
     """Nodes in topological order."""
+    rank: list[int] = field(default_factory=list)
+    """Node -> its position in ``order``."""
     words: set[str] = field(default_factory=set)
     """Every word on a word arc."""
     lists: set[str] = field(default_factory=set)
@@ -158,6 +162,9 @@ class Matcher:
         graph = _Graph(intent=intent, text=sentence.text or "", data=data)
         graph.final = self._build(graph, sentence.expression, 0, data, 0)
         graph.order = _topological(graph)
+        graph.rank = [0] * len(graph.arcs)
+        for position, node in enumerate(graph.order):
+            graph.rank[node] = position
         return graph
 
     def _rule(self, name: str, data: IntentData) -> Sentence:
@@ -369,72 +376,85 @@ class Matcher:
         similarity: dict[tuple[int, str], float],
         spans: "_SpanCache",
     ) -> tuple[float, float, dict[str, str]]:
-        """Weighted edit distance between the tokens and the cheapest path through the graph."""
+        """Weighted edit distance between the tokens and the cheapest path through the graph.
+
+        Rows are sparse (only nodes within the beam of the row's best are kept) and each row is
+        relaxed in topological order through a heap, so large graphs cost what they use.
+        """
         n = len(tokens)
-        size = len(graph.arcs)
-        # cost, template weight along the path, slots (as a tuple of pairs)
-        rows: list[list[tuple[float, float, tuple[tuple[str, str], ...]]]] = [
-            [(_INF, 0.0, ())] * size for _ in range(n + 1)
-        ]
-        rows[0][0] = (0.0, 0.0, ())
+        rank = graph.rank
+        arcs = graph.arcs
         weight = self._weight
+        # node -> (cost, template weight along the path, slots as a tuple of pairs)
+        rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 1)]
+        rows[0][0] = (0.0, 0.0, ())
+
+        def offer(row: dict[int, Any], node: int, cost: float, path: float, slots: Any) -> bool:
+            current = row.get(node)
+            if current is None or cost < current[0]:
+                row[node] = (cost, path, slots)
+                return True
+            return False
+
         for i in range(n + 1):
             row = rows[i]
             if i > 0:
-                previous = rows[i - 1]
                 extra = weights[i - 1]
-                for node in range(size):
-                    cost, path, slots = previous[node]
-                    if cost + extra < row[node][0]:
-                        row[node] = (cost + extra, path, slots)
-            best_in_row = min(cell[0] for cell in row)
-            if best_in_row == _INF:
+                for node, (cost, path, slots) in rows[i - 1].items():
+                    offer(row, node, cost + extra, path, slots)
+            if not row:
                 continue
-            limit = best_in_row + _BEAM
-            for node in graph.order:
+            limit = min(cell[0] for cell in row.values()) + _BEAM
+            heap = [(rank[node], node) for node in row]
+            heapq.heapify(heap)
+            done: set[int] = set()
+            following = rows[i + 1] if i < n else None
+            while heap:
+                _, node = heapq.heappop(heap)
+                if node in done:
+                    continue
+                done.add(node)
                 cost, path, slots = row[node]
                 if cost > limit:
                     continue
-                for kind, target, label in graph.arcs[node]:
+                for kind, target, label in arcs[node]:
                     if kind == _EPS:
-                        if cost < row[target][0]:
-                            row[target] = (cost, path, slots)
+                        if offer(row, target, cost, path, slots):
+                            heapq.heappush(heap, (rank[target], target))
                     elif kind == _WORD:
                         word_weight = weight(label)
                         skipped = cost + word_weight
-                        if skipped < row[target][0]:
-                            row[target] = (skipped, path + word_weight, slots)
-                        if i < n:
+                        if skipped <= limit and offer(row, target, skipped, path + word_weight, slots):
+                            heapq.heappush(heap, (rank[target], target))
+                        if following is not None:
                             sim = similarity.get((i, label), 0.0)
                             spoken_weight = weights[i]
-                            substitute = max(word_weight, spoken_weight) * (1.0 - sim) if sim else word_weight + spoken_weight
-                            candidate = cost + substitute
-                            if candidate < rows[i + 1][target][0]:
-                                rows[i + 1][target] = (candidate, path + word_weight, slots)
+                            substitute = (
+                                max(word_weight, spoken_weight) * (1.0 - sim) if sim else word_weight + spoken_weight
+                            )
+                            offer(following, target, cost + substitute, path + word_weight, slots)
                     elif kind == _SLOT:
                         list_name, slot_name = label
                         missing = cost + _MISSING_SLOT_COST
-                        if missing < row[target][0]:
-                            row[target] = (missing, path + 1.0, slots)
-                        for end in range(i + 1, min(n, i + _MAX_SLOT_WORDS) + 1):
-                            found = spans.value(i, end, list_name)
-                            if found is None:
-                                continue
-                            value, span_cost = found
-                            candidate = cost + span_cost
-                            if candidate < rows[end][target][0]:
-                                rows[end][target] = (candidate, path + 1.0, slots + ((slot_name, value),))
+                        if missing <= limit and offer(row, target, missing, path + 1.0, slots):
+                            heapq.heappush(heap, (rank[target], target))
+                        for end, value, span_cost in spans.starting_at(i, list_name):
+                            offer(rows[end], target, cost + span_cost, path + 1.0, slots + ((slot_name, value),))
                     else:  # wildcard: any words, a small cost each
                         list_name, slot_name = label
                         for end in range(i + 1, min(n, i + _MAX_WILDCARD_WORDS) + 1):
-                            candidate = cost + _WILDCARD_COST * (end - i)
-                            if candidate < rows[end][target][0]:
-                                rows[end][target] = (
-                                    candidate,
-                                    path + 1.0,
-                                    slots + ((slot_name, " ".join(tokens[i:end])),),
-                                )
-        cost, path, slots = rows[n][graph.final]
+                            offer(
+                                rows[end],
+                                target,
+                                cost + _WILDCARD_COST * (end - i),
+                                path + 1.0,
+                                slots + ((slot_name, " ".join(tokens[i:end])),),
+                            )
+            kept = [(cell[0], node) for node, cell in row.items() if cell[0] <= limit]
+            if len(kept) > _MAX_ACTIVE:
+                kept = heapq.nsmallest(_MAX_ACTIVE, kept)
+            rows[i] = {node: row[node] for _, node in kept}
+        cost, path, slots = rows[n].get(graph.final, (_INF, 0.0, ()))
         return cost, path, dict(slots)
 
 
@@ -446,6 +466,20 @@ class _SpanCache:
         self._tokens = tokens
         self._cache: dict[tuple[int, int, str], Optional[tuple[str, float]]] = {}
         self._covering: dict[tuple[int, str], float] = {}
+        self._starting: dict[tuple[int, str], list[tuple[int, str, float]]] = {}
+
+    def starting_at(self, start: int, list_name: str) -> list[tuple[int, str, float]]:
+        """(end, canonical value, cost) for every span from ``start`` that is a value of the list."""
+        key = (start, list_name)
+        found = self._starting.get(key)
+        if found is None:
+            found = []
+            for end in range(start + 1, min(len(self._tokens), start + _MAX_SLOT_WORDS) + 1):
+                hit = self.value(start, end, list_name)
+                if hit is not None:
+                    found.append((end, hit[0], hit[1]))
+            self._starting[key] = found
+        return found
 
     def value(self, start: int, end: int, list_name: str) -> Optional[tuple[str, float]]:
         """(canonical value, cost) for tokens[start:end] as a value of the list, or None."""
