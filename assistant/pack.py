@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from hassil import Intents
+from hassil import Intents, parse_sentence
 from hassil.errors import HassilError
 from hassil.parser import ParseError as HassilParseError
 from hassil.util import merge_dict
@@ -385,20 +385,28 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
             for sentence in block["sentences"]:
                 if not isinstance(sentence, str):
                     raise _bad(block, name, f"intent '{intent_id}': sentence {sentence!r} is not text")
+                _check_template(sentence, block, f"intent '{intent_id}'", name)
     lists = data.get("lists") or {}
     if not isinstance(lists, dict):
         raise _bad(data, name, "'lists' must be a mapping")
     for list_name, list_data in lists.items():
         if not isinstance(list_data, dict) or not ({"values", "range", "wildcard"} & set(list_data)):
             raise _bad(list_data, _where(lists, name), f"list '{list_name}' needs 'values', 'range' or 'wildcard'")
+    rules = data.get("expansion_rules") or {}
+    if not isinstance(rules, dict):
+        raise _bad(data, name, "'expansion_rules' must be a mapping")
+    for rule_name, body in rules.items():
+        if not isinstance(body, str):
+            raise _bad(rules, name, f"expansion rule '{rule_name}' must be a template text")
+        _check_template(body, rules, f"expansion rule '{rule_name}'", name)
     try:
         hassil_intents = Intents.from_dict(
             {key: data[key] for key in ("language", "intents", "lists", "expansion_rules", "skip_words", "settings") if key in data}
         )
     except (HassilParseError, HassilError) as error:
         raise BadInput(f"{name}: template error: {error}") from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise BadInput(f"{name}: pack does not follow the hassil layout: {error}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, AssertionError, IndexError) as error:
+        raise BadInput(f"{name}: pack does not follow the hassil layout: {error or type(error).__name__}") from None
 
     sources = {
         sid: Source(
@@ -433,6 +441,16 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         paths=paths,
         raw=data,
     )
+
+
+def _check_template(template: str, node: Any, what: str, name: str) -> None:
+    """Parse one template with hassil, naming the template and where it is when it is malformed."""
+    try:
+        parse_sentence(template, keep_text=True)
+    except RecursionError:
+        raise _bad(node, name, f"{what}: template {template!r} nests too deeply") from None
+    except Exception as error:  # hassil reports some malformed templates with asserts and index errors
+        raise _bad(node, name, f"{what}: malformed template {template!r}: {error or type(error).__name__}") from None
 
 
 def _mapping(data: dict[str, Any], key: str, name: str) -> dict[str, Any]:
