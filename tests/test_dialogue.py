@@ -1,7 +1,7 @@
 """The dialogue manager on a small pack of its own: answers, follow-ups, interviews, routines, controls."""
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -337,9 +337,7 @@ def test_late_poll_drops_stale_countdown(dialogue: Dialogue, clock: FakeClock) -
     assert spoken(dialogue.poll()) == ["And release.", "Relax for 5 seconds."]
 
 
-def test_pause_freezes_the_hold_and_resume_carries_on_with_the_time_left(
-    dialogue: Dialogue, clock: FakeClock
-) -> None:
+def test_pause_freezes_the_hold_and_resume_carries_on_with_the_time_left(dialogue: Dialogue, clock: FakeClock) -> None:
     say(dialogue, "cramp_now", muscle="calf")
     clock.advance(12)
     turn = say(dialogue, "pause")
