@@ -1,0 +1,245 @@
+"""PocketSphinx: the embedded fallback engine, built from the active pack at start-up and cached.
+
+Start-up writes (once per pack, into the cache) a dictionary holding only the pack's words,
+a JSGF grammar of the pack's phrases, and one grammar per waiting state of the dialogue.
+A grammar always answers with its closest phrase, so each result is checked: word
+posteriors, and agreement with a free phone loop (cheap, RTF about 0.03). A weak result
+goes to a second decoder with the full English dictionary and language model, whose
+open-vocabulary reading is returned (with a confidence no command threshold accepts)
+when it disagrees. That decoder loads in the background so start-up does not wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from pocketsphinx import Config, Decoder, get_model_path
+from rapidfuzz.distance import Levenshtein
+
+from ..errors import AssistantError
+from ..messages import Transcript, Word
+from ..pack import Pack
+from . import grammar
+from .base import Audio, HeldAudio, PartialCallback, chunks_of
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+FRAME_S = 0.01
+"""PocketSphinx frames are 10 ms."""
+
+PACK_SEARCH = "pack"
+FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[BREATH]", "[COUGH]", "[UM]", "[UH]", "[SMACK]"}
+
+WEAK_WORD_POSTERIOR = 0.6
+"""A grammar word with a lower posterior sends the turn to the open-vocabulary decoder."""
+
+PHONE_AGREEMENT = 0.3
+"""Least similarity between the grammar result's phones and a free phone loop's phones.
+
+A grammar always finds its closest phrase; a phone loop says what sounds were there. On
+synthetic speech (flite) correct results scored 0.33-0.75 and forced ones 0-0.5 (most
+below 0.3), so below this the turn goes to the open-vocabulary decoder.
+"""
+
+PHONE_SEARCH = "phone_loop"
+
+
+def cache_root() -> Path:
+    """Where built grammars and dictionaries are kept (XDG_CACHE_HOME honoured)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gym-voice-assistant" / "pocketsphinx"
+
+
+def _read_dictionary(path: Path, words: set[str]) -> tuple[list[str], set[str]]:
+    """Lines of the CMU dictionary for ``words`` (with alternative pronunciations), and the words found."""
+    lines: list[str] = []
+    found: set[str] = set()
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            head = line.split(" ", 1)[0]
+            base = head.split("(", 1)[0]
+            if base in words:
+                lines.append(line if line.endswith("\n") else line + "\n")
+                found.add(base)
+    return lines, found
+
+
+def _jsgf(name: str, phrases: list[str]) -> str:
+    body = " | ".join(phrases) or "<VOID>"
+    return f"#JSGF V1.0;\ngrammar {name};\npublic <phrase> = {body};\n"
+
+
+def _state_search(expects: Optional[str]) -> str:
+    return PACK_SEARCH if expects is None else f"expects_{expects}"
+
+
+class SphinxEngine:
+    """Speech engine on PocketSphinx's bundled US English model, restricted to the pack."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, pack: Pack, cache: Optional[Path] = None, open_vocabulary: bool = True) -> None:
+        self.pack = pack
+        self.model_dir = Path(get_model_path("en-us"))
+        started = time.perf_counter()
+        self.files = self._build(cache if cache is not None else cache_root())
+        config = Config(hmm=str(self.model_dir / "en-us"), dict=str(self.files["dict"]), lm=None, loglevel="FATAL")
+        try:
+            self.decoder = Decoder(config)
+            for search, path in self.files.items():
+                if search != "dict":
+                    self.decoder.add_jsgf_file(search, str(path))
+        except (RuntimeError, ValueError) as error:
+            raise AssistantError(f"PocketSphinx could not load the pack grammar ({error}); cache: {self.files['dict'].parent}") from None
+        self.decoder.add_allphone_file(PHONE_SEARCH, str(self.model_dir / "en-us-phone.lm.bin"))
+        self.decoder.activate_search(PACK_SEARCH)
+        self.start_s = time.perf_counter() - started
+        self._open: Optional[Decoder] = None
+        self._open_ready = threading.Event()
+        if open_vocabulary:
+            threading.Thread(target=self._load_open, name="pocketsphinx-open-vocabulary", daemon=True).start()
+
+    def _build(self, cache: Path) -> dict[str, Path]:
+        """Write (or reuse) the pack dictionary and grammars; returns search name -> file, plus "dict"."""
+        states: list[Optional[str]] = [None, *self.pack.dialogue.expects]
+        phrase_sets = {state: grammar.phrases(self.pack, state) for state in states}
+        vocabulary = grammar.vocabulary(self.pack)
+        source = self.model_dir / "cmudict-en-us.dict"
+        key = hashlib.sha256(
+            repr((sorted(phrase_sets.items(), key=lambda kv: str(kv[0])), sorted(vocabulary), version("pocketsphinx"), source.stat().st_size)).encode()
+        ).hexdigest()[:16]
+        folder = cache / key
+        files = {"dict": folder / "pack.dict", **{_state_search(s): folder / f"{_state_search(s)}.jsgf" for s in states}}
+        known_file = folder / "known.txt"
+        if all(path.is_file() for path in files.values()) and known_file.is_file():
+            known = set(known_file.read_text(encoding="utf-8").split())
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            lines, known = _read_dictionary(source, vocabulary)
+            for state, phrase_list in phrase_sets.items():
+                usable = [p for p in phrase_list if all(w in known for w in p.split())]
+                files[_state_search(state)].write_text(_jsgf(_state_search(state), usable), encoding="utf-8")
+            files["dict"].write_text("".join(lines), encoding="utf-8")
+            known_file.write_text("\n".join(sorted(known)), encoding="utf-8")
+        self.missing_words = tuple(sorted(vocabulary - known))
+        if self.missing_words:
+            _LOGGER.warning("%d pack word(s) are not in the PocketSphinx dictionary: %s", len(self.missing_words), ", ".join(self.missing_words[:20]))
+        return files
+
+    def _load_open(self) -> None:
+        try:
+            self._open = Decoder(hmm=str(self.model_dir / "en-us"), loglevel="FATAL")
+        except RuntimeError as error:
+            _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
+        finally:
+            self._open_ready.set()
+
+    def open_decoder(self, timeout_s: float = 5.0) -> Optional[Decoder]:
+        """The full-vocabulary decoder (waits for the background load)."""
+        self._open_ready.wait(timeout_s)
+        return self._open
+
+    def _result(self, decoder: Decoder) -> list[Word]:
+        frame_rate = FRAME_S
+        words = []
+        for segment in decoder.seg() or ():
+            word = segment.word.split("(", 1)[0]
+            if word in FILLERS or word.startswith("+"):
+                continue
+            words.append(Word(word.lower(), segment.start_frame * frame_rate, (segment.end_frame + 1) * frame_rate, min(1.0, float(segment.prob))))
+        return words
+
+    def phone_agreement(self, chunks: list[np.ndarray], words: list[Word]) -> float:
+        """Similarity in [0, 1] of the dictionary phones of ``words`` and a phone loop's reading of ``chunks``."""
+        expected = [phone for w in words for phone in (self.decoder.lookup_word(w.word) or "").split()]
+        if not expected or not chunks:
+            return 0.0
+        self.decoder.activate_search(PHONE_SEARCH)
+        self.decoder.start_utt()
+        for chunk in chunks:
+            self.decoder.process_raw(chunk.tobytes(), False, False)
+        self.decoder.end_utt()
+        heard = [s.word for s in (self.decoder.seg() or []) if s.word != "SIL" and not s.word.startswith("+")]
+        return float(Levenshtein.normalized_similarity(expected, heard))
+
+    def transcribe(self, samples: Audio, expects: Optional[str] = None, on_partial: Optional[PartialCallback] = None) -> Transcript:
+        """Recognise one turn with the grammar of ``expects`` (or the whole pack), falling back to open vocabulary."""
+        search = _state_search(expects)
+        self.decoder.activate_search(search if search in self.files else PACK_SEARCH)
+        held = HeldAudio()
+        second: Optional[Decoder] = None
+        fed = 0
+        last_partial = ""
+        self.decoder.start_utt()
+        for chunk in chunks_of(samples):
+            data = chunk.tobytes()
+            fed += len(chunk)
+            self.decoder.process_raw(data, False, False)
+            if on_partial is not None:
+                hypothesis = self.decoder.hyp()
+                partial = hypothesis.hypstr if hypothesis is not None else ""
+                if partial != last_partial:
+                    last_partial = partial
+                    on_partial(Transcript(partial, confidence=0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE))
+            if second is not None:
+                second.process_raw(data, False, False)
+            elif not held.add(chunk):
+                # Too long to hold for a second pass: decode it openly alongside from here on.
+                second = self.open_decoder()
+                if second is not None:
+                    second.start_utt()
+                    for old in held.drain():
+                        second.process_raw(old.tobytes(), False, False)
+                else:
+                    held.drain()
+        end_of_audio = time.perf_counter()
+        self.decoder.end_utt()
+        words = self._result(self.decoder)
+        confidence = min((w.confidence for w in words), default=0.0)
+        weak = not words or confidence < WEAK_WORD_POSTERIOR
+        if not weak and second is None:
+            agreement = self.phone_agreement(held.chunks, words)
+            weak = agreement < PHONE_AGREEMENT
+        if weak and fed:
+            if second is None:
+                second = self.open_decoder()
+                if second is not None:
+                    second.start_utt()
+                    for old in held.drain():
+                        second.process_raw(old.tobytes(), False, False)
+            if second is not None:
+                second.end_utt()
+                open_words = self._result(second)
+                if [w.word for w in open_words] != [w.word for w in words]:
+                    # Speech outside the grammar: report what was said, with a confidence that cannot pass for a command.
+                    words = open_words
+                    confidence = min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0
+        elif second is not None:
+            second.end_utt()
+        text = " ".join(w.word for w in words)
+        return Transcript(
+            text=text,
+            confidence=round(confidence if text else 0.0, 4),
+            is_final=True,
+            engine=self.name,
+            words=tuple(words),
+            audio_s=fed / SAMPLE_RATE,
+            speech_end_s=words[-1].end_s if words else None,
+            latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
+        )
+
+    def describe(self) -> str:
+        """Engine, model and grammar size."""
+        line = f"pocketsphinx (en-us, pack grammar of {len(self.files) - 1} search(es) + open vocabulary)"
+        if self.missing_words:
+            line += f"; {len(self.missing_words)} pack word(s) not in its dictionary: {', '.join(self.missing_words[:8])}"
+        return line
