@@ -62,7 +62,7 @@ _MAX_SLOT_WORDS = 4
 _MAX_WILDCARD_WORDS = 8
 _WILDCARD_COST = 0.15
 _MISSING_SLOT_COST = 1.0
-_BEAM = 2.0
+_BEAM = 3.0
 _MAX_ACTIVE = 64
 _MAX_CANDIDATES = 10
 _MAX_RULE_DEPTH = 24
@@ -90,8 +90,6 @@ class _Graph:
     """Accepting node."""
     order: list[int] = field(default_factory=list)
     """Nodes in topological order."""
-    rank: list[int] = field(default_factory=list)
-    """Node -> its position in ``order``."""
     words: set[str] = field(default_factory=set)
     """Every word on a word arc."""
     lists: set[str] = field(default_factory=set)
@@ -162,9 +160,6 @@ class Matcher:
         graph = _Graph(intent=intent, text=sentence.text or "", data=data)
         graph.final = self._build(graph, sentence.expression, 0, data, 0)
         graph.order = _topological(graph)
-        graph.rank = [0] * len(graph.arcs)
-        for position, node in enumerate(graph.order):
-            graph.rank[node] = position
         return graph
 
     def _rule(self, name: str, data: IntentData) -> Sentence:
@@ -378,11 +373,11 @@ class Matcher:
     ) -> tuple[float, float, dict[str, str]]:
         """Weighted edit distance between the tokens and the cheapest path through the graph.
 
-        Rows are sparse (only nodes within the beam of the row's best are kept) and each row is
-        relaxed in topological order through a heap, so large graphs cost what they use.
+        Rows are sparse: only the best nodes within the beam of the row's best are carried to
+        the next row, so large graphs cost what they use.
         """
         n = len(tokens)
-        rank = graph.rank
+        order = graph.order
         arcs = graph.arcs
         weight = self._weight
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
@@ -405,27 +400,23 @@ class Matcher:
             if not row:
                 continue
             limit = min(cell[0] for cell in row.values()) + _BEAM
-            heap = [(rank[node], node) for node in row]
-            heapq.heapify(heap)
-            done: set[int] = set()
             following = rows[i + 1] if i < n else None
-            while heap:
-                _, node = heapq.heappop(heap)
-                if node in done:
+            # Arcs only go forward in topological order, so one pass settles the row.
+            for node in order:
+                cell = row.get(node)
+                if cell is None:
                     continue
-                done.add(node)
-                cost, path, slots = row[node]
+                cost, path, slots = cell
                 if cost > limit:
                     continue
                 for kind, target, label in arcs[node]:
                     if kind == _EPS:
-                        if offer(row, target, cost, path, slots):
-                            heapq.heappush(heap, (rank[target], target))
+                        offer(row, target, cost, path, slots)
                     elif kind == _WORD:
                         word_weight = weight(label)
                         skipped = cost + word_weight
-                        if skipped <= limit and offer(row, target, skipped, path + word_weight, slots):
-                            heapq.heappush(heap, (rank[target], target))
+                        if skipped <= limit:
+                            offer(row, target, skipped, path + word_weight, slots)
                         if following is not None:
                             sim = similarity.get((i, label), 0.0)
                             spoken_weight = weights[i]
@@ -436,8 +427,8 @@ class Matcher:
                     elif kind == _SLOT:
                         list_name, slot_name = label
                         missing = cost + _MISSING_SLOT_COST
-                        if missing <= limit and offer(row, target, missing, path + 1.0, slots):
-                            heapq.heappush(heap, (rank[target], target))
+                        if missing <= limit:
+                            offer(row, target, missing, path + 1.0, slots)
                         for end, value, span_cost in spans.starting_at(i, list_name):
                             offer(rows[end], target, cost + span_cost, path + 1.0, slots + ((slot_name, value),))
                     else:  # wildcard: any words, a small cost each
@@ -450,6 +441,8 @@ class Matcher:
                                 path + 1.0,
                                 slots + ((slot_name, " ".join(tokens[i:end])),),
                             )
+            if i == n:
+                break  # the last row is read, not carried forward
             kept = [(cell[0], node) for node, cell in row.items() if cell[0] <= limit]
             if len(kept) > _MAX_ACTIVE:
                 kept = heapq.nsmallest(_MAX_ACTIVE, kept)
