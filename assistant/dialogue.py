@@ -39,6 +39,7 @@ DEFAULT_PHRASES: dict[str, str] = {
     "time_left": "{seconds} seconds left.",
     "next_in": "Moving on in {seconds} seconds.",
     "which_muscle": "Which muscle is cramping?",
+    "which_stretch": "Which muscle would you like to stretch?",
     "first_side": "Start with the {side} side.",
     "switch_sides": "Now the {side} side.",
     "again": "Back into the stretch.",
@@ -313,16 +314,17 @@ class Dialogue:
         """A topic, a routine or a bare intent, in whatever state we are in."""
         acts = bool(behaviour.answer or behaviour.triage or behaviour.routine)
         if self._wanted is not None:
-            # "calf" alone arrives as cramp_now with a muscle, or as any intent carrying the slot.
+            # A bare "calf" arrives as cramp_now (or any intent) with a muscle slot; it answers our
+            # question, so the kind asked about wins over the kind of the intent it matched.
             slot = behaviour.routine.slot if behaviour.routine else self._wanted.slot
             muscle = match.slots.get(slot)
             if muscle:
-                kind = behaviour.routine.kind if behaviour.routine else self._wanted.kind
+                kind = self._wanted.kind
                 self._end_all()
                 self._start_routine_for(muscle, kind, reply)
                 return
             if not (behaviour.answer or behaviour.triage):
-                reply.say.append(self.phrase("which_muscle"))
+                reply.say.extend(self._pending_prompt())
                 return
         if self._interview is not None and not acts:
             self._reask(reply)
@@ -350,7 +352,7 @@ class Dialogue:
             muscle = slots.get(behaviour.routine.slot) or behaviour.routine.default
             if muscle is None:
                 self._wanted = _MuscleWanted(behaviour.routine.kind, behaviour.routine.slot)
-                reply.say.append(self.phrase("which_muscle"))
+                reply.say.extend(self._pending_prompt())
             else:
                 self._start_routine_for(muscle, behaviour.routine.kind, reply)
         elif behaviour.follow_up:
@@ -366,7 +368,7 @@ class Dialogue:
             return
         not_understood = self.pack.dialogue.not_understood
         if self._wanted is not None:
-            reply.say.extend([not_understood.format(closest=""), self.phrase("which_muscle")])
+            reply.say.extend([not_understood.format(closest=""), *self._pending_prompt()])
             return
         closest = match.closest or ""
         name = self.pack.dialogue.topic_names.get(closest)
@@ -416,7 +418,7 @@ class Dialogue:
             self._follow(pending.yes if yes else pending.no, reply)
         elif self._wanted is not None:
             if yes:
-                reply.say.append(self.phrase("which_muscle"))
+                reply.say.extend(self._pending_prompt())
             else:
                 self._wanted = None
                 reply.say.append(self.phrase("follow_up_declined"))
@@ -560,7 +562,7 @@ class Dialogue:
         if self._question is not None:
             return [self._question.ask]
         if self._wanted is not None:
-            return [self.phrase("which_muscle")]
+            return [self.phrase("which_stretch" if self._wanted.kind == "stretch" else "which_muscle")]
         if self._run is not None and routine:
             return [self.phrase("routine_help")]
         return []

@@ -244,9 +244,22 @@ def test_cramp_without_a_muscle_asks_which_then_takes_a_bare_muscle(dialogue: Di
     assert turn.state == "routine"
 
 
-def test_choosing_a_muscle_with_a_stretch_request_starts_the_stretch(dialogue: Dialogue) -> None:
+def test_stretch_without_a_muscle_asks_which_to_stretch(dialogue: Dialogue) -> None:
+    assert say(dialogue, "start_stretch").say == (DEFAULT_PHRASES["which_stretch"],)
+    assert say(dialogue, "cramp_now", muscle="calf").say[0] == "A calf stretch against the wall."
+
+
+def test_context_tells_the_matcher_the_state(dialogue: Dialogue) -> None:
+    assert dialogue.context() == {"state": "idle"}
+    say(dialogue, "cramp_now", muscle="calf")
+    assert dialogue.context() == {"state": "routine", "expects": "routine"}
+    say(dialogue, "pause")
+    assert dialogue.context() == {"state": "paused", "expects": "routine"}
+
+
+def test_choosing_a_muscle_keeps_the_kind_asked_about(dialogue: Dialogue) -> None:
     say(dialogue, "cramp_now")
-    assert say(dialogue, "start_stretch", muscle="hamstring").say[0] == "A seated hamstring stretch."
+    assert say(dialogue, "start_stretch", muscle="calf").say[0] == "Let's ease that calf."
 
 
 @pytest.mark.parametrize("intent", [None, "thanks", "cramp_now", "yes"])
