@@ -18,6 +18,7 @@ States (``Dialogue.state``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -129,21 +130,22 @@ class _Phase:
     step: int
 
 
-def _timeline(routine: StretchRoutine, phrase: Any) -> tuple[list[_Cue], list[_Phase]]:
+def _timeline(routine: StretchRoutine, phrase: Callable[..., str]) -> tuple[list[_Cue], list[_Phase]]:
     """Lay a routine out in time: what is said when, and the holds and gaps between."""
     cues: list[_Cue] = []
     phases: list[_Phase] = []
     t = 0.0
     lead: list[str] = [routine.intro]
-    holds = [
+    # One unit per hold: (step index, side, repetition), in the order they are done.
+    units = [
         (i, side, rep)
         for i, step in enumerate(routine.steps)
         for side in (step.sides or (None,))
         for rep in range(step.repetitions)
     ]
-    for n, (i, side, rep) in enumerate(holds):
+    for n, (i, side, rep) in enumerate(units):
         step = routine.steps[i]
-        first_of_step = n == 0 or holds[n - 1][0] != i
+        first_of_step = n == 0 or units[n - 1][0] != i
         say = lead
         lead = []
         if first_of_step:
@@ -168,7 +170,7 @@ def _timeline(routine: StretchRoutine, phrase: Any) -> tuple[list[_Cue], list[_P
                 cues.append(_Cue(t + hold - left, (phrase("seconds_left", seconds=left),), i, countdown=True))
             t += hold
             after.append(phrase("release"))
-        last = n == len(holds) - 1
+        last = n == len(units) - 1
         # A step without a hold still needs time to be done before moving on.
         gap = step.rest_seconds if (not last or hold == 0) else 0
         if gap > 0:
@@ -200,7 +202,7 @@ class _Run:
     """Running time banked before the last resume."""
     resumed_at: float | None = None
     """Clock time of the last start or resume; None while paused."""
-    answered: bool = field(default=False)
+    answered: bool = False
     """Something else was said while paused (so "repeat" repeats that, not the step)."""
 
     @property
