@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,6 +284,7 @@ class Speaker:
         try:
             self._engine = _open_engine(driver)
             self._tmpdir = Path(tempfile.mkdtemp(prefix="assistant-tts-"))
+            weakref.finalize(self, shutil.rmtree, self._tmpdir, ignore_errors=True)
         except (AssistantError, OSError) as error:
             self._report("engine", f"{error}; replies will be printed instead of spoken")
             self._engine = None
@@ -367,7 +369,7 @@ class Speaker:
         audio: list[np.ndarray] = []
         rate = 0
         player: threading.Thread | None = None
-        pending: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue()
+        pending: queue.Queue[tuple[str, np.ndarray, int] | None] = queue.Queue()
         try:
             for chunk in stats.chunks:
                 if self._stop.is_set():
@@ -380,19 +382,20 @@ class Speaker:
                     break
                 stats.synthesis_s.append(self._clock.now() - started)
                 audio.append(samples)
-                self.echo_guard.remember(chunk)
-                if self._open_output is not None:
-                    if player is None:
-                        player = threading.Thread(target=self._play, args=(pending, stats), daemon=True)
-                        player.start()
-                    pending.put((samples, rate))
+                if self._open_output is None:
+                    self.echo_guard.remember(chunk)
+                    continue
+                if player is None:
+                    player = threading.Thread(target=self._play, args=(pending, stats), daemon=True)
+                    player.start()
+                pending.put((chunk, samples, rate))
         finally:
             pending.put(None)
             if player is not None:
                 player.join()
         return audio, rate
 
-    def _play(self, pending: queue.Queue[tuple[np.ndarray, int] | None], stats: ReplyStats) -> None:
+    def _play(self, pending: queue.Queue[tuple[str, np.ndarray, int] | None], stats: ReplyStats) -> None:
         """Player thread: write chunks to one output stream block by block, aborting on ``stop()``."""
         assert self._open_output is not None
         stream: OutputStream | None = None
@@ -400,7 +403,8 @@ class Speaker:
         item = pending.get()
         try:
             while item is not None:
-                samples, rate = item
+                chunk, samples, rate = item
+                self.echo_guard.remember(chunk)
                 if stream is None or rate != stream_rate:
                     if stream is not None:
                         stream.stop()

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from assistant import tts
+from assistant.clock import FakeClock
 from assistant.errors import AssistantError, BadInput
 from assistant.messages import Utterance
 from assistant.tts import EchoGuard, Speaker, list_voices, split_into_chunks
@@ -143,9 +144,10 @@ def test_stop_from_another_thread_ends_playback_early() -> None:
     seen_speaking = threading.Event()
 
     def barge_in() -> None:
-        while not speaker.is_speaking:
+        while speaker.last_reply is None or speaker.last_reply.played_frames == 0:
             time.sleep(0.01)
-        seen_speaking.set()
+        if speaker.is_speaking:
+            seen_speaking.set()
         time.sleep(0.4)
         speaker.stop()
 
@@ -178,7 +180,7 @@ def test_speaking_event_is_set_only_while_talking() -> None:
 
 
 def test_echo_guard_ignores_own_words_but_not_a_short_command() -> None:
-    speaker = Speaker(output_stream=FakeOutputStream)
+    speaker = Speaker(output_stream=FakeOutputStream, clock=FakeClock())
     speaker.say("Say stop to end the routine. Hold your calf stretch now.")
     guard = speaker.echo_guard
     assert guard.is_echo("hold your calf stretch now")
@@ -188,8 +190,6 @@ def test_echo_guard_ignores_own_words_but_not_a_short_command() -> None:
 
 
 def test_echo_guard_forgets_after_its_window() -> None:
-    from assistant.clock import FakeClock
-
     clock = FakeClock()
     guard = EchoGuard(window_s=2.0, clock=clock)
     guard.remember("no thanks")
