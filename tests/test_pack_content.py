@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from hassil import Alternative, ListReference, Permutation, RuleReference, Sequence, recognize
 from hassil.expression import Expression
 
-from assistant.pack import CONTROL_INTENTS, Action, Pack, load_pack
+from assistant.pack import CONTROL_INTENTS, Action, Pack, TriageInterview, load_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_PATH = ROOT / "intents" / "en"
@@ -52,13 +52,15 @@ MAX_WORDS = 45
 MARKUP = re.compile(r"[*#\[\]•·►▪–—_`<>{}|~^\\]|\bhttps?:")
 # Phrases that would tell the user what they have: the skill informs and triages, never diagnoses.
 DIAGNOSING = (
-    re.compile(r"(?<!\bif )(?<!\bwhether )(?<!\bdo )\byou have\b(?! to\b)", re.I),
-    re.compile(r"\byou've got\b", re.I),
-    re.compile(r"\byou(?:'re| are) suffering from\b", re.I),
-    re.compile(r"\b(?:is|are|it's) definitely\b", re.I),
-    re.compile(r"\byou (?:definitely|probably|must) have\b", re.I),
-    re.compile(r"\b(?:this|that|it) is (?:als|a stroke|serotonin syndrome|kidney disease|a blood clot)\b", re.I),
-    re.compile(r"(?<!doctor can )\bdiagnos", re.I),
+    re.compile(r"(?<!\bif )(?<!\bwhether )(?<!\bdo )\byou have\b(?! to\b)", re.IGNORECASE),
+    re.compile(r"\byou've got\b", re.IGNORECASE),
+    re.compile(r"\byou(?:'re| are) suffering from\b", re.IGNORECASE),
+    re.compile(r"\b(?:is|are|it's) definitely\b", re.IGNORECASE),
+    re.compile(r"\byou (?:definitely|probably|must) have\b", re.IGNORECASE),
+    re.compile(
+        r"\b(?:this|that|it) is (?:als|a stroke|serotonin syndrome|kidney disease|a blood clot)\b", re.IGNORECASE
+    ),
+    re.compile(r"(?<!doctor can )\bdiagnos", re.IGNORECASE),
 )
 
 
@@ -248,7 +250,8 @@ def test_follow_ups_and_triage_references_resolve(pack: Pack) -> None:
         assert pack.behaviours[iid].triage == "twitch_check", iid
     assert pack.behaviours["see_doctor"].triage == "cramp_check"
     reaches_cramp_check = {
-        iid for iid in ("spasm_causes", "exercise_cramps")
+        iid
+        for iid in ("spasm_causes", "exercise_cramps")
         if (f := pack.behaviours[iid].follow_up) and "cramp_check" in (f.yes.triage, f.no.triage)
     }
     assert reaches_cramp_check
@@ -258,30 +261,31 @@ def test_dispositions_are_the_four_levels(pack: Pack) -> None:
     assert {d.id: d.urgency for d in pack.dispositions.values()} == DISPOSITION_URGENCY
 
 
+def _walk(pack: Pack, interview: TriageInterview, qid: str, trail: tuple[str, ...], reached: set[str]) -> None:
+    """Follow every answer from ``qid``, checking each path ends in a known disposition without looping."""
+    where = f"{interview.id}.{qid}"
+    assert qid in interview.questions, f"{interview.id}: no question '{qid}'"
+    assert qid not in trail, f"{interview.id}: cycle through {trail + (qid,)}"
+    reached.add(qid)
+    question = interview.questions[qid]
+    assert question.ask.endswith("?"), where
+    for answer, action in (("yes", question.yes), ("no", question.no)):
+        assert (action.next is None) != (action.disposition is None), f"{where} {answer}"
+        if action.disposition:
+            assert action.disposition in pack.dispositions, f"{where} {answer}"
+        else:
+            _walk(pack, interview, str(action.next), trail + (qid,), reached)
+    if question.red_flag:
+        assert question.yes.disposition is not None, f"{where}: red flag yes must end the interview"
+        assert pack.dispositions[question.yes.disposition].urgency >= 2, where
+
+
 def test_every_triage_path_ends_in_a_disposition(pack: Pack) -> None:
     assert {"twitch_check", "cramp_check"} <= set(pack.triage)
     for tid, interview in pack.triage.items():
         assert 3 <= len(interview.questions) <= 6, tid
-        assert interview.start in interview.questions, tid
         reached: set[str] = set()
-
-        def walk(qid: str, trail: tuple[str, ...]) -> None:
-            assert qid in interview.questions, f"{tid}: no question '{qid}'"
-            assert qid not in trail, f"{tid}: cycle through {trail + (qid,)}"
-            reached.add(qid)
-            question = interview.questions[qid]
-            assert question.ask.endswith("?"), f"{tid}.{qid}"
-            for answer, action in (("yes", question.yes), ("no", question.no)):
-                assert (action.next is None) != (action.disposition is None), f"{tid}.{qid} {answer}"
-                if action.disposition:
-                    assert action.disposition in pack.dispositions, f"{tid}.{qid} {answer}"
-                else:
-                    walk(str(action.next), trail + (qid,))
-            if question.red_flag:
-                assert question.yes.disposition is not None, f"{tid}.{qid}: red flag yes must end the interview"
-                assert pack.dispositions[question.yes.disposition].urgency >= 2, f"{tid}.{qid}"
-
-        walk(interview.start, ())
+        _walk(pack, interview, interview.start, (), reached)
         assert reached == set(interview.questions), f"{tid}: unreachable {set(interview.questions) - reached}"
 
 
@@ -302,9 +306,25 @@ def test_dialogue_settings_are_complete(pack: Pack) -> None:
     for state, intents in dialogue.expects.items():
         assert set(intents) <= set(pack.intent_ids), state
     assert {"yes_no", "routine", "muscle"} <= set(dialogue.expects)
-    placeholders = {"time_left": "{seconds}", "switch_sides": "{side}", "hold": "{seconds}", "seconds_left": "{seconds}"}
-    for key in ("paused", "resumed", "stopped", "nothing_to_repeat", "no_more", "which_muscle", "release",
-                "routine_done", "nothing_paused", "follow_up_declined", *placeholders):
+    placeholders = {
+        "time_left": "{seconds}",
+        "switch_sides": "{side}",
+        "hold": "{seconds}",
+        "seconds_left": "{seconds}",
+    }
+    for key in (
+        "paused",
+        "resumed",
+        "stopped",
+        "nothing_to_repeat",
+        "no_more",
+        "which_muscle",
+        "release",
+        "routine_done",
+        "nothing_paused",
+        "follow_up_declined",
+        *placeholders,
+    ):
         assert dialogue.phrases.get(key), key
     for key, placeholder in placeholders.items():
         assert placeholder in dialogue.phrases[key], key
