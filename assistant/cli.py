@@ -37,10 +37,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     matcher = Matcher(pack)
     transcript = None
     if args.audio:
-        from .speech import open_recognizer
-
-        recognizer = open_recognizer(args, pack, announce=not args.json)
-        transcript = recognizer.transcribe_file(Path(args.audio))
+        engine = _engine(args, pack, announce=not args.json)
+        transcript = _transcribe_file(engine, Path(args.audio))
         text = transcript.text
     else:
         text = _question(" ".join(args.text))
@@ -78,15 +76,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .match import Matcher
 
     pack = _pack(args)
-    recognizers: list[Any] = []
+    engines: list[Any] = []
 
     def transcribe(path: Path) -> Any:
         # The speech engine starts only if the manifest holds audio items.
-        if not recognizers:
-            from .speech import open_recognizer
-
-            recognizers.append(open_recognizer(args, pack, announce=not args.json))
-        return recognizers[0].transcribe_file(path)
+        if not engines:
+            engines.append(_engine(args, pack, announce=not args.json))
+        return _transcribe_file(engines[0], path)
 
     out_handle = None
     if args.out:
@@ -163,6 +159,167 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
+    """The speech engine the options ask for, said once on stderr."""
+    from .asr.base import engine_notice, open_engine
+
+    engine = open_engine(args.asr, pack, Path(args.vosk_model) if args.vosk_model else None)
+    if announce:
+        print(engine_notice(engine), file=sys.stderr)
+    return engine
+
+
+def _transcribe_file(engine: Any, path: Path) -> Any:
+    """One file, one spoken turn."""
+    from .audio.io import iter_audio
+
+    return engine.transcribe(iter_audio(path))
+
+
+def _speaker(args: argparse.Namespace) -> Any:
+    from .tts import Speaker
+
+    return Speaker(
+        voice=args.voice,
+        rate=args.rate,
+        wav_out=Path(args.wav_out) if args.wav_out else None,
+        play=not args.no_speakers,
+        device=args.output_device,
+        print_unheard=False,
+    )
+
+
+def _print_reply(turn: Any) -> None:
+    for sentence in turn.say:
+        print(f"  coach: {sentence}", flush=True)
+
+
+def _print_exchange(exchange: Any) -> None:
+    heard = exchange.transcript.text or "(nothing)"
+    line = f"you ({Path(exchange.source).name}): \"{heard}\""
+    if exchange.ignored:
+        line += f"  [ignored: {exchange.ignored}]"
+    elif exchange.match is not None:
+        intent = exchange.match.intent or "not understood"
+        slots = " ".join(f"{k}={v}" for k, v in exchange.match.slots.items())
+        line += f"  -> {intent} {slots}".rstrip() + f" ({exchange.match.confidence:.2f})"
+    if exchange.response_ms is not None:
+        line += f"  [{exchange.response_ms:.0f} ms]"
+    print(line, flush=True)
+
+
+def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> Any:
+    from .dialogue import Dialogue
+    from .match import Matcher
+    from .session import Conversation, SessionLog, WakePhrase
+
+    engine = _engine(args, pack)
+    mode = "always" if getattr(args, "input", None) else args.mode
+    return Conversation(
+        Matcher(pack),
+        Dialogue(pack, clock),
+        engine,
+        _speaker(args),
+        WakePhrase(args.wake_phrase or pack.dialogue.wake_phrase, mode),
+        on_exchange=_print_exchange,
+        on_reply=_print_reply,
+        log=SessionLog(Path(args.log)) if args.log else None,
+    )
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    """Microphone loop (or files as turns); Ctrl-C ends it."""
+    from .audio.mic import FileTurns, MicrophoneTurns
+
+    pack = _pack(args)
+    conversation = _conversation(args, pack)
+    if args.input:
+        conversation.run(FileTurns(args.input))
+        return 0
+    device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
+    if args.mode == "push":
+        turns: Any = _push_to_talk(MicrophoneTurns(device))
+    else:
+        turns = MicrophoneTurns(device)
+    wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
+    print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
+    try:
+        conversation.run(turns)
+    except KeyboardInterrupt:
+        print("Bye.", file=sys.stderr)
+    return 0
+
+
+def _push_to_talk(turns: Any) -> Any:
+    """Yield one spoken turn each time Enter is pressed."""
+    iterator = iter(turns)
+    while True:
+        try:
+            input("Press Enter, then speak... ")
+        except EOFError:
+            return
+        yield next(iterator)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Play the scripted session through the whole pipeline."""
+    from .audio.mic import FileTurns
+    from .clock import FakeClock
+    from .demo import read_script, samples_folder
+
+    pack = _pack(args)
+    script = read_script(Path(args.samples) if args.samples else samples_folder())
+    clock = FakeClock()
+    conversation = _conversation(args, pack, clock)
+    conversation.wake.mode = "always"
+    for turn in script:
+        print(f"\n# {turn.name}: the user says \"{turn.text}\"", flush=True)
+        conversation.hear(next(iter(FileTurns([turn.audio]))))
+        if turn.wait_s:
+            print(f"  ({turn.wait_s:g} seconds pass)", flush=True)
+            for due in conversation.dialogue.advance(turn.wait_s):
+                conversation.speak(due)
+    if args.wav_out:
+        print(f"\nSpoken replies written to {args.wav_out}", file=sys.stderr)
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List microphones."""
+    from .audio.mic import list_devices
+
+    devices = list_devices()
+    if not devices:
+        print("No microphone found. Use `assistant listen --input FILE...` to talk with recordings.", file=sys.stderr)
+        return 1
+    for device in devices:
+        mark = "*" if device.is_default else " "
+        print(f"{mark} {device.index:3}  {device.name}  ({device.channels} ch, {device.default_rate:.0f} Hz)")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List, download or verify Vosk models."""
+    from . import models
+
+    dest = Path(args.models_dir) if args.models_dir else None
+    if args.action == "list":
+        for status in models.list_models(dest):
+            print(models.describe(status))
+        return 0
+    if args.action == "download":
+        if not args.name:
+            raise BadInput("say which model: assistant models download NAME (see `assistant models list`)")
+        path = models.download_model(args.name, dest)
+        print(f"installed {path}")
+        return 0
+    checks = models.verify_models(dest)
+    bad = [check for check in checks if not check.ok]
+    for check in checks:
+        print(check)
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     common = argparse.ArgumentParser(add_help=False)
@@ -198,6 +355,35 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", parents=[common], help="typed conversation, one turn per line")
     chat.add_argument("--json", action="store_true", help="one JSON line per turn")
     chat.set_defaults(func=cmd_chat)
+
+    voice = argparse.ArgumentParser(add_help=False)
+    voice.add_argument("--voice", help="speech voice (see pyttsx3/espeak-ng voices), e.g. en-us+f3")
+    voice.add_argument("--rate", type=int, help="speaking rate, words per minute")
+    voice.add_argument("--wav-out", metavar="DIR", help="also write every spoken reply to a WAV file in DIR")
+    voice.add_argument("--no-speakers", action="store_true", help="do not play replies (print them; see --wav-out)")
+    voice.add_argument("--output-device", help="speaker device index or name")
+    voice.add_argument("--log", metavar="FILE", help="opt-in: keep a text-only log of the session (nothing is kept by default)")
+    voice.add_argument("--wake-phrase", help="wake phrase (default: the pack's, 'hey coach')")
+
+    listen = sub.add_parser("listen", parents=[common, speech, voice], help="talk to the assistant")
+    listen.add_argument("--device", help="microphone index or name (see `assistant devices`)")
+    listen.add_argument("--mode", choices=("wake", "always", "push"), default="wake",
+                        help="wake: start with the wake phrase; always: no wake phrase; push: press Enter to talk")
+    listen.add_argument("--input", nargs="+", metavar="FILE", help="treat each audio file as one spoken turn")
+    listen.set_defaults(func=cmd_listen)
+
+    demo = sub.add_parser("demo", parents=[common, speech, voice], help="play the scripted demo session")
+    demo.add_argument("--samples", metavar="DIR", help="folder with demo_turns.txt and its recordings")
+    demo.set_defaults(func=cmd_demo, mode="always")
+
+    devices = sub.add_parser("devices", help="list microphones")
+    devices.set_defaults(func=cmd_devices)
+
+    models_parser = sub.add_parser("models", help="list, download or verify Vosk speech models")
+    models_parser.add_argument("action", choices=("list", "download", "verify"))
+    models_parser.add_argument("name", nargs="?", help="model name (for download)")
+    models_parser.add_argument("--models-dir", metavar="DIR", help="where models live (default: models/)")
+    models_parser.set_defaults(func=cmd_models)
     return parser
 
 

@@ -1,0 +1,207 @@
+"""A spoken conversation: audio turns in, through recognition, matching and dialogue, speech out.
+
+The session only passes messages along (``AudioTurn`` -> ``Transcript`` -> ``Match`` -> ``Turn`` ->
+``Utterance``) and decides when a turn is addressed to the assistant (wake phrase, push-to-talk,
+always listening); every stage does its own work.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional, TextIO
+
+from rapidfuzz import fuzz
+
+from .asr.base import SpeechEngine
+from .audio.mic import AudioTurn
+from .dialogue import Dialogue
+from .errors import AssistantError
+from .match import Matcher
+from .messages import Match, Transcript, Turn, Utterance
+from .normalize import normalize
+from .tts import Speaker
+
+LISTEN_MODES = ("wake", "always", "push")
+"""wake: turns start with the wake phrase; always: every turn is for the assistant; push: Enter to talk."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One user turn and what the assistant did with it (for printing, logs and benchmarks)."""
+
+    source: str
+    """Where the audio came from."""
+    transcript: Transcript
+    """What the engine heard."""
+    match: Optional[Match] = None
+    """What the matcher made of it (None when the turn was ignored)."""
+    turn: Optional[Turn] = None
+    """What the dialogue answered (None when ignored)."""
+    ignored: Optional[str] = None
+    """Why the turn was ignored ("nothing heard", "no wake phrase", "echo")."""
+    response_ms: Optional[float] = None
+    """End of the user's audio to the first sample of the reply (or to the reply being ready)."""
+
+
+class WakePhrase:
+    """Decides whether a transcript is addressed to the assistant, and strips the wake phrase."""
+
+    def __init__(self, phrase: str, mode: str = "wake", acknowledgement: str = "Yes?", threshold: float = 80.0) -> None:
+        if mode not in LISTEN_MODES:
+            raise AssistantError(f"unknown listening mode '{mode}'; choose {', '.join(LISTEN_MODES)}")
+        self.phrase = normalize(phrase)
+        self.mode = mode
+        self.acknowledgement = acknowledgement
+        """Said when the wake phrase comes alone."""
+        self.threshold = threshold
+        self.armed = False
+        """True after the wake phrase was said alone: the next turn needs none."""
+
+    def addressed(self, text: str, awaiting_reply: bool) -> Optional[str]:
+        """The text meant for the assistant, "" for the bare wake phrase, None when not addressed."""
+        words = normalize(text).split()
+        size = len(self.phrase.split())
+        head = " ".join(words[:size])
+        has_phrase = bool(self.phrase) and fuzz.ratio(head, self.phrase) >= self.threshold
+        rest = " ".join(words[size:]) if has_phrase else " ".join(words)
+        if self.mode != "wake" or awaiting_reply or self.armed:
+            self.armed = False
+            return rest
+        if not has_phrase:
+            return None
+        if not rest:
+            self.armed = True
+        return rest
+
+
+class SessionLog:
+    """Opt-in log of the conversation as text only (never audio), one JSON line per turn."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._handle: TextIO = path.open("a", encoding="utf-8")
+        except OSError as error:
+            raise AssistantError(f"{path}: cannot write the session log: {error.strerror}") from None
+
+    def write(self, exchange: Exchange) -> None:
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "heard": exchange.transcript.text,
+            "intent": exchange.match.intent if exchange.match else None,
+            "said": list(exchange.turn.say) if exchange.turn else [],
+        }
+        self._handle.write(json.dumps(record) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class Conversation:
+    """Runs spoken turns through the pipeline and speaks the replies."""
+
+    def __init__(
+        self,
+        matcher: Matcher,
+        dialogue: Dialogue,
+        engine: SpeechEngine,
+        speaker: Speaker,
+        wake: WakePhrase,
+        on_exchange: Optional[Callable[[Exchange], None]] = None,
+        on_reply: Optional[Callable[[Turn], None]] = None,
+        log: Optional[SessionLog] = None,
+    ) -> None:
+        self.matcher = matcher
+        self.dialogue = dialogue
+        self.engine = engine
+        self.speaker = speaker
+        self.wake = wake
+        self.on_exchange = on_exchange
+        self.on_reply = on_reply
+        self.log = log
+        self._lock = threading.RLock()
+
+    def hear(self, audio: AudioTurn) -> Exchange:
+        """Recognise one spoken turn, act on it and speak the reply."""
+        with self._lock:
+            expects = self.dialogue.expects
+        transcript = self.engine.transcribe(audio.chunks, expects=expects)
+        heard_at = time.perf_counter()
+        exchange = self._act(audio.source, transcript, heard_at)
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+        if self.log is not None and exchange.turn is not None:
+            self.log.write(exchange)
+        return exchange
+
+    def _act(self, source: str, transcript: Transcript, heard_at: float) -> Exchange:
+        if not transcript.text:
+            return Exchange(source, transcript, ignored="nothing heard")
+        if self.speaker.echo_guard.is_echo(transcript.text):
+            return Exchange(source, transcript, ignored="echo")
+        with self._lock:
+            text = self.wake.addressed(transcript.text, awaiting_reply=self.dialogue.expects is not None)
+            if text is None:
+                return Exchange(source, transcript, ignored="no wake phrase")
+            if not text:
+                # The wake phrase alone: acknowledge, and take the next turn without one.
+                match = Match(text=transcript.text, normalized="", intent=None)
+                turn = Turn(say=(self.wake.acknowledgement,), state=self.dialogue.state.value)
+            else:
+                match = self.matcher.match(text, self.dialogue.context())
+                turn = self.dialogue.handle(match)
+        # End of the user's audio: the engine's own latency plus what happened since it answered.
+        engine_ms = transcript.latency_ms or 0.0
+        first_audio = self.speak(turn)
+        ready = first_audio if first_audio is not None else time.perf_counter()
+        response_ms = engine_ms + (ready - heard_at) * 1000
+        return Exchange(source, transcript, match, turn, response_ms=response_ms)
+
+    def speak(self, turn: Turn) -> Optional[float]:
+        """Speak a turn's sentences; returns the perf-counter time of the first sample, if any was played."""
+        if self.on_reply is not None:
+            self.on_reply(turn)
+        first: Optional[float] = None
+        behaviour = self.matcher.pack.behaviours.get(turn.intent or "")
+        interruptible = behaviour is None or not behaviour.emergency
+        for sentence in turn.say:
+            started = time.perf_counter()
+            self.speaker.say(Utterance(sentence, interruptible=interruptible))
+            stats = self.speaker.last_reply
+            if first is None and stats is not None and stats.first_audio_latency_s is not None:
+                first = started + stats.first_audio_latency_s
+        return first
+
+    def run_due(self) -> list[Turn]:
+        """Speak whatever the dialogue has due now (routine holds, counts, next steps)."""
+        with self._lock:
+            turns = self.dialogue.poll()
+        for turn in turns:
+            self.speak(turn)
+        return turns
+
+    def run(self, turns: Iterable[AudioTurn], stop: Optional[threading.Event] = None) -> None:
+        """Hear every turn; a background ticker speaks routine timings between turns."""
+        stop = stop or threading.Event()
+        ticker = threading.Thread(target=self._tick, args=(stop,), name="routine-clock", daemon=True)
+        ticker.start()
+        try:
+            for audio in turns:
+                if stop.is_set():
+                    break
+                self.hear(audio)
+        finally:
+            stop.set()
+            ticker.join(timeout=2)
+
+    def _tick(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            with self._lock:
+                wait = self.dialogue.next_event_in()
+            stop.wait(0.25 if wait is None else min(max(wait, 0.02), 0.25))
+            if not stop.is_set():
+                self.run_due()
