@@ -62,14 +62,23 @@ def tiny_pack(tmp_path: Path) -> Pack:
     return load_pack(path)
 
 
-def speak(tmp_path: Path, text: str, voice: str = "en-us", name: str | None = None, lead_s: float = 0.3) -> Path:
-    """Synthesise ``text`` with espeak-ng into a 16 kHz WAV padded with silence."""
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng and sox are needed to make test speech")
-    raw = tmp_path / f"raw-{abs(hash((text, voice)))}.wav"
-    out = tmp_path / (name or f"{'_'.join(text.split())[:40]}-{voice}.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", str(lead_s), "0.6"], check=True)
+def speak(tmp_path: Path, text: str, voice: str = "flite", lead_s: float = 0.3, tail_s: float = 0.6) -> Path:
+    """Synthesise ``text`` into a 16 kHz WAV padded with silence.
+
+    ``voice`` "flite" uses flite's slt voice (clear US English); anything else is an
+    espeak-ng voice name such as "ko" or "en-us".
+    """
+    tool = "flite" if voice == "flite" else "espeak-ng"
+    if shutil.which(tool) is None or shutil.which("sox") is None:
+        pytest.skip(f"{tool} and sox are needed to make test speech")
+    stem = f"{'_'.join(text.split())[:40]}-{voice}"
+    raw = tmp_path / f"{stem}-raw.wav"
+    out = tmp_path / f"{stem}.wav"
+    if tool == "flite":
+        subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(raw)], check=True)
+    else:
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+    sox(str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", str(lead_s), str(tail_s))
     return out
 
 

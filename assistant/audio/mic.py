@@ -156,8 +156,8 @@ class MicrophoneTurns:
                         chunk = np.frombuffer(bytes(data), dtype=np.int16)
                         if len(chunk) == 0:
                             break
-                        failures = 0
                         for segment in self.endpointer.feed(chunk):
+                            failures = 0  # a whole turn came through: the device works again
                             yield AudioTurn(str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut)
             except error_type as error:
                 # Speech heard before the device went away is still a turn.

@@ -1,0 +1,251 @@
+"""Speech models: the catalogue of English Vosk models, download (resumable, checked) and verification.
+
+Nothing is downloaded unless asked. A download goes to ``<dest>/<name>.zip.part``, resumes
+with an HTTP Range request, is checked against the catalogue's SHA-256 when one is known,
+and is unpacked into ``<dest>/<name>/`` with a record of its files, so ``verify`` can tell a
+complete model from a half-copied one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from .asr.base import PROJECT_ROOT, is_vosk_model
+from .errors import AssistantError, BadInput
+
+BASE_URL = "https://alphacephei.com/vosk/models/"
+RECORD = ".download.json"
+"""Written into a model folder after a complete unpack: checksum and file sizes."""
+
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model of the catalogue."""
+
+    name: str
+    """Model name, also its folder name and the zip's base name."""
+    size_mb: int
+    """Download size as published on the Vosk models page (approximate)."""
+    sha256: Optional[str]
+    """Checksum of the zip; None when it could not be verified while writing this catalogue."""
+    grammar: bool
+    """True when the model takes a runtime grammar (small models with a dynamic graph)."""
+    note: str
+    """One line on what it is good for."""
+
+    @property
+    def url(self) -> str:
+        """Where the zip is published."""
+        return f"{BASE_URL}{self.name}.zip"
+
+
+# Checksums are None: alphacephei publishes none, and none could be computed offline. The
+# download records the checksum it computed, and ``verify`` holds the model to it afterwards.
+CATALOGUE: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        ModelInfo("vosk-model-small-en-us-0.15", 40, None, True, "small US English, runtime grammar; the recommended default"),
+        ModelInfo("vosk-model-en-us-0.22-lgraph", 128, None, False, "larger US English with a small graph; no runtime grammar"),
+        ModelInfo("vosk-model-en-us-0.22", 1800, None, False, "large US English, most accurate, needs several GB of memory"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """A catalogue entry and whether it is installed."""
+
+    info: ModelInfo
+    """The catalogue entry."""
+    path: Path
+    """Where it is (or would be) installed."""
+    installed: bool
+    """True when the folder holds a Vosk model."""
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """The result of verifying one model folder."""
+
+    name: str
+    """Folder name."""
+    path: Path
+    """The folder."""
+    ok: bool
+    """True when the model is complete."""
+    problem: str = ""
+    """What is wrong (or a note when ok)."""
+
+
+def models_dir() -> Path:
+    """The project's models folder."""
+    return PROJECT_ROOT / "models"
+
+
+def _info(name: str) -> ModelInfo:
+    if name not in CATALOGUE:
+        raise BadInput(f"unknown model '{name}'; known: {', '.join(CATALOGUE)}")
+    return CATALOGUE[name]
+
+
+def list_models(dest: Optional[Path] = None) -> list[ModelStatus]:
+    """The catalogue, with what is installed in ``dest`` (default: the models folder)."""
+    folder = Path(dest) if dest is not None else models_dir()
+    return [ModelStatus(info, folder / info.name, is_vosk_model(folder / info.name)) for info in CATALOGUE.values()]
+
+
+def describe(status: ModelStatus) -> str:
+    """One line for ``assistant models list``."""
+    info = status.info
+    checksum = info.sha256 or "SHA-256 unknown (recorded at download)"
+    state = "installed" if status.installed else "not installed"
+    return f"{info.name}  {info.size_mb} MB  {state}  {info.url}  {checksum}  - {info.note}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, part: Path, progress: bool, timeout_s: float) -> None:
+    """Download ``url`` into ``part``, continuing from its current size."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout_s)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and have:
+            return  # the part file already holds everything
+        raise AssistantError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise AssistantError(
+            f"cannot reach {url} ({reason}); no network? Copy the unzipped model into {part.parent} instead"
+        ) from None
+    with response:
+        resumed = response.status == 206
+        if not resumed:
+            have = 0  # the server ignored the range: start over
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length is not None else None
+        with open(part, "ab" if resumed else "wb") as out, tqdm(
+            total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=part.name.removesuffix(".zip.part"), disable=not progress
+        ) as bar:
+            try:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    out.write(block)
+                    bar.update(len(block))
+            except (OSError, urllib.error.URLError) as error:
+                raise AssistantError(f"download of {url} broke off ({error}); run the same command again to resume") from None
+    if total is not None and part.stat().st_size < total:
+        raise AssistantError(f"download of {url} stopped early; run the same command again to resume")
+
+
+def _unpack(archive: Path, name: str, dest: Path) -> Path:
+    target = dest / name
+    staging = dest / f".{name}.unpacking"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            broken = bundle.testzip()
+            if broken is not None:
+                raise zipfile.BadZipFile(f"bad entry {broken}")
+            bundle.extractall(staging)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise AssistantError(f"{archive}: not a usable zip ({error}); delete it and download again") from None
+    entries = list(staging.iterdir())
+    root = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
+    if not is_vosk_model(root):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise AssistantError(f"{archive}: the zip holds no Vosk model (no am/final.mdl)")
+    shutil.rmtree(target, ignore_errors=True)
+    root.rename(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _record(folder: Path, checksum: str) -> None:
+    files = {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
+    (folder / RECORD).write_text(json.dumps({"sha256": checksum, "files": files}, indent=1), encoding="utf-8")
+
+
+def download_model(
+    name: str,
+    dest: Optional[Path] = None,
+    progress: bool = True,
+    base_url: str = BASE_URL,
+    timeout_s: float = 30.0,
+) -> Path:
+    """Download, check and unpack the catalogue model ``name`` into ``dest``; returns the model folder."""
+    info = _info(name)
+    folder = Path(dest) if dest is not None else models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"{base_url.rstrip('/')}/{name}.zip"
+    part = folder / f"{name}.zip.part"
+    _fetch(url, part, progress, timeout_s)
+    checksum = _sha256(part)
+    if info.sha256 is not None and checksum != info.sha256:
+        part.unlink()
+        raise AssistantError(f"{name}: checksum mismatch (got {checksum}, expected {info.sha256}); the download was deleted, try again")
+    archive = part.with_suffix("")
+    part.replace(archive)
+    try:
+        target = _unpack(archive, name, folder)
+    except AssistantError:
+        archive.unlink(missing_ok=True)
+        raise
+    archive.unlink()
+    _record(target, checksum)
+    return target
+
+
+def verify_models(dest: Optional[Path] = None) -> list[ModelCheck]:
+    """Check every model folder in ``dest``: complete files per the download record, or at least a model's layout."""
+    folder = Path(dest) if dest is not None else models_dir()
+    if not folder.is_dir():
+        return []
+    checks = []
+    for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        checks.append(_verify(path))
+    for part in sorted(folder.glob("*.zip.part")):
+        checks.append(ModelCheck(part.name, part, False, "unfinished download; run `assistant models download` again to resume"))
+    return checks
+
+
+def _verify(path: Path) -> ModelCheck:
+    if not is_vosk_model(path):
+        return ModelCheck(path.name, path, False, "not a complete Vosk model (am/final.mdl missing)")
+    record_path = path / RECORD
+    if not record_path.is_file():
+        return ModelCheck(path.name, path, True, "no download record (copied by hand?); layout looks complete")
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        files = dict(record["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ModelCheck(path.name, path, False, f"{RECORD} is unreadable")
+    for relative, size in files.items():
+        file = path / relative
+        if not file.is_file():
+            return ModelCheck(path.name, path, False, f"missing file {relative}")
+        if file.stat().st_size != size:
+            return ModelCheck(path.name, path, False, f"{relative} has {file.stat().st_size} bytes, expected {size}")
+    info = CATALOGUE.get(path.name)
+    if info is not None and info.sha256 is not None and record.get("sha256") != info.sha256:
+        return ModelCheck(path.name, path, False, "downloaded zip did not match the catalogue checksum")
+    return ModelCheck(path.name, path, True, f"complete ({len(files)} files, zip SHA-256 {str(record.get('sha256'))[:12]}...)")
