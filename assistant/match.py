@@ -64,7 +64,7 @@ _WILDCARD_COST = 0.15
 _MISSING_SLOT_COST = 1.0
 _BEAM = 3.0
 _MAX_ACTIVE = 64
-_MAX_CANDIDATES = 10
+_MAX_CANDIDATES = 5
 _MAX_RULE_DEPTH = 24
 _MAX_VALUE_PHRASES = 64
 _MAX_RANGE_VALUES = 2000
@@ -84,8 +84,8 @@ class _Graph:
     """The template as written."""
     data: IntentData
     """The block it came from (fixed slots, context)."""
-    arcs: list[list[tuple[int, int, Any]]] = field(default_factory=lambda: [[]])
-    """Per node: (kind, target node, label); label is a word or (list name, slot name)."""
+    arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=lambda: [[]])
+    """Per node: (kind, target node, label, weight); label is a word or (list name, slot name)."""
     final: int = 0
     """Accepting node."""
     order: list[int] = field(default_factory=list)
@@ -94,13 +94,15 @@ class _Graph:
     """Every word on a word arc."""
     lists: set[str] = field(default_factory=set)
     """Every list referenced."""
+    required: float = 0.0
+    """Weight of the lightest path through the graph (what must be said at least)."""
 
     def new_node(self) -> int:
         self.arcs.append([])
         return len(self.arcs) - 1
 
-    def add(self, source: int, kind: int, target: int, label: Any = None) -> None:
-        self.arcs[source].append((kind, target, label))
+    def add(self, source: int, kind: int, target: int, label: Any = None, weight: float = 0.0) -> None:
+        self.arcs[source].append((kind, target, label, weight))
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,17 @@ class Matcher:
         graph = _Graph(intent=intent, text=sentence.text or "", data=data)
         graph.final = self._build(graph, sentence.expression, 0, data, 0)
         graph.order = _topological(graph)
+        graph.required = self._lightest_path(graph)
         return graph
+
+    def _lightest_path(self, graph: _Graph) -> float:
+        lightest = [_INF] * len(graph.arcs)
+        lightest[0] = 0.0
+        for node in graph.order:
+            for kind, target, _, weight in graph.arcs[node]:
+                step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
+                lightest[target] = min(lightest[target], lightest[node] + step)
+        return lightest[graph.final]
 
     def _rule(self, name: str, data: IntentData) -> Sentence:
         rule = data.expansion_rules.get(name) or self.pack.intents.expansion_rules.get(name)
@@ -175,7 +187,7 @@ class Matcher:
             node = start
             for word in normalize(expr.text).split():
                 target = graph.new_node()
-                graph.add(node, _WORD, target, word)
+                graph.add(node, _WORD, target, word, self._weight(word))
                 graph.words.add(word)
                 node = target
             return node
@@ -205,6 +217,15 @@ class Matcher:
             if expr.is_optional:
                 graph.add(start, _EPS, end)
             for item in expr.items:
+                words = _single_word(item)
+                if words is not None:
+                    # A one-word (or empty) branch needs no nodes of its own.
+                    if words:
+                        graph.add(start, _WORD, end, words, self._weight(words))
+                        graph.words.add(words)
+                    else:
+                        graph.add(start, _EPS, end)
+                    continue
                 branch_end = self._build(graph, item, start, data, depth + 1)
                 graph.add(branch_end, _EPS, end)
             return end
@@ -250,6 +271,7 @@ class Matcher:
         for word_index, templates in buckets.items():
             self._word_templates[word_index] = np.array(templates, dtype=np.int32)
         self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
+        self._required = np.array([graph.required for graph in self._graphs], dtype=np.float32)
         self._value_words = {name: sorted({w for v in values for w in v.words.split()}) for name, values in self._values.items()}
 
     # ---- matching --------------------------------------------------------------------------
@@ -266,7 +288,7 @@ class Matcher:
             paths = [0] * len(graph.arcs)
             paths[0] = 1
             for node in graph.order:
-                for kind, target, label in graph.arcs[node]:
+                for kind, target, label, _ in graph.arcs[node]:
                     factor = len(self._values.get(label[0], ())) or 1 if kind in (_SLOT, _WILD) else 1
                     paths[target] += paths[node] * factor
             total += paths[graph.final]
@@ -311,13 +333,23 @@ class Matcher:
         similarity = self._similarities(tokens)
         spans = _SpanCache(self, tokens)
         coverage = self._coverage(tokens, weights, similarity, spans)
-        order = np.argsort(-coverage)
+        # Among templates explaining the words equally well, the one asking least else comes first.
+        order = np.lexsort((self._required, -coverage))
         best_per_intent: dict[str, tuple[float, _Graph, dict[str, str]]] = {}
         tried = 0
+        best = 0.0
         floor = coverage[order[0]] * 0.5 if len(order) else 0.0
+        # Coverage over what was said, or over what the template needs said, bounds the confidence
+        # a template can reach (the cost is at least the weight of the words left unexplained on
+        # either side). When even the best bound is below the
+        # threshold, the only thing left to find is the closest topic.
+        bound = coverage / np.maximum(self._required, total)
+        budget = _MAX_CANDIDATES if len(order) and bound.max() >= self.threshold else 2
         for index in order:
-            if tried >= _MAX_CANDIDATES or coverage[index] < floor:
+            if tried >= budget or coverage[index] < floor:
                 break
+            if bound[index] < best:
+                continue
             graph = self._graphs[int(index)]
             if not _context_allows(graph.data, context):
                 continue
@@ -327,6 +359,7 @@ class Matcher:
                 continue
             confidence = max(0.0, 1.0 - cost / max(total, path_weight, 1.0))
             merged = {**{k: str(v) for k, v in graph.data.slots.items()}, **slots}
+            best = max(best, confidence)
             previous = best_per_intent.get(graph.intent)
             if previous is None or confidence > previous[0]:
                 best_per_intent[graph.intent] = (confidence, graph, merged)
@@ -379,28 +412,24 @@ class Matcher:
         n = len(tokens)
         order = graph.order
         arcs = graph.arcs
-        weight = self._weight
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
         rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 1)]
         rows[0][0] = (0.0, 0.0, ())
-
-        def offer(row: dict[int, Any], node: int, cost: float, path: float, slots: Any) -> bool:
-            current = row.get(node)
-            if current is None or cost < current[0]:
-                row[node] = (cost, path, slots)
-                return True
-            return False
-
+        missing_cost = _MISSING_SLOT_COST
         for i in range(n + 1):
             row = rows[i]
             if i > 0:
                 extra = weights[i - 1]
                 for node, (cost, path, slots) in rows[i - 1].items():
-                    offer(row, node, cost + extra, path, slots)
+                    cost += extra
+                    current = row.get(node)
+                    if current is None or cost < current[0]:
+                        row[node] = (cost, path, slots)
             if not row:
                 continue
             limit = min(cell[0] for cell in row.values()) + _BEAM
             following = rows[i + 1] if i < n else None
+            spoken_weight = weights[i] if i < n else 0.0
             # Arcs only go forward in topological order, so one pass settles the row.
             for node in order:
                 cell = row.get(node)
@@ -409,38 +438,46 @@ class Matcher:
                 cost, path, slots = cell
                 if cost > limit:
                     continue
-                for kind, target, label in arcs[node]:
+                for kind, target, label, word_weight in arcs[node]:
                     if kind == _EPS:
-                        offer(row, target, cost, path, slots)
+                        current = row.get(target)
+                        if current is None or cost < current[0]:
+                            row[target] = cell
                     elif kind == _WORD:
-                        word_weight = weight(label)
                         skipped = cost + word_weight
                         if skipped <= limit:
-                            offer(row, target, skipped, path + word_weight, slots)
+                            current = row.get(target)
+                            if current is None or skipped < current[0]:
+                                row[target] = (skipped, path + word_weight, slots)
                         if following is not None:
-                            sim = similarity.get((i, label), 0.0)
-                            spoken_weight = weights[i]
-                            substitute = (
-                                max(word_weight, spoken_weight) * (1.0 - sim) if sim else word_weight + spoken_weight
-                            )
-                            offer(following, target, cost + substitute, path + word_weight, slots)
+                            sim = similarity.get((i, label))
+                            if sim:
+                                step = (word_weight if word_weight > spoken_weight else spoken_weight) * (1.0 - sim)
+                            else:
+                                step = word_weight + spoken_weight
+                            candidate = cost + step
+                            current = following.get(target)
+                            if current is None or candidate < current[0]:
+                                following[target] = (candidate, path + word_weight, slots)
                     elif kind == _SLOT:
                         list_name, slot_name = label
-                        missing = cost + _MISSING_SLOT_COST
+                        missing = cost + missing_cost
                         if missing <= limit:
-                            offer(row, target, missing, path + 1.0, slots)
+                            current = row.get(target)
+                            if current is None or missing < current[0]:
+                                row[target] = (missing, path + 1.0, slots)
                         for end, value, span_cost in spans.starting_at(i, list_name):
-                            offer(rows[end], target, cost + span_cost, path + 1.0, slots + ((slot_name, value),))
+                            candidate = cost + span_cost
+                            current = rows[end].get(target)
+                            if current is None or candidate < current[0]:
+                                rows[end][target] = (candidate, path + 1.0, slots + ((slot_name, value),))
                     else:  # wildcard: any words, a small cost each
                         list_name, slot_name = label
                         for end in range(i + 1, min(n, i + _MAX_WILDCARD_WORDS) + 1):
-                            offer(
-                                rows[end],
-                                target,
-                                cost + _WILDCARD_COST * (end - i),
-                                path + 1.0,
-                                slots + ((slot_name, " ".join(tokens[i:end])),),
-                            )
+                            candidate = cost + _WILDCARD_COST * (end - i)
+                            current = rows[end].get(target)
+                            if current is None or candidate < current[0]:
+                                rows[end][target] = (candidate, path + 1.0, slots + ((slot_name, " ".join(tokens[i:end])),))
             if i == n:
                 break  # the last row is read, not carried forward
             kept = [(cell[0], node) for node, cell in row.items() if cell[0] <= limit]
@@ -539,6 +576,17 @@ def _glue(items: list[Expression]) -> list[Expression]:
     return result
 
 
+def _single_word(expr: Expression) -> Optional[str]:
+    """The one normalised word (or "") an expression of plain text spells, else None."""
+    while isinstance(expr, Sequence) and len(expr.items) == 1 and not isinstance(expr, (Alternative, Permutation)):
+        expr = expr.items[0]
+    if isinstance(expr, TextChunk):
+        words = normalize(expr.text).split()
+        if len(words) <= 1:
+            return words[0] if words else ""
+    return None
+
+
 def _text_options(expr: Expression) -> Optional[list[str]]:
     """All spellings of an expression made of text only (None if it holds lists or rules)."""
     if isinstance(expr, (ListReference, RuleReference, Permutation)):
@@ -572,15 +620,15 @@ def _phrases(expr: Expression) -> list[str]:
 def _topological(graph: _Graph) -> list[int]:
     indegree = [0] * len(graph.arcs)
     for arcs in graph.arcs:
-        for _, target, _ in arcs:
-            indegree[target] += 1
+        for arc in arcs:
+            indegree[arc[1]] += 1
     ready = [node for node, degree in enumerate(indegree) if degree == 0]
     order: list[int] = []
     while ready:
         node = ready.pop()
         order.append(node)
-        for _, target, _ in graph.arcs[node]:
-            indegree[target] -= 1
-            if indegree[target] == 0:
-                ready.append(target)
+        for arc in graph.arcs[node]:
+            indegree[arc[1]] -= 1
+            if indegree[arc[1]] == 0:
+                ready.append(arc[1])
     return order
