@@ -77,6 +77,8 @@ def phrases(pack: Pack, expects: Optional[str] = None, per_intent: int = PHRASES
                     if phrase and phrase not in seen:
                         seen[phrase] = None
                         count += 1
+                        if count >= per_intent:
+                            break
     for slot_list in _lists_used(pack, intent_ids).values():
         for text in itertools.islice(_list_samples(pack, slot_list), per_intent):
             phrase = " ".join(spoken_words(text, language))

@@ -1,0 +1,100 @@
+"""PocketSphinx end to end on synthetic English speech with a tiny pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asr_fixtures import speak, tiny_pack
+from assistant.asr.base import engine_notice, open_engine
+from assistant.asr.sphinx_engine import SphinxEngine
+from assistant.audio.io import load_audio, iter_audio
+from assistant.messages import Transcript
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> SphinxEngine:
+    folder = tmp_path_factory.mktemp("pack")
+    return SphinxEngine(tiny_pack(folder), cache=folder / "cache")
+
+
+@pytest.mark.parametrize(
+    ("said", "expects"),
+    [
+        ("my calf is cramping", None),
+        pytest.param(
+            "i have a cramp in my hamstring",
+            None,
+            marks=pytest.mark.xfail(reason="measured miss: the phone-loop check rejects this flite rendering", strict=False),
+        ),
+        ("why does my foot twitch", None),
+        ("pause", "routine"),
+        ("continue", "routine"),
+        ("nope", "yes_no"),
+        ("yeah", "yes_no"),
+        ("chest pain", "yes_no"),  # emergencies are heard in every state
+    ],
+)
+def test_commands_are_heard(engine: SphinxEngine, tmp_path: Path, said: str, expects: str | None) -> None:
+    result = engine.transcribe(load_audio(speak(tmp_path, said)), expects=expects)
+    assert result.text == said
+    assert result.confidence >= 0.6
+    assert result.is_final and result.engine == "pocketsphinx"
+    assert [w.word for w in result.words] == said.split()
+    assert all(0 <= w.start_s < w.end_s <= result.audio_s for w in result.words)
+    assert result.latency_ms is not None
+
+
+def test_speech_outside_the_grammar_is_not_forced_into_a_command(engine: SphinxEngine, tmp_path: Path) -> None:
+    result = engine.transcribe(load_audio(speak(tmp_path, "what is the weather in paris")))
+    assert result.confidence <= 0.5
+    assert result.text not in {"yes", "no", "pause", "stop", "chest pain"}
+
+
+def test_streamed_chunks_and_partials(engine: SphinxEngine, tmp_path: Path) -> None:
+    partials: list[Transcript] = []
+    result = engine.transcribe(iter_audio(speak(tmp_path, "my calf is cramping"), chunk_ms=50), on_partial=partials.append)
+    assert result.text == "my calf is cramping"
+    assert partials and not any(p.is_final for p in partials)
+
+
+def test_silence_is_nothing_heard(engine: SphinxEngine) -> None:
+    import numpy as np
+
+    result = engine.transcribe(np.zeros(16000, dtype=np.int16))
+    assert result.text == "" and result.confidence == 0.0
+
+
+def test_dictionary_holds_only_pack_words(engine: SphinxEngine) -> None:
+    words = {line.split()[0].split("(")[0] for line in engine.files["dict"].read_text().splitlines()}
+    assert {"calf", "cramping", "nope", "pause"} <= words
+    assert len(words) < 60
+
+
+def test_build_is_cached(tmp_path: Path) -> None:
+    pack = tiny_pack(tmp_path)
+    first = SphinxEngine(pack, cache=tmp_path / "cache", open_vocabulary=False)
+    stamp = first.files["pack"].stat().st_mtime_ns
+    second = SphinxEngine(pack, cache=tmp_path / "cache", open_vocabulary=False)
+    assert second.files["pack"] == first.files["pack"]
+    assert second.files["pack"].stat().st_mtime_ns == stamp
+
+
+def test_words_missing_from_the_dictionary_are_reported(tmp_path: Path) -> None:
+    pack_file = tmp_path / "p.yaml"
+    pack_file.write_text("language: en\nintents:\n  odd:\n    data: [{sentences: ['my gastrocnemiusz hurts']}]\n")
+    from assistant.pack import load_pack
+
+    engine = SphinxEngine(load_pack(pack_file), cache=tmp_path / "cache", open_vocabulary=False)
+    assert engine.missing_words == ("gastrocnemiusz",)
+    assert "gastrocnemiusz" in engine.describe()
+
+
+def test_auto_without_vosk_model_picks_pocketsphinx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOSK_MODEL_PATH", str(tmp_path / "none"))
+    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "none"])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    engine = open_engine("auto", tiny_pack(tmp_path))
+    assert engine.name == "pocketsphinx"
+    assert "assistant models download vosk-model-small-en-us-0.15" in engine_notice(engine)
