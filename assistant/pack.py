@@ -46,7 +46,7 @@ class _LineDict(dict[str, Any]):
     line: int = 0
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loader whose mappings carry their file and line for error messages.
 
     Only ``true``/``false`` are booleans: intents and actions are called ``yes`` and ``no``.
@@ -385,7 +385,6 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
             for sentence in block["sentences"]:
                 if not isinstance(sentence, str):
                     raise _bad(block, name, f"intent '{intent_id}': sentence {sentence!r} is not text")
-                _check_template(sentence, block, f"intent '{intent_id}'", name)
     lists = data.get("lists") or {}
     if not isinstance(lists, dict):
         raise _bad(data, name, "'lists' must be a mapping")
@@ -407,6 +406,14 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         raise BadInput(f"{name}: template error: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError, AssertionError, IndexError) as error:
         raise BadInput(f"{name}: pack does not follow the hassil layout: {error or type(error).__name__}") from None
+    for intent_id, intent in hassil_intents.intents.items():
+        for intent_data, block in zip(intent.data, intents_data[intent_id]["data"]):
+            try:
+                intent_data.sentences  # parsed once here (hassil caches it); malformed ones are found below
+            except Exception:  # hassil reports some malformed templates with asserts and index errors
+                for sentence in block["sentences"]:
+                    _check_template(sentence, block, f"intent '{intent_id}'", name)
+                raise _bad(block, name, f"intent '{intent_id}': a template could not be parsed") from None
 
     sources = {
         sid: Source(
