@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from hassil import recognize_all, sample_expression
 
@@ -51,7 +52,7 @@ def _where(pack: Pack, name: str, *keys: str) -> str:
     return where
 
 
-def _action_targets(pack: Pack, action: Action, what: str, interview: Optional[str] = None) -> Iterator[str]:
+def _action_targets(pack: Pack, action: Action, what: str, interview: str | None = None) -> Iterator[str]:
     if action.answer is not None and (
         action.answer not in pack.behaviours or pack.behaviours[action.answer].answer is None
     ):

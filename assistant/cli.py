@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import AssistantError, BadInput
@@ -268,7 +269,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import read_script, samples_folder
 
     pack = _pack(args)
-    script = read_script(Path(args.samples) if args.samples else samples_folder())
+    script = read_script((Path(args.samples) if args.samples else samples_folder()) / "demo_turns.txt")
     clock = FakeClock()
     conversation = _conversation(args, pack, clock)
     conversation.wake.mode = "always"
@@ -387,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -398,7 +399,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"assistant: error: {error.message}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("", file=sys.stderr)
+        print(file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

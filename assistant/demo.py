@@ -34,9 +34,9 @@ def samples_folder() -> Path:
     return Path(str(files("assistant.samples")))
 
 
-def read_script(folder: Path) -> list[DemoTurn]:
-    """The demo turns, checked for their recordings."""
-    script = folder / "demo_turns.txt"
+def read_script(script: Path, require_audio: bool = True) -> list[DemoTurn]:
+    """The demo turns of a script file, checked for their recordings (``NAME.wav`` beside it)."""
+    folder = script.parent
     try:
         lines = script.read_text(encoding="utf-8").splitlines()
     except OSError as error:
@@ -53,7 +53,7 @@ def read_script(folder: Path) -> list[DemoTurn]:
         except ValueError:
             raise BadInput(f"{script}:{number}: seconds must be a number, not {fields[2]!r}") from None
         audio = folder / f"{fields[0]}.wav"
-        if not audio.is_file():
+        if require_audio and not audio.is_file():
             raise BadInput(f"{audio}: recording missing (run scripts/make_demo_audio.py)")
         turns.append(DemoTurn(fields[0], fields[1], wait, audio))
     return turns

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -27,15 +28,15 @@ class ManifestItem:
 
     id: str
     """Item id."""
-    intent: Optional[str]
+    intent: str | None
     """Expected intent; None means out of domain."""
     slots: dict[str, str] = field(default_factory=dict)
     """Expected slots (only these are checked)."""
-    text: Optional[str] = None
+    text: str | None = None
     """Typed input."""
-    audio: Optional[Path] = None
+    audio: Path | None = None
     """Spoken input (a path, relative to the manifest)."""
-    reference: Optional[str] = None
+    reference: str | None = None
     """What was said, for word error rate (``text`` of an audio item)."""
 
 
@@ -87,8 +88,8 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
 def evaluate(
     manifest: Path,
     matcher: Matcher,
-    out: Optional[TextIO] = None,
-    transcribe: Optional[Transcriber] = None,
+    out: TextIO | None = None,
+    transcribe: Transcriber | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Score every item; bad items are recorded as errors and the run goes on."""
@@ -169,6 +170,6 @@ def evaluate(
     return summary
 
 
-def _write(out: Optional[TextIO], record: dict[str, Any]) -> None:
+def _write(out: TextIO | None, record: dict[str, Any]) -> None:
     if out is not None:
         out.write(json.dumps(record) + "\n")

@@ -17,8 +17,9 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 import numpy as np
 from hassil import (
@@ -49,8 +50,7 @@ DEFAULT_THRESHOLD = 0.6
 """Below this confidence the result is "not understood"."""
 
 FUNCTION_WORDS = frozenset(
-    "a an the my is am are was it its i to of and this that be do does me just really so some in on at "
-    "for with up too very bit little kind sort get got have has".split()
+    ["a", "an", "the", "my", "is", "am", "are", "was", "it", "its", "i", "to", "of", "and", "this", "that", "be", "do", "does", "me", "just", "really", "so", "some", "in", "on", "at", "for", "with", "up", "too", "very", "bit", "little", "kind", "sort", "get", "got", "have", "has"]
 )
 """Words that carry little meaning: cheap to add or drop."""
 
@@ -301,7 +301,7 @@ class Matcher:
             return _FUNCTION_WEIGHT
         return 1.0
 
-    def match(self, text: str, context: Optional[Mapping[str, Any]] = None) -> Match:
+    def match(self, text: str, context: Mapping[str, Any] | None = None) -> Match:
         """The best intent for ``text``; intent None when confidence is below the threshold."""
         normalized = normalize(text)
         tokens = normalized.split()
@@ -323,7 +323,7 @@ class Matcher:
         )
 
     def score(
-        self, tokens: list[str], context: Optional[Mapping[str, Any]] = None
+        self, tokens: list[str], context: Mapping[str, Any] | None = None
     ) -> list[tuple[float, _Graph, dict[str, str]]]:
         """Candidate templates aligned against ``tokens``, best first (one entry per intent)."""
         weights = [self._weight(t) for t in tokens]
@@ -380,7 +380,7 @@ class Matcher:
         }
 
     def _coverage(
-        self, tokens: list[str], weights: list[float], similarity: dict[tuple[int, str], float], spans: "_SpanCache"
+        self, tokens: list[str], weights: list[float], similarity: dict[tuple[int, str], float], spans: _SpanCache
     ) -> np.ndarray:
         """How much of what was said each template's words could explain (the prefilter)."""
         coverage = np.zeros(len(self._graphs), dtype=np.float32)
@@ -402,7 +402,7 @@ class Matcher:
         tokens: list[str],
         weights: list[float],
         similarity: dict[tuple[int, str], float],
-        spans: "_SpanCache",
+        spans: _SpanCache,
     ) -> tuple[float, float, dict[str, str]]:
         """Weighted edit distance between the tokens and the cheapest path through the graph.
 
@@ -452,7 +452,7 @@ class Matcher:
                         if following is not None:
                             sim = similarity.get((i, label))
                             if sim:
-                                step = (word_weight if word_weight > spoken_weight else spoken_weight) * (1.0 - sim)
+                                step = (max(spoken_weight, word_weight)) * (1.0 - sim)
                             else:
                                 step = word_weight + spoken_weight
                             candidate = cost + step
@@ -494,7 +494,7 @@ class _SpanCache:
     def __init__(self, matcher: Matcher, tokens: list[str]) -> None:
         self._matcher = matcher
         self._tokens = tokens
-        self._cache: dict[tuple[int, int, str], Optional[tuple[str, float]]] = {}
+        self._cache: dict[tuple[int, int, str], tuple[str, float] | None] = {}
         self._covering: dict[tuple[int, str], float] = {}
         self._starting: dict[tuple[int, str], list[tuple[int, str, float]]] = {}
 
@@ -511,14 +511,14 @@ class _SpanCache:
             self._starting[key] = found
         return found
 
-    def value(self, start: int, end: int, list_name: str) -> Optional[tuple[str, float]]:
+    def value(self, start: int, end: int, list_name: str) -> tuple[str, float] | None:
         """(canonical value, cost) for tokens[start:end] as a value of the list, or None."""
         key = (start, end, list_name)
         if key not in self._cache:
             self._cache[key] = self._lookup(start, end, list_name)
         return self._cache[key]
 
-    def _lookup(self, start: int, end: int, list_name: str) -> Optional[tuple[str, float]]:
+    def _lookup(self, start: int, end: int, list_name: str) -> tuple[str, float] | None:
         values = self._matcher._values.get(list_name) or []
         if not values:
             return None
@@ -547,7 +547,7 @@ class _SpanCache:
         return self._covering[key]
 
 
-def _context_allows(data: IntentData, context: Optional[Mapping[str, Any]]) -> bool:
+def _context_allows(data: IntentData, context: Mapping[str, Any] | None) -> bool:
     if data.requires_context and not check_required_context(data.requires_context, dict(context or {})):
         return False
     if data.excludes_context and not check_excluded_context(data.excludes_context, dict(context or {})):
@@ -576,7 +576,7 @@ def _glue(items: list[Expression]) -> list[Expression]:
     return result
 
 
-def _single_word(expr: Expression) -> Optional[str]:
+def _single_word(expr: Expression) -> str | None:
     """The one normalised word (or "") an expression of plain text spells, else None."""
     while isinstance(expr, Sequence) and len(expr.items) == 1 and not isinstance(expr, (Alternative, Permutation)):
         expr = expr.items[0]
@@ -587,7 +587,7 @@ def _single_word(expr: Expression) -> Optional[str]:
     return None
 
 
-def _text_options(expr: Expression) -> Optional[list[str]]:
+def _text_options(expr: Expression) -> list[str] | None:
     """All spellings of an expression made of text only (None if it holds lists or rules)."""
     if isinstance(expr, (ListReference, RuleReference, Permutation)):
         return None

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from hassil import Intents, parse_sentence
@@ -94,9 +94,9 @@ class Source:
     """Short id used in ``sources:`` lists."""
     title: str
     """Human-readable title."""
-    url: Optional[str] = None
+    url: str | None = None
     """Public address of the source, if it has one."""
-    note: Optional[str] = None
+    note: str | None = None
     """What the source is and why it is trusted."""
 
 
@@ -104,17 +104,17 @@ class Source:
 class Action:
     """What happens when the user answers a follow-up or a triage question."""
 
-    say: Optional[str] = None
+    say: str | None = None
     """A sentence to speak first."""
-    answer: Optional[str] = None
+    answer: str | None = None
     """Give this intent's answer."""
-    triage: Optional[str] = None
+    triage: str | None = None
     """Start this triage interview."""
-    routine: Optional[str] = None
+    routine: str | None = None
     """Start this routine (by routine id)."""
-    next: Optional[str] = None
+    next: str | None = None
     """Inside an interview: ask this question next."""
-    disposition: Optional[str] = None
+    disposition: str | None = None
     """Inside an interview: end with this disposition."""
 
 
@@ -150,7 +150,7 @@ class RoutineStart:
     """``relief`` or ``stretch``."""
     slot: str = "muscle"
     """Slot naming the muscle."""
-    default: Optional[str] = None
+    default: str | None = None
     """Muscle to use when the slot is missing (None: ask which muscle)."""
 
 
@@ -160,15 +160,15 @@ class IntentBehaviour:
 
     id: str
     """Intent id."""
-    answer: Optional[Answer] = None
+    answer: Answer | None = None
     """Spoken answer."""
-    follow_up: Optional[FollowUp] = None
+    follow_up: FollowUp | None = None
     """Question asked after the answer."""
-    triage: Optional[str] = None
+    triage: str | None = None
     """Interview started after the answer."""
-    routine: Optional[RoutineStart] = None
+    routine: RoutineStart | None = None
     """Routine started by this intent."""
-    control: Optional[str] = None
+    control: str | None = None
     """Built-in dialogue control (see ``CONTROL_INTENTS``)."""
     emergency: bool = False
     """Answered at once in every state, ending whatever was going on."""
@@ -306,7 +306,7 @@ class Pack:
         """All intent ids, in pack order."""
         return list(self.intents.intents)
 
-    def routine_for(self, muscle: str, kind: str) -> Optional[StretchRoutine]:
+    def routine_for(self, muscle: str, kind: str) -> StretchRoutine | None:
         """The routine of ``kind`` for ``muscle``, falling back to the other kind."""
         fallback = None
         for routine in self.routines.values():
@@ -354,7 +354,7 @@ def read_yaml(path: Path) -> Any:
         loader.dispose()
 
 
-def load_pack(path: Optional[Path] = None) -> Pack:
+def load_pack(path: Path | None = None) -> Pack:
     """Load the pack at ``path`` (a file or folder), or the bundled one."""
     root = Path(path) if path is not None else bundled_pack_path()
     paths = pack_files(root)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional, TextIO
+from typing import TextIO
 
 from rapidfuzz import fuzz
 
@@ -37,13 +38,13 @@ class Exchange:
     """Where the audio came from."""
     transcript: Transcript
     """What the engine heard."""
-    match: Optional[Match] = None
+    match: Match | None = None
     """What the matcher made of it (None when the turn was ignored)."""
-    turn: Optional[Turn] = None
+    turn: Turn | None = None
     """What the dialogue answered (None when ignored)."""
-    ignored: Optional[str] = None
+    ignored: str | None = None
     """Why the turn was ignored ("nothing heard", "no wake phrase", "echo")."""
-    response_ms: Optional[float] = None
+    response_ms: float | None = None
     """End of the user's audio to the first sample of the reply (or to the reply being ready)."""
 
 
@@ -61,7 +62,7 @@ class WakePhrase:
         self.armed = False
         """True after the wake phrase was said alone: the next turn needs none."""
 
-    def addressed(self, text: str, awaiting_reply: bool) -> Optional[str]:
+    def addressed(self, text: str, awaiting_reply: bool) -> str | None:
         """The text meant for the assistant, "" for the bare wake phrase, None when not addressed."""
         words = normalize(text).split()
         size = len(self.phrase.split())
@@ -111,9 +112,9 @@ class Conversation:
         engine: SpeechEngine,
         speaker: Speaker,
         wake: WakePhrase,
-        on_exchange: Optional[Callable[[Exchange], None]] = None,
-        on_reply: Optional[Callable[[Turn], None]] = None,
-        log: Optional[SessionLog] = None,
+        on_exchange: Callable[[Exchange], None] | None = None,
+        on_reply: Callable[[Turn], None] | None = None,
+        log: SessionLog | None = None,
     ) -> None:
         self.matcher = matcher
         self.dialogue = dialogue
@@ -161,11 +162,11 @@ class Conversation:
         response_ms = engine_ms + (ready - heard_at) * 1000
         return Exchange(source, transcript, match, turn, response_ms=response_ms)
 
-    def speak(self, turn: Turn) -> Optional[float]:
+    def speak(self, turn: Turn) -> float | None:
         """Speak a turn's sentences; returns the perf-counter time of the first sample, if any was played."""
         if self.on_reply is not None:
             self.on_reply(turn)
-        first: Optional[float] = None
+        first: float | None = None
         behaviour = self.matcher.pack.behaviours.get(turn.intent or "")
         interruptible = behaviour is None or not behaviour.emergency
         for sentence in turn.say:
@@ -184,7 +185,7 @@ class Conversation:
             self.speak(turn)
         return turns
 
-    def run(self, turns: Iterable[AudioTurn], stop: Optional[threading.Event] = None) -> None:
+    def run(self, turns: Iterable[AudioTurn], stop: threading.Event | None = None) -> None:
         """Hear every turn; a background ticker speaks routine timings between turns."""
         stop = stop or threading.Event()
         ticker = threading.Thread(target=self._tick, args=(stop,), name="routine-clock", daemon=True)

@@ -11,7 +11,6 @@ Old turn WAVs not in the list are removed, so the folder always matches the list
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,32 +23,19 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 import voices as vx
 
 from assistant.audio.io import SAMPLE_RATE, write_wav
-from assistant.errors import AssistantError, BadInput
+from assistant.demo import read_script
+from assistant.errors import AssistantError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assistant" / "samples"
 PAD_SECONDS = 0.25
 """Silence before and after each turn."""
 
-_NAME_RE = re.compile(r"^\d{2}-[a-z0-9-]+$")
 
 
 def read_turns(path: Path) -> list[tuple[str, str]]:
-    """(name, text) pairs from a turn list; BadInput naming the line for a malformed one."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise BadInput(f"{path}: cannot read ({error.strerror})") from None
-    turns = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        name, tab, text = line.partition("\t")
-        if not tab or not _NAME_RE.match(name.strip()) or not text.strip():
-            raise BadInput(f"{path}:{number}: expected 'NN-name<TAB>text', got {line!r}")
-        turns.append((name.strip(), text.strip()))
-    if len({n for n, _ in turns}) != len(turns):
-        raise BadInput(f"{path}: two turns have the same name")
-    return turns
+    """(name, text) pairs from a turn list, one recording per distinct name."""
+    turns = {turn.name: turn.text for turn in read_script(path, require_audio=False)}
+    return list(turns.items())
 
 
 def make(turns: list[tuple[str, str]], out: Path, voice: vx.Voice) -> list[Path]:
