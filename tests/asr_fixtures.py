@@ -77,7 +77,7 @@ def speak(tmp_path: Path, text: str, voice: str = "flite", lead_s: float = 0.3, 
     if tool == "flite":
         subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(raw)], check=True)
     else:
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
     sox(str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", str(lead_s), str(tail_s))
     return out
 

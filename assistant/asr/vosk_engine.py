@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any, Optional
 
@@ -32,8 +33,20 @@ UNKNOWN = "[unk]"
 WEAK_WORD_CONFIDENCE = 0.7
 """A grammar result with a word below this is checked against the open-vocabulary pass."""
 
-AGREEMENT = 75.0
-"""rapidfuzz ratio above which the open pass confirms the grammar result."""
+AGREEMENT = 60.0
+"""Similarity (0-100) above which the open pass confirms the grammar result."""
+
+UNSURE = 0.5
+"""Mean word confidence below which the open pass is too unsure to overrule the grammar."""
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two transcripts sound, 0-100: spaces ignored, Hangul split into letters (jamo).
+
+    Word boundaries differ between a grammar and an open pass ("아니요" / "아니 에 요"), and
+    whole-syllable comparison would call near misses total misses.
+    """
+    return float(fuzz.ratio(unicodedata.normalize("NFD", a.replace(" ", "")), unicodedata.normalize("NFD", b.replace(" ", ""))))
 
 
 def supports_grammar(model_path: Path) -> bool:
@@ -149,8 +162,11 @@ class VoskEngine:
             open_words = [w for result in second_results for w in _words(result)]
             grammar_text = " ".join(w.word for w in words if w.word != UNKNOWN)
             open_text = " ".join(w.word for w in open_words)
-            if grammar_text and fuzz.ratio(grammar_text, open_text) >= AGREEMENT:
+            if grammar_text and open_words and similarity(grammar_text, open_text) >= AGREEMENT:
                 confidence = max(confidence, _mean(open_words))
+            elif grammar_text and open_words and _mean(open_words) < UNSURE:
+                # The open pass is unsure too: no evidence against the grammar, but less certainty.
+                confidence = min(confidence, 0.7)
             else:
                 # The grammar was forced onto speech it does not cover: report what was said instead.
                 words = open_words
