@@ -16,7 +16,6 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from tqdm import tqdm
 
@@ -38,7 +37,7 @@ class ModelInfo:
     """Model name, also its folder name and the zip's base name."""
     size_mb: int
     """Download size as published on the Vosk models page (approximate)."""
-    sha256: Optional[str]
+    sha256: str | None
     """Checksum of the zip; None when it could not be verified while writing this catalogue."""
     grammar: bool
     """True when the model takes a runtime grammar (small models with a dynamic graph)."""
@@ -56,9 +55,15 @@ class ModelInfo:
 CATALOGUE: dict[str, ModelInfo] = {
     m.name: m
     for m in (
-        ModelInfo("vosk-model-small-en-us-0.15", 40, None, True, "small US English, runtime grammar; the recommended default"),
-        ModelInfo("vosk-model-en-us-0.22-lgraph", 128, None, False, "larger US English with a small graph; no runtime grammar"),
-        ModelInfo("vosk-model-en-us-0.22", 1800, None, False, "large US English, most accurate, needs several GB of memory"),
+        ModelInfo(
+            "vosk-model-small-en-us-0.15", 40, None, True, "small US English, runtime grammar; the recommended default"
+        ),
+        ModelInfo(
+            "vosk-model-en-us-0.22-lgraph", 128, None, False, "larger US English with a small graph; no runtime grammar"
+        ),
+        ModelInfo(
+            "vosk-model-en-us-0.22", 1800, None, False, "large US English, most accurate, needs several GB of memory"
+        ),
     )
 }
 
@@ -100,7 +105,7 @@ def _info(name: str) -> ModelInfo:
     return CATALOGUE[name]
 
 
-def list_models(dest: Optional[Path] = None) -> list[ModelStatus]:
+def list_models(dest: Path | None = None) -> list[ModelStatus]:
     """The catalogue, with what is installed in ``dest`` (default: the models folder)."""
     folder = Path(dest) if dest is not None else models_dir()
     return [ModelStatus(info, folder / info.name, is_vosk_model(folder / info.name)) for info in CATALOGUE.values()]
@@ -143,15 +148,26 @@ def _fetch(url: str, part: Path, progress: bool, timeout_s: float) -> None:
             have = 0  # the server ignored the range: start over
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
-        with open(part, "ab" if resumed else "wb") as out, tqdm(
-            total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=part.name.removesuffix(".zip.part"), disable=not progress
-        ) as bar:
+        with (
+            open(part, "ab" if resumed else "wb") as out,
+            tqdm(
+                total=total,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".zip.part"),
+                disable=not progress,
+            ) as bar,
+        ):
             try:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
                     bar.update(len(block))
             except (OSError, urllib.error.URLError) as error:
-                raise AssistantError(f"download of {url} broke off ({error}); run the same command again to resume") from None
+                raise AssistantError(
+                    f"download of {url} broke off ({error}); run the same command again to resume"
+                ) from None
     if total is not None and part.stat().st_size < total:
         raise AssistantError(f"download of {url} stopped early; run the same command again to resume")
 
@@ -187,7 +203,7 @@ def _record(folder: Path, checksum: str) -> None:
 
 def download_model(
     name: str,
-    dest: Optional[Path] = None,
+    dest: Path | None = None,
     progress: bool = True,
     base_url: str = BASE_URL,
     timeout_s: float = 30.0,
@@ -202,7 +218,9 @@ def download_model(
     checksum = _sha256(part)
     if info.sha256 is not None and checksum != info.sha256:
         part.unlink()
-        raise AssistantError(f"{name}: checksum mismatch (got {checksum}, expected {info.sha256}); the download was deleted, try again")
+        raise AssistantError(
+            f"{name}: checksum mismatch (got {checksum}, expected {info.sha256}); the download was deleted, try again"
+        )
     archive = part.with_suffix("")
     part.replace(archive)
     try:
@@ -215,7 +233,7 @@ def download_model(
     return target
 
 
-def verify_models(dest: Optional[Path] = None) -> list[ModelCheck]:
+def verify_models(dest: Path | None = None) -> list[ModelCheck]:
     """Check every model folder in ``dest``: complete files per the download record, or at least a model's layout."""
     folder = Path(dest) if dest is not None else models_dir()
     if not folder.is_dir():
@@ -224,7 +242,9 @@ def verify_models(dest: Optional[Path] = None) -> list[ModelCheck]:
     for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         checks.append(_verify(path))
     for part in sorted(folder.glob("*.zip.part")):
-        checks.append(ModelCheck(part.name, part, False, "unfinished download; run `assistant models download` again to resume"))
+        checks.append(
+            ModelCheck(part.name, part, False, "unfinished download; run `assistant models download` again to resume")
+        )
     return checks
 
 
@@ -248,4 +268,6 @@ def _verify(path: Path) -> ModelCheck:
     info = CATALOGUE.get(path.name)
     if info is not None and info.sha256 is not None and record.get("sha256") != info.sha256:
         return ModelCheck(path.name, path, False, "downloaded zip did not match the catalogue checksum")
-    return ModelCheck(path.name, path, True, f"complete ({len(files)} files, zip SHA-256 {str(record.get('sha256'))[:12]}...)")
+    return ModelCheck(
+        path.name, path, True, f"complete ({len(files)} files, zip SHA-256 {str(record.get('sha256'))[:12]}...)"
+    )

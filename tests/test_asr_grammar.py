@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from asr_fixtures import tiny_pack
+
 from assistant.asr.grammar import phrases, spoken_words, vocabulary
 from assistant.pack import pack_from_dict
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from asr_fixtures import speak, tiny_pack
+
 from assistant.asr.base import engine_notice, open_engine
 from assistant.asr.sphinx_engine import SphinxEngine
-from assistant.audio.io import load_audio, iter_audio
+from assistant.audio.io import iter_audio, load_audio
 from assistant.messages import Transcript
 
 
@@ -26,7 +26,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> SphinxEngine:
         pytest.param(
             "i have a cramp in my hamstring",
             None,
-            marks=pytest.mark.xfail(reason="measured miss: the phone-loop check rejects this flite rendering", strict=False),
+            marks=pytest.mark.xfail(
+                reason="measured miss: the phone-loop check rejects this flite rendering", strict=False
+            ),
         ),
         ("why does my foot twitch", None),
         ("pause", "routine"),
@@ -54,7 +56,9 @@ def test_speech_outside_the_grammar_is_not_forced_into_a_command(engine: SphinxE
 
 def test_streamed_chunks_and_partials(engine: SphinxEngine, tmp_path: Path) -> None:
     partials: list[Transcript] = []
-    result = engine.transcribe(iter_audio(speak(tmp_path, "my calf is cramping"), chunk_ms=50), on_partial=partials.append)
+    result = engine.transcribe(
+        iter_audio(speak(tmp_path, "my calf is cramping"), chunk_ms=50), on_partial=partials.append
+    )
     assert result.text == "my calf is cramping"
     assert partials and not any(p.is_final for p in partials)
 

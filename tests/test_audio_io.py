@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from asr_fixtures import sox
+
 from assistant.audio.io import SAMPLE_RATE, iter_audio, load_audio, write_wav
 from assistant.errors import BadInput
 

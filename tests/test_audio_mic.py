@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 import sounddevice
-
 from asr_fixtures import speak
+
 from assistant.audio.io import load_audio
 from assistant.audio.mic import FileTurns, MicrophoneTurns
 from assistant.audio.vad import FRAME_SAMPLES
@@ -24,7 +24,7 @@ class FakeStream:
     ``fail_after`` frames to simulate a microphone being unplugged.
     """
 
-    opened: list["FakeStream"] = []
+    opened: list[FakeStream] = []
 
     def __init__(self, audio: np.ndarray, fail_after: int | None = None, **kwargs: Any) -> None:
         self.audio = audio
@@ -34,7 +34,7 @@ class FakeStream:
         self.active = False
         self.closed = False
 
-    def __enter__(self) -> "FakeStream":
+    def __enter__(self) -> FakeStream:
         self.start()
         return self
 
@@ -81,7 +81,11 @@ def test_turns_from_a_microphone_stream(two_turns: np.ndarray) -> None:
     turns = list(MicrophoneTurns(stream_factory=factory))
     assert len(turns) == 2
     assert turns[0].start_s < turns[1].start_s
-    assert streams[0].kwargs["samplerate"] == 16000 and streams[0].kwargs["channels"] == 1 and streams[0].kwargs["dtype"] == "int16"
+    assert (
+        streams[0].kwargs["samplerate"] == 16000
+        and streams[0].kwargs["channels"] == 1
+        and streams[0].kwargs["dtype"] == "int16"
+    )
     assert streams[0].closed
 
 
@@ -106,7 +110,9 @@ def test_microphone_that_stays_gone_ends_with_a_message(two_turns: np.ndarray) -
         return FakeStream(two_turns, fail_after=FRAME_SAMPLES * 3, **kwargs)
 
     clock = FakeClock()
-    mic = MicrophoneTurns(device="USB mic", stream_factory=factory, reopen_attempts=3, clock=clock, on_notice=lambda _: None)
+    mic = MicrophoneTurns(
+        device="USB mic", stream_factory=factory, reopen_attempts=3, clock=clock, on_notice=lambda _: None
+    )
     with pytest.raises(AssistantError, match="'USB mic' stopped working.*plugged in"):
         list(mic)
     assert clock.now() > 0  # it waited between attempts

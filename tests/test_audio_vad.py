@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from asr_fixtures import speak
+
 from assistant.audio.io import SAMPLE_RATE, iter_audio, load_audio
 from assistant.audio.vad import Endpointer, speech_only
 
@@ -52,7 +52,9 @@ def test_click_shorter_than_min_speech_is_dropped() -> None:
 
 
 def test_max_turn_length_cuts_a_long_turn(tmp_path: Path) -> None:
-    sentence = load_audio(speak(tmp_path, "i have a cramp in my hamstring and it really hurts a lot", lead_s=0, tail_s=0))
+    sentence = load_audio(
+        speak(tmp_path, "i have a cramp in my hamstring and it really hurts a lot", lead_s=0, tail_s=0)
+    )
     segments = feed_all(Endpointer(max_turn_s=1.0, trailing_silence_ms=800), np.concatenate([sentence, silence(1.0)]))
     assert segments[0].cut
     assert len(segments[0].samples) <= 1.5 * SAMPLE_RATE

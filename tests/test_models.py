@@ -79,7 +79,11 @@ def server() -> Iterator[Server]:
 
 def test_catalogue_lists_sizes_urls_and_checksum_state(tmp_path: Path) -> None:
     listed = models.list_models(tmp_path)
-    assert [s.info.name for s in listed] == ["vosk-model-small-en-us-0.15", "vosk-model-en-us-0.22-lgraph", "vosk-model-en-us-0.22"]
+    assert [s.info.name for s in listed] == [
+        "vosk-model-small-en-us-0.15",
+        "vosk-model-en-us-0.22-lgraph",
+        "vosk-model-en-us-0.22",
+    ]
     line = models.describe(listed[0])
     assert "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip" in line
     assert "MB" in line and "not installed" in line
@@ -112,7 +116,9 @@ def test_broken_download_resumes_with_range(server: Server, tmp_path: Path) -> N
 
 def test_checksum_mismatch_is_refused(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     info = models.CATALOGUE[NAME]
-    monkeypatch.setitem(models.CATALOGUE, NAME, models.ModelInfo(info.name, info.size_mb, "0" * 64, info.grammar, info.note))
+    monkeypatch.setitem(
+        models.CATALOGUE, NAME, models.ModelInfo(info.name, info.size_mb, "0" * 64, info.grammar, info.note)
+    )
     with pytest.raises(AssistantError, match="checksum mismatch"):
         models.download_model(NAME, tmp_path, progress=False, base_url=server.url)
     assert not (tmp_path / NAME).exists()

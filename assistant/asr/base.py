@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Literal, Optional, Protocol, Union
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from ..errors import AssistantError, BadInput
 from ..messages import Transcript
 from ..pack import Pack
 
-Audio = Union[np.ndarray, Iterable[np.ndarray]]
+Audio = np.ndarray | Iterable[np.ndarray]
 """One turn of 16 kHz mono int16 audio: a whole array or chunks of it."""
 
 PartialCallback = Callable[[Transcript], None]
@@ -38,8 +38,8 @@ class SpeechEngine(Protocol):
     def transcribe(
         self,
         samples: Audio,
-        expects: Optional[str] = None,
-        on_partial: Optional[PartialCallback] = None,
+        expects: str | None = None,
+        on_partial: PartialCallback | None = None,
     ) -> Transcript:
         """Recognise one turn; ``expects`` names the dialogue's waiting state (restricts what is listened for)."""
         ...
@@ -96,7 +96,9 @@ def _models_in(folder: Path) -> list[Path]:
     if is_vosk_model(folder):
         return [folder]
     try:
-        found = [child for child in folder.iterdir() if child.is_dir() and _english(child.name) and is_vosk_model(child)]
+        found = [
+            child for child in folder.iterdir() if child.is_dir() and _english(child.name) and is_vosk_model(child)
+        ]
     except OSError:
         return []
     # Prefer small models: they start fast and support runtime grammars.
@@ -118,7 +120,7 @@ def model_search_path() -> list[Path]:
     return unique
 
 
-def find_vosk_model(explicit: Optional[Path] = None) -> Optional[Path]:
+def find_vosk_model(explicit: Path | None = None) -> Path | None:
     """The Vosk model to use: ``explicit`` (must be valid), else the first English model on the search path."""
     if explicit is not None:
         path = Path(explicit).expanduser()
@@ -134,7 +136,7 @@ def find_vosk_model(explicit: Optional[Path] = None) -> Optional[Path]:
     return None
 
 
-def open_engine(kind: EngineKind, pack: Pack, vosk_model: Optional[Path] = None) -> SpeechEngine:
+def open_engine(kind: EngineKind, pack: Pack, vosk_model: Path | None = None) -> SpeechEngine:
     """Open the engine ``kind`` for ``pack``; "auto" takes Vosk when an English model is found."""
     if kind not in ("auto", "vosk", "pocketsphinx"):
         raise BadInput(f"unknown speech engine '{kind}'; choose auto, vosk or pocketsphinx")

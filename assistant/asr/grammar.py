@@ -12,9 +12,17 @@ import random
 import re
 import zlib
 from collections.abc import Iterator
-from typing import Optional
 
-from hassil.expression import Alternative, Expression, ListReference, Permutation, RuleReference, Sentence, Sequence, TextChunk
+from hassil.expression import (
+    Alternative,
+    Expression,
+    ListReference,
+    Permutation,
+    RuleReference,
+    Sentence,
+    Sequence,
+    TextChunk,
+)
 from hassil.intents import IntentData, RangeSlotList, SlotList, TextSlotList, WildcardSlotList
 from hassil.sample import sample_expression
 from num2words import num2words
@@ -51,7 +59,7 @@ def _number_words(number: int, language: str) -> str:
         return str(num2words(number)).replace("-", " ").lower()
 
 
-def active_intents(pack: Pack, expects: Optional[str] = None) -> list[str]:
+def active_intents(pack: Pack, expects: str | None = None) -> list[str]:
     """Intents heard in the waiting state ``expects`` (plus emergencies), or all of them."""
     if expects is None or expects not in pack.dialogue.expects:
         return pack.intent_ids
@@ -60,7 +68,7 @@ def active_intents(pack: Pack, expects: Optional[str] = None) -> list[str]:
     return [intent_id for intent_id in pack.intent_ids if intent_id in wanted]
 
 
-def phrases(pack: Pack, expects: Optional[str] = None, per_intent: int = PHRASES_PER_INTENT) -> list[str]:
+def phrases(pack: Pack, expects: str | None = None, per_intent: int = PHRASES_PER_INTENT) -> list[str]:
     """Sample sentences of the active intents (``per_intent`` at most each), plus list values, spoken-form."""
     language = pack.intents.language
     seen: dict[str, None] = {}
@@ -87,7 +95,7 @@ def phrases(pack: Pack, expects: Optional[str] = None, per_intent: int = PHRASES
     return list(seen)
 
 
-def vocabulary(pack: Pack, expects: Optional[str] = None) -> set[str]:
+def vocabulary(pack: Pack, expects: str | None = None) -> set[str]:
     """Every word the active intents' templates and lists can produce (no enumeration needed)."""
     language = pack.intents.language
     words: set[str] = set()
@@ -100,14 +108,14 @@ def vocabulary(pack: Pack, expects: Optional[str] = None) -> set[str]:
     return words
 
 
-def _rules(pack: Pack, data: Optional[IntentData]) -> dict[str, Sentence]:
+def _rules(pack: Pack, data: IntentData | None) -> dict[str, Sentence]:
     rules = dict(pack.intents.expansion_rules)
     if data is not None and data.expansion_rules:
         rules.update(data.expansion_rules)
     return rules
 
 
-def _slot_lists(pack: Pack, data: Optional[IntentData]) -> dict[str, SlotList]:
+def _slot_lists(pack: Pack, data: IntentData | None) -> dict[str, SlotList]:
     lists = dict(pack.intents.slot_lists)
     if data is not None and data.slot_lists:
         lists.update(data.slot_lists)
@@ -126,7 +134,7 @@ def _lists_used(pack: Pack, intent_ids: list[str]) -> dict[str, SlotList]:
     return used
 
 
-def _texts(pack: Pack, data: Optional[IntentData], expression: Expression, depth: int) -> Iterator[str]:
+def _texts(pack: Pack, data: IntentData | None, expression: Expression, depth: int) -> Iterator[str]:
     """Every piece of literal text reachable from ``expression`` (lists and rules followed)."""
     if depth > 20:
         return
@@ -160,12 +168,14 @@ def _range_samples(slot_list: RangeSlotList, language: str) -> Iterator[str]:
 def _list_samples(pack: Pack, slot_list: SlotList) -> Iterator[str]:
     if isinstance(slot_list, TextSlotList):
         for value in slot_list.values:
-            yield from itertools.islice(sample_expression(value.text_in, pack.intents.slot_lists, pack.intents.expansion_rules), 20)
+            yield from itertools.islice(
+                sample_expression(value.text_in, pack.intents.slot_lists, pack.intents.expansion_rules), 20
+            )
     elif isinstance(slot_list, RangeSlotList):
         yield from _range_samples(slot_list, pack.intents.language)
 
 
-def _count(pack: Pack, data: IntentData, expression: Expression, depth: int = 0) -> Optional[int]:
+def _count(pack: Pack, data: IntentData, expression: Expression, depth: int = 0) -> int | None:
     """How many sentences ``expression`` expands to, or None for a wildcard (and past 10**9, 10**9)."""
     cap = 10**9
     if depth > 20:
@@ -206,7 +216,9 @@ def _sentence_samples(pack: Pack, data: IntentData, sentence: Sentence, limit: i
     if count is None:
         return  # free text (a wildcard) cannot be written down as phrases
     if count <= limit:
-        yield from sample_expression(sentence.expression, _slot_lists(pack, data), _rules(pack, data), pack.intents.language)
+        yield from sample_expression(
+            sentence.expression, _slot_lists(pack, data), _rules(pack, data), pack.intents.language
+        )
         return
     rng = random.Random(zlib.crc32((sentence.text or "").encode()))
     for _ in range(limit * 3):

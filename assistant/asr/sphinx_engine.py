@@ -18,7 +18,6 @@ import threading
 import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from pocketsphinx import Config, Decoder, get_model_path
@@ -78,7 +77,7 @@ def _jsgf(name: str, phrases: list[str]) -> str:
     return f"#JSGF V1.0;\ngrammar {name};\npublic <phrase> = {body};\n"
 
 
-def _state_search(expects: Optional[str]) -> str:
+def _state_search(expects: str | None) -> str:
     return PACK_SEARCH if expects is None else f"expects_{expects}"
 
 
@@ -87,7 +86,7 @@ class SphinxEngine:
 
     name = "pocketsphinx"
 
-    def __init__(self, pack: Pack, cache: Optional[Path] = None, open_vocabulary: bool = True) -> None:
+    def __init__(self, pack: Pack, cache: Path | None = None, open_vocabulary: bool = True) -> None:
         self.pack = pack
         self.model_dir = Path(get_model_path("en-us"))
         started = time.perf_counter()
@@ -99,26 +98,38 @@ class SphinxEngine:
                 if search != "dict":
                     self.decoder.add_jsgf_file(search, str(path))
         except (RuntimeError, ValueError) as error:
-            raise AssistantError(f"PocketSphinx could not load the pack grammar ({error}); cache: {self.files['dict'].parent}") from None
+            raise AssistantError(
+                f"PocketSphinx could not load the pack grammar ({error}); cache: {self.files['dict'].parent}"
+            ) from None
         self.decoder.add_allphone_file(PHONE_SEARCH, str(self.model_dir / "en-us-phone.lm.bin"))
         self.decoder.activate_search(PACK_SEARCH)
         self.start_s = time.perf_counter() - started
-        self._open: Optional[Decoder] = None
+        self._open: Decoder | None = None
         self._open_ready = threading.Event()
         if open_vocabulary:
             threading.Thread(target=self._load_open, name="pocketsphinx-open-vocabulary", daemon=True).start()
 
     def _build(self, cache: Path) -> dict[str, Path]:
         """Write (or reuse) the pack dictionary and grammars; returns search name -> file, plus "dict"."""
-        states: list[Optional[str]] = [None, *self.pack.dialogue.expects]
+        states: list[str | None] = [None, *self.pack.dialogue.expects]
         phrase_sets = {state: grammar.phrases(self.pack, state) for state in states}
         vocabulary = grammar.vocabulary(self.pack)
         source = self.model_dir / "cmudict-en-us.dict"
         key = hashlib.sha256(
-            repr((sorted(phrase_sets.items(), key=lambda kv: str(kv[0])), sorted(vocabulary), version("pocketsphinx"), source.stat().st_size)).encode()
+            repr(
+                (
+                    sorted(phrase_sets.items(), key=lambda kv: str(kv[0])),
+                    sorted(vocabulary),
+                    version("pocketsphinx"),
+                    source.stat().st_size,
+                )
+            ).encode()
         ).hexdigest()[:16]
         folder = cache / key
-        files = {"dict": folder / "pack.dict", **{_state_search(s): folder / f"{_state_search(s)}.jsgf" for s in states}}
+        files = {
+            "dict": folder / "pack.dict",
+            **{_state_search(s): folder / f"{_state_search(s)}.jsgf" for s in states},
+        }
         known_file = folder / "known.txt"
         if all(path.is_file() for path in files.values()) and known_file.is_file():
             known = set(known_file.read_text(encoding="utf-8").split())
@@ -132,7 +143,11 @@ class SphinxEngine:
             known_file.write_text("\n".join(sorted(known)), encoding="utf-8")
         self.missing_words = tuple(sorted(vocabulary - known))
         if self.missing_words:
-            _LOGGER.warning("%d pack word(s) are not in the PocketSphinx dictionary: %s", len(self.missing_words), ", ".join(self.missing_words[:20]))
+            _LOGGER.warning(
+                "%d pack word(s) are not in the PocketSphinx dictionary: %s",
+                len(self.missing_words),
+                ", ".join(self.missing_words[:20]),
+            )
         return files
 
     def _load_open(self) -> None:
@@ -143,7 +158,7 @@ class SphinxEngine:
         finally:
             self._open_ready.set()
 
-    def open_decoder(self, timeout_s: float = 5.0) -> Optional[Decoder]:
+    def open_decoder(self, timeout_s: float = 5.0) -> Decoder | None:
         """The full-vocabulary decoder (waits for the background load)."""
         self._open_ready.wait(timeout_s)
         return self._open
@@ -155,7 +170,14 @@ class SphinxEngine:
             word = segment.word.split("(", 1)[0]
             if word in FILLERS or word.startswith("+"):
                 continue
-            words.append(Word(word.lower(), segment.start_frame * frame_rate, (segment.end_frame + 1) * frame_rate, min(1.0, float(segment.prob))))
+            words.append(
+                Word(
+                    word.lower(),
+                    segment.start_frame * frame_rate,
+                    (segment.end_frame + 1) * frame_rate,
+                    min(1.0, float(segment.prob)),
+                )
+            )
         return words
 
     def phone_agreement(self, chunks: list[np.ndarray], words: list[Word]) -> float:
@@ -171,12 +193,14 @@ class SphinxEngine:
         heard = [s.word for s in (self.decoder.seg() or []) if s.word != "SIL" and not s.word.startswith("+")]
         return float(Levenshtein.normalized_similarity(expected, heard))
 
-    def transcribe(self, samples: Audio, expects: Optional[str] = None, on_partial: Optional[PartialCallback] = None) -> Transcript:
+    def transcribe(
+        self, samples: Audio, expects: str | None = None, on_partial: PartialCallback | None = None
+    ) -> Transcript:
         """Recognise one turn with the grammar of ``expects`` (or the whole pack), falling back to open vocabulary."""
         search = _state_search(expects)
         self.decoder.activate_search(search if search in self.files else PACK_SEARCH)
         held = HeldAudio()
-        second: Optional[Decoder] = None
+        second: Decoder | None = None
         fed = 0
         last_partial = ""
         self.decoder.start_utt()
@@ -189,7 +213,9 @@ class SphinxEngine:
                 partial = hypothesis.hypstr if hypothesis is not None else ""
                 if partial != last_partial:
                     last_partial = partial
-                    on_partial(Transcript(partial, confidence=0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE))
+                    on_partial(
+                        Transcript(partial, confidence=0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE)
+                    )
             if second is not None:
                 second.process_raw(data, False, False)
             elif not held.add(chunk):
@@ -220,9 +246,11 @@ class SphinxEngine:
                 second.end_utt()
                 open_words = self._result(second)
                 if [w.word for w in open_words] != [w.word for w in words]:
-                    # Speech outside the grammar: report what was said, with a confidence that cannot pass for a command.
+                    # Speech outside the grammar: report what was said, too unsure to pass for a command.
                     words = open_words
-                    confidence = min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0
+                    confidence = (
+                        min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0
+                    )
         elif second is not None:
             second.end_utt()
         text = " ".join(w.word for w in words)
@@ -241,5 +269,7 @@ class SphinxEngine:
         """Engine, model and grammar size."""
         line = f"pocketsphinx (en-us, pack grammar of {len(self.files) - 1} search(es) + open vocabulary)"
         if self.missing_words:
-            line += f"; {len(self.missing_words)} pack word(s) not in its dictionary: {', '.join(self.missing_words[:8])}"
+            line += (
+                f"; {len(self.missing_words)} pack word(s) not in its dictionary: {', '.join(self.missing_words[:8])}"
+            )
         return line

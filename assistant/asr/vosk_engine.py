@@ -14,7 +14,7 @@ import logging
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import vosk
 from rapidfuzz import fuzz
@@ -46,7 +46,9 @@ def similarity(a: str, b: str) -> float:
     Word boundaries differ between a grammar and an open pass ("아니요" / "아니 에 요"), and
     whole-syllable comparison would call near misses total misses.
     """
-    return float(fuzz.ratio(unicodedata.normalize("NFD", a.replace(" ", "")), unicodedata.normalize("NFD", b.replace(" ", ""))))
+    return float(
+        fuzz.ratio(unicodedata.normalize("NFD", a.replace(" ", "")), unicodedata.normalize("NFD", b.replace(" ", "")))
+    )
 
 
 def supports_grammar(model_path: Path) -> bool:
@@ -63,12 +65,19 @@ def load_model(model_path: Path) -> vosk.Model:
     try:
         return vosk.Model(str(model_path))
     except Exception as error:  # vosk raises a bare Exception("Failed to create a model")
-        raise AssistantError(f"{model_path}: cannot load the Vosk model ({error}); is it a complete, unzipped model?") from None
+        raise AssistantError(
+            f"{model_path}: cannot load the Vosk model ({error}); is it a complete, unzipped model?"
+        ) from None
 
 
 def _words(result: dict[str, Any], offset_s: float = 0.0) -> list[Word]:
     return [
-        Word(str(item["word"]), float(item["start"]) + offset_s, float(item["end"]) + offset_s, float(item.get("conf", 1.0)))
+        Word(
+            str(item["word"]),
+            float(item["start"]) + offset_s,
+            float(item["end"]) + offset_s,
+            float(item.get("conf", 1.0)),
+        )
         for item in result.get("result", [])
     ]
 
@@ -90,12 +99,18 @@ class VoskEngine:
         self.uses_grammar = supports_grammar(self.model_path)
         self.has_unknown = self.model.vosk_model_find_word(UNKNOWN) >= 0
         vocabulary = grammar.vocabulary(pack)
-        self.missing_words: tuple[str, ...] = tuple(sorted(w for w in vocabulary if self.model.vosk_model_find_word(w) < 0))
-        self._grammars: dict[Optional[str], str] = {}
+        self.missing_words: tuple[str, ...] = tuple(
+            sorted(w for w in vocabulary if self.model.vosk_model_find_word(w) < 0)
+        )
+        self._grammars: dict[str | None, str] = {}
         if self.missing_words:
-            _LOGGER.warning("%d pack word(s) are not in the Vosk model and cannot be heard: %s", len(self.missing_words), ", ".join(self.missing_words[:20]))
+            _LOGGER.warning(
+                "%d pack word(s) are not in the Vosk model and cannot be heard: %s",
+                len(self.missing_words),
+                ", ".join(self.missing_words[:20]),
+            )
 
-    def grammar_for(self, expects: Optional[str] = None) -> str:
+    def grammar_for(self, expects: str | None = None) -> str:
         """The JSON phrase list handed to ``KaldiRecognizer`` for this waiting state (cached)."""
         if expects not in self._grammars:
             phrase_list = grammar.phrases(self.pack, expects, self.phrases_per_intent)
@@ -105,7 +120,7 @@ class VoskEngine:
             self._grammars[expects] = json.dumps(phrase_list, ensure_ascii=False)
         return self._grammars[expects]
 
-    def _recognizer(self, expects: Optional[str], open_vocabulary: bool) -> vosk.KaldiRecognizer:
+    def _recognizer(self, expects: str | None, open_vocabulary: bool) -> vosk.KaldiRecognizer:
         if open_vocabulary or not self.uses_grammar:
             recognizer = vosk.KaldiRecognizer(self.model, SAMPLE_RATE)
         else:
@@ -113,7 +128,9 @@ class VoskEngine:
         recognizer.SetWords(True)
         return recognizer
 
-    def transcribe(self, samples: Audio, expects: Optional[str] = None, on_partial: Optional[PartialCallback] = None) -> Transcript:
+    def transcribe(
+        self, samples: Audio, expects: str | None = None, on_partial: PartialCallback | None = None
+    ) -> Transcript:
         """Recognise one turn (see module docstring for the two passes)."""
         recognizer = self._recognizer(expects, open_vocabulary=False)
         # Without [unk] a grammar result is always forced into a phrase: check every turn, in step.
@@ -132,7 +149,9 @@ class VoskEngine:
                 partial = json.loads(recognizer.PartialResult()).get("partial", "")
                 if partial != last_partial:
                     last_partial = partial
-                    on_partial(Transcript(partial, confidence=0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE))
+                    on_partial(
+                        Transcript(partial, confidence=0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE)
+                    )
             if not self.uses_grammar:
                 continue
             if second is not None:
@@ -150,7 +169,9 @@ class VoskEngine:
         confidence = _mean([w for w in words if w.word != UNKNOWN])
         weak = self.uses_grammar and (
             not self.has_unknown
-            or not words or any(w.word == UNKNOWN for w in words) or min(w.confidence for w in words) < WEAK_WORD_CONFIDENCE
+            or not words
+            or any(w.word == UNKNOWN for w in words)
+            or min(w.confidence for w in words) < WEAK_WORD_CONFIDENCE
         )
         if weak and fed:
             if second is None:
@@ -186,7 +207,11 @@ class VoskEngine:
 
     def describe(self) -> str:
         """Engine, model and how recognition is biased."""
-        mode = "pack grammar + open vocabulary" if self.uses_grammar else "open vocabulary (this model has no runtime grammar)"
+        mode = (
+            "pack grammar + open vocabulary"
+            if self.uses_grammar
+            else "open vocabulary (this model has no runtime grammar)"
+        )
         line = f"vosk ({self.model_path.name}, {mode})"
         if self.missing_words:
             shown = ", ".join(self.missing_words[:8]) + (" ..." if len(self.missing_words) > 8 else "")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import soundfile as sf
@@ -21,7 +20,7 @@ MAX_RATE = 48000
 
 _LOGGER = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -59,7 +58,11 @@ def iter_audio(path: PathLike, chunk_ms: int = 100) -> Iterator[np.ndarray]:
     path = Path(path)
     audio = _open(path)
     block = max(1, audio.samplerate * chunk_ms // 1000)
-    resampler = soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, dtype="float32") if audio.samplerate != SAMPLE_RATE else None
+    resampler = (
+        soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, dtype="float32")
+        if audio.samplerate != SAMPLE_RATE
+        else None
+    )
     yielded = False
     with audio:
         try:

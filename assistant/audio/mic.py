@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from .vad import FRAME_SAMPLES, Endpointer, speech_only
 
 _LOGGER = logging.getLogger(__name__)
 
-Device = Union[int, str, None]
+Device = int | str | None
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class AudioTurn:
     """16 kHz mono int16 audio in order (a file turn streams from disk and can be read once)."""
     start_s: float = 0.0
     """Start of speech, seconds from the start of the source."""
-    end_s: Optional[float] = None
+    end_s: float | None = None
     """End of speech, seconds from the start of the source, when known."""
     cut: bool = False
     """True when the speaker went on past the maximum turn length."""
@@ -55,7 +55,7 @@ class InputDevice:
 class RawStream(Protocol):
     """The part of ``sounddevice.RawInputStream`` we use (tests pass a fake)."""
 
-    def __enter__(self) -> "RawStream": ...
+    def __enter__(self) -> RawStream: ...
 
     def __exit__(self, *exc: Any) -> Any: ...
 
@@ -114,12 +114,12 @@ class MicrophoneTurns:
     def __init__(
         self,
         device: Device = None,
-        endpointer: Optional[Endpointer] = None,
-        stream_factory: Optional[StreamFactory] = None,
+        endpointer: Endpointer | None = None,
+        stream_factory: StreamFactory | None = None,
         reopen_attempts: int = 3,
         reopen_wait_s: float = 1.0,
-        clock: Optional[Clock] = None,
-        on_notice: Optional[Callable[[str], None]] = None,
+        clock: Clock | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.device = device
         self.endpointer = endpointer if endpointer is not None else Endpointer()
@@ -139,7 +139,9 @@ class MicrophoneTurns:
         if factory is None:
             factory = _sounddevice().RawInputStream
         try:
-            return factory(samplerate=SAMPLE_RATE, channels=1, dtype="int16", device=self.device, blocksize=FRAME_SAMPLES)
+            return factory(
+                samplerate=SAMPLE_RATE, channels=1, dtype="int16", device=self.device, blocksize=FRAME_SAMPLES
+            )
         except ValueError as error:
             raise AssistantError(f"{self.name}: {error} (see `assistant devices`)") from None
 
@@ -158,7 +160,9 @@ class MicrophoneTurns:
                             break
                         for segment in self.endpointer.feed(chunk):
                             failures = 0  # a whole turn came through: the device works again
-                            yield AudioTurn(str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut)
+                            yield AudioTurn(
+                                str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut
+                            )
             except error_type as error:
                 # Speech heard before the device went away is still a turn.
                 for segment in self.endpointer.flush():
@@ -166,7 +170,9 @@ class MicrophoneTurns:
                 failures += 1
                 if failures > self.reopen_attempts:
                     raise AssistantError(f"{self.name} stopped working ({error}); check it is plugged in") from None
-                self.on_notice(f"{self.name} stopped ({error}); reopening, attempt {failures} of {self.reopen_attempts}")
+                self.on_notice(
+                    f"{self.name} stopped ({error}); reopening, attempt {failures} of {self.reopen_attempts}"
+                )
                 self.clock.sleep(self.reopen_wait_s * failures)
                 continue
             for segment in self.endpointer.flush():
@@ -177,7 +183,7 @@ class MicrophoneTurns:
 class FileTurns:
     """Each file is one spoken turn, streamed from disk; silence is skipped when ``skip_silence``."""
 
-    def __init__(self, paths: Sequence[Union[str, Path]], skip_silence: bool = True) -> None:
+    def __init__(self, paths: Sequence[str | Path], skip_silence: bool = True) -> None:
         self.paths = [Path(p) for p in paths]
         self.skip_silence = skip_silence
 
@@ -190,7 +196,7 @@ class FileTurns:
             yield AudioTurn(str(path), speech_only(stream) if self.skip_silence else stream)
 
 
-def _chain(first: Optional[np.ndarray], rest: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+def _chain(first: np.ndarray | None, rest: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     if first is not None:
         yield first
     yield from rest

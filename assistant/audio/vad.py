@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -64,7 +64,7 @@ class Endpointer:
         max_turn_s: float = 15.0,
         lead_in_ms: int = 300,
         threshold: float = 0.5,
-        detector: Optional[SpeechDetector] = None,
+        detector: SpeechDetector | None = None,
     ) -> None:
         self.trailing_frames = max(1, round(trailing_silence_ms / 1000 / FRAME_S))
         self.min_speech_frames = max(1, round(min_speech_ms / 1000 / FRAME_S))
@@ -101,7 +101,11 @@ class Endpointer:
 
     def feed(self, chunk: np.ndarray) -> list[SpeechSegment]:
         """Take any number of samples; return the turns that ended inside them."""
-        data = np.concatenate([self._pending, np.asarray(chunk, dtype=np.int16)]) if len(self._pending) else np.asarray(chunk, dtype=np.int16)
+        data = (
+            np.concatenate([self._pending, np.asarray(chunk, dtype=np.int16)])
+            if len(self._pending)
+            else np.asarray(chunk, dtype=np.int16)
+        )
         whole = len(data) // FRAME_SAMPLES * FRAME_SAMPLES
         self._pending = data[whole:].copy()
         ended = []
@@ -118,7 +122,7 @@ class Endpointer:
         self.detector.reset()
         return [segment] if segment is not None else []
 
-    def _step(self, frame: np.ndarray) -> Optional[SpeechSegment]:
+    def _step(self, frame: np.ndarray) -> SpeechSegment | None:
         probability = self.probability(frame)
         self._frames += 1
         if not self._turn:
@@ -144,7 +148,7 @@ class Endpointer:
             return self._close(cut=True)
         return None
 
-    def _close(self, cut: bool) -> Optional[SpeechSegment]:
+    def _close(self, cut: bool) -> SpeechSegment | None:
         if not self._turn:
             return None
         turn, self._turn = self._turn, []
@@ -159,7 +163,7 @@ class Endpointer:
         )
 
 
-def speech_only(chunks: Iterable[np.ndarray], endpointer: Optional[Endpointer] = None) -> Iterator[np.ndarray]:
+def speech_only(chunks: Iterable[np.ndarray], endpointer: Endpointer | None = None) -> Iterator[np.ndarray]:
     """Pass on only the spoken parts of a stream (turn by turn), so silence costs no recognition time."""
     endpointer = endpointer if endpointer is not None else Endpointer(max_turn_s=30.0)
     for chunk in chunks:
