@@ -39,7 +39,11 @@ _WORD = re.compile(r"[\w']+")
 
 
 def spoken_words(text: str, language: str = "en") -> list[str]:
-    """Lower-case words as a recogniser spells them; digits become words."""
+    """Lower-case words as a recogniser's dictionary spells them; digits become words.
+
+    Not ``normalize.words``: that expands "can't" to "can not" for matching, while the
+    dictionaries of Vosk and PocketSphinx hold "can't" as one word.
+    """
     words: list[str] = []
     for token in _WORD.findall(text.lower()):
         token = token.strip("'")
