@@ -171,10 +171,11 @@ def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
 
 
 def _transcribe_file(engine: Any, path: Path) -> Any:
-    """One file, one spoken turn."""
-    from .audio.io import iter_audio
+    """One file, one spoken turn (silence skipped, so a long silent file is quick)."""
+    from .audio.mic import FileTurns
 
-    return engine.transcribe(iter_audio(path))
+    turn = next(iter(FileTurns([path])))
+    return engine.transcribe(turn.chunks)
 
 
 def _speaker(args: argparse.Namespace) -> Any:
