@@ -7,7 +7,10 @@ always listening); every stage does its own work.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -125,14 +128,23 @@ class Conversation:
         self.on_reply = on_reply
         self.log = log
         self._lock = threading.RLock()
+        self._voice: queue.Queue[Turn | None] | None = None
+        """Replies waiting to be spoken while ``run`` listens on (None: speak in the caller's thread)."""
 
     def hear(self, audio: AudioTurn) -> Exchange:
         """Recognise one spoken turn, act on it and speak the reply."""
         with self._lock:
             expects = self.dialogue.expects
-        transcript = self.engine.transcribe(audio.chunks, expects=expects)
-        heard_at = time.perf_counter()
-        exchange = self._act(audio.source, transcript, heard_at)
+        try:
+            transcript = self.engine.transcribe(audio.chunks, expects=expects)
+        except AssistantError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one turn the engine chokes on must not end the conversation
+            reason = f"speech engine failed ({type(error).__name__}: {error})"
+            print(f"assistant: {reason}; please say that again", file=sys.stderr, flush=True)
+            exchange = Exchange(audio.source, Transcript(text="", engine=self.engine.name), ignored=reason)
+        else:
+            exchange = self._act(audio.source, transcript, time.perf_counter())
         if self.on_exchange is not None:
             self.on_exchange(exchange)
         if self.log is not None and exchange.turn is not None:
@@ -154,10 +166,15 @@ class Conversation:
                 turn = Turn(say=(self.wake.acknowledgement,), state=self.dialogue.state.value)
             else:
                 match = self.matcher.match(text, self.dialogue.context())
+                if match.intent is None and self.is_talking:
+                    # Unclear sound while the assistant talks is most likely its own voice or the gym.
+                    return Exchange(source, transcript, match, ignored="not understood while talking")
+                if match.intent is not None:
+                    self.interrupt()  # barge-in: a user who speaks up is heard, not talked over
                 turn = self.dialogue.handle(match)
         # End of the user's audio: the engine's own latency plus what happened since it answered.
         engine_ms = transcript.latency_ms or 0.0
-        first_audio = self.speak(turn)
+        first_audio = self._say(turn)
         ready = first_audio if first_audio is not None else time.perf_counter()
         response_ms = engine_ms + (ready - heard_at) * 1000
         return Exchange(source, transcript, match, turn, response_ms=response_ms)
@@ -167,8 +184,7 @@ class Conversation:
         if self.on_reply is not None:
             self.on_reply(turn)
         first: float | None = None
-        behaviour = self.matcher.pack.behaviours.get(turn.intent or "")
-        interruptible = behaviour is None or not behaviour.emergency
+        interruptible = not self._urgent(turn)
         for sentence in turn.say:
             started = time.perf_counter()
             self.speaker.say(Utterance(sentence, interruptible=interruptible))
@@ -177,18 +193,50 @@ class Conversation:
                 first = started + stats.first_audio_latency_s
         return first
 
+    @property
+    def is_talking(self) -> bool:
+        """True while a reply is being spoken or waits to be."""
+        return self.speaker.is_speaking or (self._voice is not None and not self._voice.empty())
+
+    def interrupt(self) -> None:
+        """Stop talking now and drop replies not yet spoken (emergency advice is never cut off)."""
+        if self._voice is not None:
+            kept: list[Turn | None] = []
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    turn = self._voice.get_nowait()
+                    if turn is None or self._urgent(turn):
+                        kept.append(turn)
+            for turn in kept:
+                self._voice.put(turn)
+        self.speaker.stop()
+
+    def _urgent(self, turn: Turn) -> bool:
+        behaviour = self.matcher.pack.behaviours.get(turn.intent or "")
+        return behaviour is not None and behaviour.emergency
+
+    def _say(self, turn: Turn) -> float | None:
+        if self._voice is None:
+            return self.speak(turn)
+        self._voice.put(turn)
+        return None
+
     def run_due(self) -> list[Turn]:
         """Speak whatever the dialogue has due now (routine holds, counts, next steps)."""
         with self._lock:
             turns = self.dialogue.poll()
         for turn in turns:
-            self.speak(turn)
+            self._say(turn)
         return turns
 
     def run(self, turns: Iterable[AudioTurn], stop: threading.Event | None = None) -> None:
-        """Hear every turn; a background ticker speaks routine timings between turns."""
+        """Hear every turn while replies are spoken in the background, so "stop" can cut them off;
+        a ticker speaks routine timings between turns."""
         stop = stop or threading.Event()
+        self._voice = queue.Queue()
+        voice = threading.Thread(target=self._speak_queued, args=(self._voice,), name="speech-out", daemon=True)
         ticker = threading.Thread(target=self._tick, args=(stop,), name="routine-clock", daemon=True)
+        voice.start()
         ticker.start()
         try:
             for audio in turns:
@@ -198,6 +246,13 @@ class Conversation:
         finally:
             stop.set()
             ticker.join(timeout=2)
+            self._voice.put(None)
+            voice.join(timeout=60)
+            self._voice = None
+
+    def _speak_queued(self, replies: queue.Queue[Turn | None]) -> None:
+        while (turn := replies.get()) is not None:
+            self.speak(turn)
 
     def _tick(self, stop: threading.Event) -> None:
         while not stop.is_set():
