@@ -8,6 +8,7 @@ The ``speaking`` event and the ``EchoGuard`` let the listener ignore the assista
 from __future__ import annotations
 
 import errno
+import io
 import queue
 import re
 import shutil
@@ -458,8 +459,11 @@ class Speaker:
     def _write_reply(self, audio: np.ndarray, rate: int, text: str) -> Path:
         assert self.wav_out is not None
         path = self.wav_out / f"{self._next_number:03d}-{_slug(text)}.wav"
+        # Encoded in memory, written by Python: libsndfile reports a full disk only as "System error".
+        buffer = io.BytesIO()
         try:
-            sf.write(path, audio, rate, subtype="PCM_16")
+            sf.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
+            path.write_bytes(buffer.getvalue())
         except (OSError, sf.LibsndfileError) as error:
             path.unlink(missing_ok=True)
             reason = "disk full" if getattr(error, "errno", None) == errno.ENOSPC else str(error)
