@@ -64,6 +64,7 @@ _WILDCARD_COST = 0.15
 _MISSING_SLOT_COST = 1.0
 _BEAM = 3.0
 _MAX_ACTIVE = 64
+_GOOD_ENOUGH = 0.98
 _MAX_CANDIDATES = 5
 _MAX_RULE_DEPTH = 24
 _MAX_VALUE_PHRASES = 64
@@ -348,6 +349,8 @@ class Matcher:
         for index in order:
             if tried >= budget or coverage[index] < floor:
                 break
+            if best >= _GOOD_ENOUGH or (tried >= 3 and best < self.threshold * 0.6):
+                break  # found, or nothing close among the likeliest: the rest will not do better
             if bound[index] < best:
                 continue
             graph = self._graphs[int(index)]
