@@ -50,8 +50,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     follow_up = None
     if behaviour and behaviour.follow_up:
         follow_up = behaviour.follow_up.ask
-    elif turn.expects is not None and turn.say:
-        follow_up = turn.say[-1]
+    elif turn.expects in ("yes_no", "muscle") and turn.say:
+        follow_up = turn.say[-1]  # the question the assistant now waits on
     if args.json:
         record: dict[str, Any] = {
             "text": text,
@@ -60,6 +60,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             "confidence": round(match.confidence, 4),
             "answer": answer,
             "follow_up": follow_up,
+            "sources": [_source_name(pack, source) for source in turn.sources],
         }
         if transcript is not None:
             record.update({"transcript": transcript.text, "asr": transcript.engine, "latency_ms": transcript.latency_ms})
@@ -69,6 +70,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(f"heard: {transcript.text or '(nothing)'}", file=sys.stderr)
         print(" ".join(turn.say))
     return 0
+
+
+def _source_name(pack: Pack, source_id: str) -> str:
+    source = pack.sources.get(source_id)
+    if source is None:
+        return source_id
+    return f"{source.title} ({source.url})" if source.url else source.title
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
