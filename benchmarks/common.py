@@ -1,0 +1,78 @@
+"""What every benchmark shares: the machine it ran on, the command that ran it, percentiles and medians."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+
+
+def cpu_model() -> str:
+    """The CPU's name from /proc/cpuinfo (the platform's processor string elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> dict[str, Any]:
+    """The machine a figure was measured on, and how busy it was (other work skews timings)."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "load_avg_1m": round(load[0], 2),
+    }
+
+
+def describe_machine(info: dict[str, Any]) -> str:
+    """One line for a report section."""
+    return (
+        f"{info['platform']}, {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, "
+        f"Python {info['python']} (load average {info['load_avg_1m']} when it started)"
+    )
+
+
+def command_line(argv: Optional[Sequence[str]] = None) -> str:
+    """The command that is running, as it could be typed again from the repository root."""
+    args = list(sys.argv if argv is None else argv)
+    script = Path(args[0])
+    if script.is_absolute():
+        try:
+            args[0] = str(script.relative_to(ROOT))
+        except ValueError:
+            pass
+    return " ".join(shlex.quote(a) for a in [".venv/bin/python", *args])
+
+
+def percentile(samples: Sequence[float], q: float) -> Optional[float]:
+    """The q-th percentile, rounded to 0.1, or None without samples."""
+    return round(float(np.percentile(samples, q)), 1) if len(samples) else None
+
+
+def median(values: Sequence[Optional[float]]) -> Optional[float]:
+    """Median of the values that were measured (None when none were)."""
+    known = [v for v in values if v is not None]
+    return round(float(statistics.median(known)), 4) if known else None
+
+
+def rss_mb(pid: Optional[int] = None) -> float:
+    """Resident memory of a process (this one by default) in MiB."""
+    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
