@@ -1,0 +1,222 @@
+"""Fakes for what the test machine does not have (a microphone, a sound card, a full disk), shared
+test audio made with espeak-ng and numpy, and one real PocketSphinx engine per test process.
+
+Everything else the soak and fault tests use is the real component.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pytest
+import sounddevice
+
+from assistant.asr.base import Audio, PartialCallback, SpeechEngine, open_engine
+from assistant.audio.io import SAMPLE_RATE, load_audio
+from assistant.messages import Transcript
+from assistant.pack import Pack, load_pack
+
+UNPLUGGED = "Error opening InputStream: Device unavailable [PaErrorCode -9985]"
+
+
+class FakeMicStream:
+    """Behaves like ``sounddevice.RawInputStream`` (context manager, ``read(frames) -> (bytes, overflowed)``).
+
+    Reads continue from the microphone's position, so audio time runs on across reopenings;
+    ``read`` returns nothing at the end of the audio, which ends the listening loop.
+    """
+
+    def __init__(self, microphone: FakeMicrophone, **kwargs: Any) -> None:
+        self.microphone = microphone
+        self.kwargs = kwargs
+        self.active = False
+        self.closed = False
+
+    def __enter__(self) -> FakeMicStream:
+        self.active = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.active = False
+        self.closed = True
+        self.microphone.open_streams -= 1
+
+    def read(self, frames: int) -> tuple[bytes, bool]:
+        assert self.active, "read from a stream that was not started"
+        return self.microphone.read(frames), False
+
+
+@dataclass
+class FakeMicrophone:
+    """A stream factory for ``MicrophoneTurns`` that plays ``audio`` (16 kHz int16) as fast as it is read.
+
+    ``unplug_at`` lists sample positions where the device fails mid-read with PortAudioError;
+    for ``outage_opens`` openings after each failure it cannot be opened (PortAudioError
+    again), then it comes back. ``gone_at`` is a position after which it never works again.
+    """
+
+    audio: np.ndarray
+    """What the microphone hears."""
+    unplug_at: Sequence[int] = ()
+    """Sample positions where a read fails."""
+    outage_opens: int = 0
+    """Failed openings after each unplug before the device comes back."""
+    gone_at: Optional[int] = None
+    """Sample position after which every read and open fails."""
+    position: int = 0
+    opened: int = 0
+    open_streams: int = 0
+    failures: int = 0
+    _pending_unplugs: list[int] = field(default_factory=list)
+    _outage_left: int = 0
+
+    def __post_init__(self) -> None:
+        self._pending_unplugs = sorted(self.unplug_at)
+
+    def __call__(self, **kwargs: Any) -> FakeMicStream:
+        self.opened += 1
+        if self._outage_left > 0 or self._gone():
+            self._outage_left = max(0, self._outage_left - 1)
+            self.failures += 1
+            raise sounddevice.PortAudioError(UNPLUGGED)
+        assert kwargs.get("samplerate") == SAMPLE_RATE and kwargs.get("dtype") == "int16"
+        self.open_streams += 1
+        return FakeMicStream(self, **kwargs)
+
+    def _gone(self) -> bool:
+        return self.gone_at is not None and self.position >= self.gone_at
+
+    def read(self, frames: int) -> bytes:
+        if self._pending_unplugs and self.position >= self._pending_unplugs[0]:
+            self._pending_unplugs.pop(0)
+            self._outage_left = self.outage_opens
+            self.failures += 1
+            raise sounddevice.PortAudioError(UNPLUGGED)
+        if self._gone():
+            self.failures += 1
+            raise sounddevice.PortAudioError(UNPLUGGED)
+        chunk = self.audio[self.position : self.position + frames]
+        self.position += len(chunk)
+        return chunk.tobytes()
+
+
+class FlakyEngine:
+    """A real speech engine whose ``transcribe`` raises on the calls numbered in ``fail_on`` (1-based)."""
+
+    def __init__(self, engine: SpeechEngine, fail_on: Iterable[int] = (1,), error: Optional[Exception] = None) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.fail_on = set(fail_on)
+        self.error = error if error is not None else RuntimeError("decoder crashed: ps_process_raw returned -1")
+        self.calls = 0
+
+    def transcribe(self, samples: Audio, expects: Optional[str] = None, on_partial: Optional[PartialCallback] = None) -> Transcript:
+        self.calls += 1
+        if self.calls in self.fail_on:
+            for _ in samples:  # the audio was consumed before the failure, as a real decoder would
+                pass
+            raise self.error
+        return self.engine.transcribe(samples, expects=expects, on_partial=on_partial)
+
+    def describe(self) -> str:
+        return self.engine.describe()
+
+
+class FakeOutputStream:
+    """A sound card that takes audio (counted) instead of playing it."""
+
+    def __init__(self, samplerate: int) -> None:
+        self.samplerate = samplerate
+        self.frames = 0
+
+    def start(self) -> None:
+        pass
+
+    def write(self, data: np.ndarray) -> None:
+        self.frames += len(data)
+
+    def stop(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@functools.lru_cache(maxsize=None)
+def bundled_pack() -> Pack:
+    """The bundled intent pack, loaded once."""
+    return load_pack(None)
+
+
+@functools.lru_cache(maxsize=None)
+def pocketsphinx() -> SpeechEngine:
+    """The real PocketSphinx engine for the bundled pack, opened once per test process (start-up is slow)."""
+    return open_engine("pocketsphinx", bundled_pack())
+
+
+def need(*tools: str) -> None:
+    """Skip the test when a command-line tool is missing."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is needed for this test")
+
+
+@functools.lru_cache(maxsize=None)
+def spoken(text: str, voice: str = "en-us", rate: int = 150) -> np.ndarray:
+    """``text`` said by espeak-ng, as 16 kHz int16 (cached per process)."""
+    need("espeak-ng")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
+        return load_audio(path)
+
+
+def silence(seconds: float) -> np.ndarray:
+    """Digital silence."""
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16)
+
+
+def pink_noise(seconds: float, rms: float, rng: np.random.Generator) -> np.ndarray:
+    """Pink (1/f) noise at ``rms`` (int16 units): a gym's air handling and traffic."""
+    n = int(seconds * SAMPLE_RATE)
+    spectrum = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
+    freqs = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+    spectrum /= np.sqrt(np.maximum(freqs, 20.0))
+    noise = np.fft.irfft(spectrum, n)
+    return _at_rms(noise, rms)
+
+
+def babble(seconds: float, rms: float, rng: np.random.Generator) -> np.ndarray:
+    """Crowd babble stand-in: speech-band noise with syllable-rate (3-6 Hz) loudness swings from several talkers."""
+    n = int(seconds * SAMPLE_RATE)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+    spectrum *= (freqs > 200) & (freqs < 3500)
+    carrier = np.fft.irfft(spectrum, n)
+    t = np.arange(n) / SAMPLE_RATE
+    envelope = np.zeros(n)
+    for _ in range(4):
+        envelope += 1 + np.sin(2 * np.pi * rng.uniform(3, 6) * t + rng.uniform(0, 2 * np.pi))
+    return _at_rms(carrier * envelope, rms)
+
+
+def _at_rms(signal: np.ndarray, rms: float) -> np.ndarray:
+    current = float(np.sqrt(np.mean(np.square(signal)))) or 1.0
+    return np.clip(signal * (rms / current), -32768, 32767).astype(np.int16)
+
+
+def mix(speech: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Speech over the start of ``noise`` (which must be at least as long)."""
+    out = noise[: len(speech)].astype(np.int32) + speech
+    return np.clip(out, -32768, 32767).astype(np.int16)
