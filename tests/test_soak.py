@@ -1,0 +1,63 @@
+"""Soak, CI size: a few minutes of gym audio through the real listening loop, faster than real time.
+
+The full form is ``benchmarks/soak.py`` (30 minutes of audio, figures printed); this one asserts.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import soak  # noqa: E402
+
+from fakes import need  # noqa: E402
+
+AUDIO_MINUTES = 3.5
+
+RSS_GROWTH_MB = 5.0
+"""How much the resident size may still rise between the first and the second half of the run.
+
+The first samples come after warm-up (the first decode and first synthesis allocate for good), so
+a healthy loop is flat after that except for allocator jitter: glibc arenas and Python's pools
+keep freed memory, giving 1-2 MB steps (the 30-minute benchmark stayed within 2 MB). A leak of
+a turn's audio (about 100 KB) per turn would pass this in one run of this size, so the benchmark
+is what watches slow leaks; this catches a per-turn leak of buffers, decoders or voices.
+"""
+
+
+@pytest.fixture(scope="module")
+def figures() -> soak.Figures:
+    need("espeak-ng")
+    soak.pocketsphinx()  # start-up is not part of the soak
+    return soak.run_soak(soak.make_audio(AUDIO_MINUTES, seed=7), sample_every_s=15.0)
+
+
+@pytest.mark.slow
+def test_every_question_is_answered_with_the_right_intent(figures: soak.Figures) -> None:
+    assert figures.audio_s >= AUDIO_MINUTES * 60
+    assert figures.asked >= 20
+    assert figures.answered_right == figures.asked, "\n".join(figures.wrong)
+
+
+@pytest.mark.slow
+def test_noise_and_babble_are_never_answered(figures: soak.Figures) -> None:
+    answered = [extra for extra in figures.extra_turns if not extra.endswith("-> None")]
+    assert answered == []
+
+
+@pytest.mark.slow
+def test_no_thread_or_file_handle_is_left_behind(figures: soak.Figures) -> None:
+    assert figures.threads[1] == figures.threads[0]
+    assert figures.fds[1] == figures.fds[0]
+
+
+@pytest.mark.slow
+def test_resident_memory_stops_growing(figures: soak.Figures) -> None:
+    samples = [mb for _, mb in figures.rss_mb]
+    assert len(samples) >= 6
+    half = len(samples) // 2
+    assert max(samples[half:]) - max(samples[:half]) <= RSS_GROWTH_MB, figures.rss_mb
