@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from tqdm import tqdm
 
@@ -88,14 +88,16 @@ def _recognise_all(audio: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def transcribe_everything(rows: list[dict[str, Any]], kinds: tuple[str, ...], jobs: int) -> dict[str, dict[str, Transcript]]:
+def transcribe_everything(
+    rows: list[dict[str, Any]], kinds: tuple[str, ...], jobs: int
+) -> dict[str, dict[str, Transcript]]:
     """Audio path -> Transcript, per engine, recognised by ``jobs`` processes."""
     paths = [row["path"] for row in rows]
     results: dict[str, dict[str, Transcript]] = {kind: {} for kind in kinds}
     bar = tqdm(total=len(paths), desc=f"speech ({'+'.join(kinds)})", unit="rec", file=sys.stderr)
     if jobs > 1:
         with ProcessPoolExecutor(jobs, initializer=_open_worker, initargs=(kinds,)) as pool:
-            for path, record in zip(paths, pool.map(_recognise_all, paths, chunksize=2)):
+            for path, record in zip(paths, pool.map(_recognise_all, paths, chunksize=2), strict=False):
                 _keep(results, path, record)
                 bar.update()
     else:
@@ -126,10 +128,12 @@ def write_manifest(rows: Iterable[dict[str, Any]], folder: Path, name: str) -> P
 def score(rows: list[dict[str, Any]], matcher: Matcher, heard: dict[str, Transcript], folder: Path) -> dict[str, Any]:
     """``evaluate`` on the whole set and on each slice, from transcripts already made."""
 
-    def summary(subset: list[dict[str, Any]], name: str) -> Optional[dict[str, Any]]:
+    def summary(subset: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
         if not subset:
             return None
-        result = evaluate(write_manifest(subset, folder, name), matcher, transcribe=lambda p: heard[str(p)], progress=False)
+        result = evaluate(
+            write_manifest(subset, folder, name), matcher, transcribe=lambda p: heard[str(p)], progress=False
+        )
         result.pop("rtf", None)  # transcripts come from a cache here; the timing pass measures RTF
         return result
 
@@ -137,7 +141,9 @@ def score(rows: list[dict[str, Any]], matcher: Matcher, heard: dict[str, Transcr
     voices = sorted({r["voice"] for r in rows})
     noises = sorted({r["noise"] for r in rows if r.get("noise")})
     by_snr = {s: summary([r for r in rows if snr_key(r) == s], f"snr-{s}") for s in snrs}
-    noisy = [by_snr[s]["command_acceptance"] for s in NOISY if by_snr.get(s) and by_snr[s]["command_acceptance"] is not None]  # type: ignore[index]
+    noisy = [
+        by_snr[s]["command_acceptance"] for s in NOISY if by_snr.get(s) and by_snr[s]["command_acceptance"] is not None
+    ]  # type: ignore[index]
     return {
         "overall": summary(rows, "all"),
         "noisy_acceptance_mean": round(sum(noisy) / len(noisy), 4) if noisy else None,
@@ -220,7 +226,7 @@ def run(manifest: Path, kinds: tuple[str, ...], jobs: int, timing_items: int, re
     return results
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run and print (or write) the results as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=ROOT / ".cache" / "spoken" / "manifest.jsonl")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shlex
@@ -9,7 +10,7 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import psutil
@@ -50,29 +51,27 @@ def describe_machine(info: dict[str, Any]) -> str:
     )
 
 
-def command_line(argv: Optional[Sequence[str]] = None) -> str:
+def command_line(argv: Sequence[str] | None = None) -> str:
     """The command that is running, as it could be typed again from the repository root."""
     args = list(sys.argv if argv is None else argv)
     script = Path(args[0])
     if script.is_absolute():
-        try:
+        with contextlib.suppress(ValueError):
             args[0] = str(script.relative_to(ROOT))
-        except ValueError:
-            pass
     return " ".join(shlex.quote(a) for a in [".venv/bin/python", *args])
 
 
-def percentile(samples: Sequence[float], q: float) -> Optional[float]:
+def percentile(samples: Sequence[float], q: float) -> float | None:
     """The q-th percentile, rounded to 0.1, or None without samples."""
     return round(float(np.percentile(samples, q)), 1) if len(samples) else None
 
 
-def median(values: Sequence[Optional[float]]) -> Optional[float]:
+def median(values: Sequence[float | None]) -> float | None:
     """Median of the values that were measured (None when none were)."""
     known = [v for v in values if v is not None]
     return round(float(statistics.median(known)), 4) if known else None
 
 
-def rss_mb(pid: Optional[int] = None) -> float:
+def rss_mb(pid: int | None = None) -> float:
     """Resident memory of a process (this one by default) in MiB."""
     return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
