@@ -234,7 +234,8 @@ class Conversation:
         a ticker speaks routine timings between turns."""
         stop = stop or threading.Event()
         self._voice = queue.Queue()
-        voice = threading.Thread(target=self._speak_queued, args=(self._voice,), name="speech-out", daemon=True)
+        failed: list[AssistantError] = []
+        voice = threading.Thread(target=self._speak_queued, args=(self._voice, stop, failed), name="speech-out", daemon=True)
         ticker = threading.Thread(target=self._tick, args=(stop,), name="routine-clock", daemon=True)
         voice.start()
         ticker.start()
@@ -249,10 +250,18 @@ class Conversation:
             self._voice.put(None)
             voice.join(timeout=60)
             self._voice = None
+        if failed:
+            raise failed[0]
 
-    def _speak_queued(self, replies: queue.Queue[Turn | None]) -> None:
+    def _speak_queued(self, replies: queue.Queue[Turn | None], stop: threading.Event, failed: list[AssistantError]) -> None:
         while (turn := replies.get()) is not None:
-            self.speak(turn)
+            try:
+                self.speak(turn)
+            except AssistantError as error:
+                # E.g. --wav-out on a full disk: end the session with the message, in the listening thread.
+                failed.append(error)
+                stop.set()
+                return
 
     def _tick(self, stop: threading.Event) -> None:
         while not stop.is_set():
