@@ -16,9 +16,9 @@ import gc
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 import numpy as np
 import psutil
@@ -107,7 +107,7 @@ def make_audio(minutes: float, seed: int = 1, lines: tuple[Line, ...] = RECORDED
     target = int(minutes * 60 * SAMPLE_RATE)
     pair = 0
 
-    def add(audio: np.ndarray, line: Optional[Line] = None) -> None:
+    def add(audio: np.ndarray, line: Line | None = None) -> None:
         nonlocal position
         if line is not None:
             said.append(Said(line, position / SAMPLE_RATE, (position + len(audio)) / SAMPLE_RATE))
@@ -214,7 +214,9 @@ def _score(audio: SoakAudio, turns: list[AudioTurn], exchanges: list[Exchange], 
             figures.answered_right += 1
         else:
             heard = exchange.transcript.text
-            figures.wrong.append(f"{said.start_s:.1f}s {said.line.text!r}: heard {heard!r} -> {intent} ({exchange.ignored})")
+            figures.wrong.append(
+                f"{said.start_s:.1f}s {said.line.text!r}: heard {heard!r} -> {intent} ({exchange.ignored})"
+            )
     for index, exchange in enumerate(exchanges):
         if index not in claimed:
             intent = exchange.match.intent if exchange.match is not None else None
@@ -230,8 +232,7 @@ def report(figures: Figures) -> str:
         f"lines said       {figures.asked}, answered with the right intent {figures.answered_right}",
         f"threads          {figures.threads[0]} -> {figures.threads[1]}",
         f"open fds         {figures.fds[0]} -> {figures.fds[1]}",
-        "RSS (MB) by audio minute: "
-        + ", ".join(f"{seconds / 60:.0f}:{mb:.0f}" for seconds, mb in figures.rss_mb),
+        "RSS (MB) by audio minute: " + ", ".join(f"{seconds / 60:.0f}:{mb:.0f}" for seconds, mb in figures.rss_mb),
     ]
     lines += [f"  wrong: {w}" for w in figures.wrong[:20]]
     lines += [f"  extra: {e}" for e in figures.extra_turns[:20]]

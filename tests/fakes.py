@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pytest
@@ -69,7 +69,7 @@ class FakeMicrophone:
     """Sample positions where a read fails."""
     outage_opens: int = 0
     """Failed openings after each unplug before the device comes back."""
-    gone_at: Optional[int] = None
+    gone_at: int | None = None
     """Sample position after which every read and open fails."""
     position: int = 0
     opened: int = 0
@@ -111,14 +111,16 @@ class FakeMicrophone:
 class FlakyEngine:
     """A real speech engine whose ``transcribe`` raises on the calls numbered in ``fail_on`` (1-based)."""
 
-    def __init__(self, engine: SpeechEngine, fail_on: Iterable[int] = (1,), error: Optional[Exception] = None) -> None:
+    def __init__(self, engine: SpeechEngine, fail_on: Iterable[int] = (1,), error: Exception | None = None) -> None:
         self.engine = engine
         self.name = engine.name
         self.fail_on = set(fail_on)
         self.error = error if error is not None else RuntimeError("decoder crashed: ps_process_raw returned -1")
         self.calls = 0
 
-    def transcribe(self, samples: Audio, expects: Optional[str] = None, on_partial: Optional[PartialCallback] = None) -> Transcript:
+    def transcribe(
+        self, samples: Audio, expects: str | None = None, on_partial: PartialCallback | None = None
+    ) -> Transcript:
         self.calls += 1
         if self.calls in self.fail_on:
             for _ in samples:  # the audio was consumed before the failure, as a real decoder would
@@ -153,13 +155,13 @@ class FakeOutputStream:
         pass
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bundled_pack() -> Pack:
     """The bundled intent pack, loaded once."""
     return load_pack(None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pocketsphinx() -> SpeechEngine:
     """The real PocketSphinx engine for the bundled pack, opened once per test process (start-up is slow)."""
     return open_engine("pocketsphinx", bundled_pack())
@@ -172,7 +174,7 @@ def need(*tools: str) -> None:
             pytest.skip(f"{tool} is needed for this test")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def spoken(text: str, voice: str = "en-us", rate: int = 150) -> np.ndarray:
     """``text`` said by espeak-ng, as 16 kHz int16 (cached per process)."""
     need("espeak-ng")

@@ -13,7 +13,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import soak  # noqa: E402
-
 from fakes import need  # noqa: E402
 
 AUDIO_MINUTES = 3.5
