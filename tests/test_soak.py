@@ -22,9 +22,9 @@ RSS_GROWTH_MB = 5.0
 
 The first samples come after warm-up (the first decode and first synthesis allocate for good), so
 a healthy loop is flat after that except for allocator jitter: glibc arenas and Python's pools
-keep freed memory, giving 1-2 MB steps (the 30-minute benchmark stayed within 2 MB). A leak of
-a turn's audio (about 100 KB) per turn would pass this in one run of this size, so the benchmark
-is what watches slow leaks; this catches a per-turn leak of buffers, decoders or voices.
+keep freed memory, giving 1-2 MB steps. This catches a leak of a turn's audio or a decoder per
+turn; a slow leak needs the 30-minute benchmark (which, on 2026-11-25, rose about 0.5 MB per
+audio minute, 257 -> 270 MB over 27 minutes: under investigation, see benchmarks/soak.py).
 """
 
 
