@@ -10,8 +10,9 @@ Latency is measured, not added: from the moment the last sample of speech has be
 microphone to the moment the first sample of the reply reaches the output stream, so it includes the
 endpointer's trailing-silence window as a user waits through it. Each turn also records the endpointing
 wait (end of speech to the turn being handed over), the time from hand-over to the dialogue's decision
-(recognition of the whole turn, which only starts then, plus matching), and ``Exchange.response_ms``. The reply is cut after its first
-block (as a barge-in would) to keep the run short; that cannot change when its first sample went out.
+(recognition of the whole turn, which only starts then, plus matching), and ``Exchange.response_ms``.
+The reply is cut after its first block (as a barge-in would) to keep the run short; that cannot change
+when its first sample went out.
 
 Each repeat is a fresh process, which also reports its resident memory (psutil RSS) once the
 conversation is built and after all turns. Start-up to listening times the real command line,
@@ -26,8 +27,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from tqdm import tqdm
@@ -39,7 +41,7 @@ from common import PYTHON, ROOT, command_line, machine, median, percentile, rss_
 
 from assistant.asr.base import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
-from assistant.audio.mic import MicrophoneTurns
+from assistant.audio.mic import AudioTurn, MicrophoneTurns
 from assistant.audio.vad import Endpointer
 from assistant.clock import FakeClock
 from assistant.demo import read_script, samples_folder
@@ -166,8 +168,8 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         lead = room_tone(LEAD_S, rng)
         audio = np.concatenate([lead, speech, room_tone(TAIL_S, rng)])
         microphone = RealTimeMicrophone(audio)
-        listening = MicrophoneTurns(endpointer=endpointer, stream_factory=lambda **kw: microphone)
-        heard = iter(listening)
+        listening = MicrophoneTurns(endpointer=endpointer, stream_factory=lambda m=microphone, **_: m)
+        heard = cast(Generator[AudioTurn, None, None], iter(listening))
         turn = next(heard, None)
         handed_over = time.perf_counter()
         speech_end = microphone.wall_time(len(lead) + len(speech))

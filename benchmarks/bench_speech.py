@@ -141,9 +141,7 @@ def score(rows: list[dict[str, Any]], matcher: Matcher, heard: dict[str, Transcr
     voices = sorted({r["voice"] for r in rows})
     noises = sorted({r["noise"] for r in rows if r.get("noise")})
     by_snr = {s: summary([r for r in rows if snr_key(r) == s], f"snr-{s}") for s in snrs}
-    noisy = [
-        by_snr[s]["command_acceptance"] for s in NOISY if by_snr.get(s) and by_snr[s]["command_acceptance"] is not None
-    ]  # type: ignore[index]
+    noisy = [r["command_acceptance"] for s in NOISY if (r := by_snr.get(s)) and r["command_acceptance"] is not None]
     return {
         "overall": summary(rows, "all"),
         "noisy_acceptance_mean": round(sum(noisy) / len(noisy), 4) if noisy else None,
