@@ -116,6 +116,7 @@ class Conversation:
         speaker: Speaker,
         wake: WakePhrase,
         on_exchange: Callable[[Exchange], None] | None = None,
+        # on_exchange hears of each turn once, before its reply is spoken (without response_ms).
         on_reply: Callable[[Turn], None] | None = None,
         log: SessionLog | None = None,
     ) -> None:
@@ -145,8 +146,8 @@ class Conversation:
             exchange = Exchange(audio.source, Transcript(text="", engine=self.engine.name), ignored=reason)
         else:
             exchange = self._act(audio.source, transcript, time.perf_counter())
-        if self.on_exchange is not None:
-            self.on_exchange(exchange)
+        if exchange.turn is None and self.on_exchange is not None:
+            self.on_exchange(exchange)  # acted-on turns were reported before their reply was spoken
         if self.log is not None and exchange.turn is not None:
             self.log.write(exchange)
         return exchange
@@ -172,6 +173,8 @@ class Conversation:
                 if match.intent is not None:
                     self.interrupt()  # barge-in: a user who speaks up is heard, not talked over
                 turn = self.dialogue.handle(match)
+        if self.on_exchange is not None:
+            self.on_exchange(Exchange(source, transcript, match, turn))
         # End of the user's audio: the engine's own latency plus what happened since it answered.
         engine_ms = transcript.latency_ms or 0.0
         first_audio = self._say(turn)
