@@ -80,9 +80,9 @@ def _references(pack: Pack, name: str) -> Iterator[Problem]:
                     yield Problem(where, message)
         if behaviour.triage is not None and behaviour.triage not in pack.triage:
             yield Problem(where, f"intent '{intent_id}' starts unknown interview '{behaviour.triage}'")
-        if behaviour.routine is not None and behaviour.routine.default is not None:
-            if pack.routine_for(behaviour.routine.default, behaviour.routine.kind) is None:
-                yield Problem(where, f"intent '{intent_id}' defaults to muscle '{behaviour.routine.default}' with no routine")
+        routine = behaviour.routine
+        if routine and routine.default and pack.routine_for(routine.default, routine.kind) is None:
+            yield Problem(where, f"intent '{intent_id}' defaults to muscle '{routine.default}' with no routine")
     for interview in pack.triage.values():
         for question in interview.questions.values():
             where = _where(pack, name, "triage", interview.id, "questions", question.id)
@@ -92,20 +92,28 @@ def _references(pack: Pack, name: str) -> Iterator[Problem]:
                 ):
                     yield Problem(where, message)
         if interview.start not in interview.questions:
-            yield Problem(_where(pack, name, "triage", interview.id), f"triage '{interview.id}' starts at unknown question")
+            yield Problem(
+                _where(pack, name, "triage", interview.id), f"triage '{interview.id}' starts at unknown question"
+            )
     for state, intent_ids in pack.dialogue.expects.items():
         for intent_id in intent_ids:
             if intent_id not in pack.behaviours:
-                yield Problem(_where(pack, name, "dialogue"), f"dialogue state '{state}' expects unknown intent '{intent_id}'")
+                yield Problem(
+                    _where(pack, name, "dialogue"), f"dialogue state '{state}' expects unknown intent '{intent_id}'"
+                )
 
 
 def _sources(pack: Pack, name: str) -> Iterator[Problem]:
     cited: list[tuple[str, str, tuple[str, ...]]] = []
     for intent_id, behaviour in pack.behaviours.items():
         if behaviour.answer is not None:
-            cited.append((_where(pack, name, "intents", intent_id), f"answer of '{intent_id}'", behaviour.answer.sources))
+            cited.append(
+                (_where(pack, name, "intents", intent_id), f"answer of '{intent_id}'", behaviour.answer.sources)
+            )
     for disposition in pack.dispositions.values():
-        cited.append((_where(pack, name, "dispositions", disposition.id), f"disposition '{disposition.id}'", disposition.sources))
+        cited.append(
+            (_where(pack, name, "dispositions", disposition.id), f"disposition '{disposition.id}'", disposition.sources)
+        )
     for interview in pack.triage.values():
         cited.append((_where(pack, name, "triage", interview.id), f"interview '{interview.id}'", interview.sources))
     for routine in pack.routines.values():
@@ -163,7 +171,9 @@ def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
                 )
                 rng.shuffle(samples)
                 for text in samples[:SAMPLES_PER_TEMPLATE]:
-                    others = {result.intent.name for result in recognize_all(text, intents, skip_words=intents.skip_words)} - {intent.name}
+                    others = {
+                        result.intent.name for result in recognize_all(text, intents, skip_words=intents.skip_words)
+                    } - {intent.name}
                     for other in sorted(others):
                         key = tuple(sorted((intent.name, other)))
                         if key in seen:

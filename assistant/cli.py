@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from . import __version__
 from .errors import AssistantError, BadInput
@@ -63,13 +64,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
             "sources": [_source_name(pack, source) for source in turn.sources],
         }
         if transcript is not None:
-            record.update({"transcript": transcript.text, "asr": transcript.engine, "latency_ms": transcript.latency_ms})
+            record.update(
+                {"transcript": transcript.text, "asr": transcript.engine, "latency_ms": transcript.latency_ms}
+            )
         print(json.dumps(record))
     else:
         if transcript is not None:
             print(f"heard: {transcript.text or '(nothing)'}", file=sys.stderr)
         print(" ".join(turn.say))
     return 0
+
+
+def _results_file(path: Path) -> TextIO:
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as error:
+        raise BadInput(f"{path}: cannot write results: {error.strerror}") from None
 
 
 def _source_name(pack: Pack, source_id: str) -> str:
@@ -93,17 +103,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             engines.append(_engine(args, pack, announce=not args.json))
         return _transcribe_file(engines[0], path)
 
-    out_handle = None
-    if args.out:
-        try:
-            out_handle = open(args.out, "w", encoding="utf-8")
-        except OSError as error:
-            raise BadInput(f"{args.out}: cannot write results: {error.strerror}") from None
-    try:
+    with contextlib.ExitStack() as stack:
+        out_handle = stack.enter_context(_results_file(Path(args.out))) if args.out else None
         summary = evaluate(Path(args.manifest), Matcher(pack), out_handle, transcribe)
-    finally:
-        if out_handle is not None:
-            out_handle.close()
     if args.json:
         print(json.dumps(summary))
     else:
@@ -206,7 +208,7 @@ def _print_reply(turn: Any) -> None:
 
 def _print_exchange(exchange: Any) -> None:
     heard = exchange.transcript.text or "(nothing)"
-    line = f"you ({Path(exchange.source).name}): \"{heard}\""
+    line = f'you ({Path(exchange.source).name}): "{heard}"'
     if exchange.ignored:
         line += f"  [ignored: {exchange.ignored}]"
     elif exchange.match is not None:
@@ -283,7 +285,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     conversation = _conversation(args, pack, clock)
     conversation.wake.mode = "always"
     for turn in script:
-        print(f"\n# {turn.name}: the user says \"{turn.text}\"", flush=True)
+        print(f'\n# {turn.name}: the user says "{turn.text}"', flush=True)
         conversation.hear(next(iter(FileTurns([turn.audio]))))
         if turn.wait_s:
             print(f"  ({turn.wait_s:g} seconds pass)", flush=True)
@@ -333,7 +335,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--intents", metavar="PATH", help="intent pack (YAML file or folder) instead of the bundled one")
+    common.add_argument(
+        "--intents", metavar="PATH", help="intent pack (YAML file or folder) instead of the bundled one"
+    )
     speech = argparse.ArgumentParser(add_help=False)
     speech.add_argument("--asr", choices=("auto", "vosk", "pocketsphinx"), default="auto", help="speech engine")
     speech.add_argument("--vosk-model", metavar="PATH", help="folder of an unpacked Vosk model")
@@ -372,13 +376,19 @@ def build_parser() -> argparse.ArgumentParser:
     voice.add_argument("--wav-out", metavar="DIR", help="also write every spoken reply to a WAV file in DIR")
     voice.add_argument("--no-speakers", action="store_true", help="do not play replies (print them; see --wav-out)")
     voice.add_argument("--output-device", help="speaker device index or name")
-    voice.add_argument("--log", metavar="FILE", help="opt-in: keep a text-only log of the session (nothing is kept by default)")
+    voice.add_argument(
+        "--log", metavar="FILE", help="opt-in: keep a text-only log of the session (nothing is kept by default)"
+    )
     voice.add_argument("--wake-phrase", help="wake phrase (default: the pack's, 'hey coach')")
 
     listen = sub.add_parser("listen", parents=[common, speech, voice], help="talk to the assistant")
     listen.add_argument("--device", help="microphone index or name (see `assistant devices`)")
-    listen.add_argument("--mode", choices=("wake", "always", "push"), default="wake",
-                        help="wake: start with the wake phrase; always: no wake phrase; push: press Enter to talk")
+    listen.add_argument(
+        "--mode",
+        choices=("wake", "always", "push"),
+        default="wake",
+        help="wake: start with the wake phrase; always: no wake phrase; push: press Enter to talk",
+    )
     listen.add_argument("--input", nargs="+", metavar="FILE", help="treat each audio file as one spoken turn")
     listen.set_defaults(func=cmd_listen)
 

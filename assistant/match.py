@@ -50,7 +50,48 @@ DEFAULT_THRESHOLD = 0.6
 """Below this confidence the result is "not understood"."""
 
 FUNCTION_WORDS = frozenset(
-    ["a", "an", "the", "my", "is", "am", "are", "was", "it", "its", "i", "to", "of", "and", "this", "that", "be", "do", "does", "me", "just", "really", "so", "some", "in", "on", "at", "for", "with", "up", "too", "very", "bit", "little", "kind", "sort", "get", "got", "have", "has"]
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "is",
+        "am",
+        "are",
+        "was",
+        "it",
+        "its",
+        "i",
+        "to",
+        "of",
+        "and",
+        "this",
+        "that",
+        "be",
+        "do",
+        "does",
+        "me",
+        "just",
+        "really",
+        "so",
+        "some",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "up",
+        "too",
+        "very",
+        "bit",
+        "little",
+        "kind",
+        "sort",
+        "get",
+        "got",
+        "have",
+        "has",
+    ]
 )
 """Words that carry little meaning: cheap to add or drop."""
 
@@ -155,7 +196,9 @@ class Matcher:
                     if spoken:
                         values.append(_Value(spoken, str(out if out is not None else spoken)))
         elif isinstance(slot_list, RangeSlotList):
-            for number in itertools.islice(range(slot_list.start, slot_list.stop + 1, slot_list.step), _MAX_RANGE_VALUES):
+            for number in itertools.islice(
+                range(slot_list.start, slot_list.stop + 1, slot_list.step), _MAX_RANGE_VALUES
+            ):
                 values.append(_Value(normalize(num2words(number)), str(number)))
         self._values[name] = values
 
@@ -240,7 +283,9 @@ class Matcher:
     def _build_permutation(self, graph: _Graph, expr: Permutation, start: int, data: IntentData, depth: int) -> int:
         items = [item for item in expr.items if not (isinstance(item, TextChunk) and not item.text.strip())]
         if len(items) > _MAX_PERMUTATION_ITEMS:
-            raise BadInput(f"a permutation (a;b;...) has {len(items)} items; at most {_MAX_PERMUTATION_ITEMS} are allowed")
+            raise BadInput(
+                f"a permutation (a;b;...) has {len(items)} items; at most {_MAX_PERMUTATION_ITEMS} are allowed"
+            )
         # One node per subset of items already said; any unsaid item may come next.
         nodes = {0: start}
         full = (1 << len(items)) - 1
@@ -273,7 +318,9 @@ class Matcher:
             self._word_templates[word_index] = np.array(templates, dtype=np.int32)
         self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
         self._required = np.array([graph.required for graph in self._graphs], dtype=np.float32)
-        self._value_words = {name: sorted({w for v in values for w in v.words.split()}) for name, values in self._values.items()}
+        self._value_words = {
+            name: sorted({w for v in values for w in v.words.split()}) for name, values in self._values.items()
+        }
 
     # ---- matching --------------------------------------------------------------------------
 
@@ -454,10 +501,7 @@ class Matcher:
                                 row[target] = (skipped, path + word_weight, slots)
                         if following is not None:
                             sim = similarity.get((i, label))
-                            if sim:
-                                step = (max(spoken_weight, word_weight)) * (1.0 - sim)
-                            else:
-                                step = word_weight + spoken_weight
+                            step = max(spoken_weight, word_weight) * (1.0 - sim) if sim else word_weight + spoken_weight
                             candidate = cost + step
                             current = following.get(target)
                             if current is None or candidate < current[0]:
@@ -480,7 +524,11 @@ class Matcher:
                             candidate = cost + _WILDCARD_COST * (end - i)
                             current = rows[end].get(target)
                             if current is None or candidate < current[0]:
-                                rows[end][target] = (candidate, path + 1.0, slots + ((slot_name, " ".join(tokens[i:end])),))
+                                rows[end][target] = (
+                                    candidate,
+                                    path + 1.0,
+                                    slots + ((slot_name, " ".join(tokens[i:end])),),
+                                )
             if i == n:
                 break  # the last row is read, not carried forward
             kept = [(cell[0], node) for node, cell in row.items() if cell[0] <= limit]
@@ -540,7 +588,9 @@ class _SpanCache:
         if key not in self._covering:
             best = 0.0
             words = self._matcher._value_words.get(list_name, [])
-            if words and process.extractOne(self._tokens[position], words, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF):
+            if words and process.extractOne(
+                self._tokens[position], words, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF
+            ):
                 for start in range(max(0, position - _MAX_SLOT_WORDS + 1), position + 1):
                     for end in range(position + 1, min(len(self._tokens), start + _MAX_SLOT_WORDS) + 1):
                         found = self.value(start, end, list_name)
@@ -553,9 +603,7 @@ class _SpanCache:
 def _context_allows(data: IntentData, context: Mapping[str, Any] | None) -> bool:
     if data.requires_context and not check_required_context(data.requires_context, dict(context or {})):
         return False
-    if data.excludes_context and not check_excluded_context(data.excludes_context, dict(context or {})):
-        return False
-    return True
+    return not (data.excludes_context and not check_excluded_context(data.excludes_context, dict(context or {})))
 
 
 def _glue(items: list[Expression]) -> list[Expression]:

@@ -6,7 +6,7 @@ audio -> ``Transcript`` (asr) -> ``Match`` (match) -> ``Turn`` (dialogue) -> ``U
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,9 @@ class Transcript:
     """Per-word timings when the engine gives them."""
     audio_s: float = 0.0
     """Seconds of audio consumed for this turn."""
-    speech_end_s: Optional[float] = None
+    speech_end_s: float | None = None
     """Where in the audio the speech ended (seconds), when known."""
-    latency_ms: Optional[float] = None
+    latency_ms: float | None = None
     """Wall time from end of audio (or end of speech) to this final result."""
 
 
@@ -53,15 +53,15 @@ class Match:
     """The text as given."""
     normalized: str
     """The text after normalisation (what was matched)."""
-    intent: Optional[str]
+    intent: str | None
     """Intent id, or None when not understood."""
     slots: dict[str, str] = field(default_factory=dict)
     """Slot name -> canonical value."""
     confidence: float = 0.0
     """Calibrated confidence in [0, 1]."""
-    closest: Optional[str] = None
+    closest: str | None = None
     """Best intent even when below the threshold (to offer "did you mean")."""
-    template: Optional[str] = None
+    template: str | None = None
     """The template sentence that matched best (for debugging and checks)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,13 +82,13 @@ class Turn:
     """Sentences to speak, in order, each short enough for one breath."""
     state: str
     """Dialogue state after the turn ("idle", "follow_up", "triage", "routine", ...)."""
-    expects: Optional[str] = None
+    expects: str | None = None
     """What the assistant waits for next ("yes_no", "routine") or None."""
-    intent: Optional[str] = None
+    intent: str | None = None
     """The intent acted on (None when not understood)."""
     slots: dict[str, str] = field(default_factory=dict)
     """Slots acted on."""
-    disposition: Optional[str] = None
+    disposition: str | None = None
     """Set when a triage interview ended: its disposition id."""
     sources: tuple[str, ...] = ()
     """Source ids behind what was said."""

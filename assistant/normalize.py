@@ -44,9 +44,7 @@ _CONTRACTIONS = {
     "y'all": "you all",
 }
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
-_CONTRACTION_RE = re.compile(
-    "|".join(re.escape(k) for k in sorted(_CONTRACTIONS, key=len, reverse=True))
-)
+_CONTRACTION_RE = re.compile("|".join(re.escape(k) for k in sorted(_CONTRACTIONS, key=len, reverse=True)))
 _NUMBER_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(st|nd|rd|th|s)?(?![\w])")
 _NON_WORD_RE = re.compile(r"[^\w' ]+")
 _SPACE_RE = re.compile(r"\s+")

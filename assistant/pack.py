@@ -381,7 +381,9 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
             raise _bad(intent, name, f"intent '{intent_id}' needs a 'data' list of sentence blocks")
         for block in intent["data"]:
             if not isinstance(block, dict) or not isinstance(block.get("sentences"), list):
-                raise _bad(block, _where(intent, name), f"intent '{intent_id}': each data block needs a 'sentences' list")
+                raise _bad(
+                    block, _where(intent, name), f"intent '{intent_id}': each data block needs a 'sentences' list"
+                )
             for sentence in block["sentences"]:
                 if not isinstance(sentence, str):
                     raise _bad(block, name, f"intent '{intent_id}': sentence {sentence!r} is not text")
@@ -400,16 +402,20 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         _check_template(body, rules, f"expansion rule '{rule_name}'", name)
     try:
         hassil_intents = Intents.from_dict(
-            {key: data[key] for key in ("language", "intents", "lists", "expansion_rules", "skip_words", "settings") if key in data}
+            {
+                key: data[key]
+                for key in ("language", "intents", "lists", "expansion_rules", "skip_words", "settings")
+                if key in data
+            }
         )
     except (HassilParseError, HassilError) as error:
         raise BadInput(f"{name}: template error: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError, AssertionError, IndexError) as error:
         raise BadInput(f"{name}: pack does not follow the hassil layout: {error or type(error).__name__}") from None
     for intent_id, intent in hassil_intents.intents.items():
-        for intent_data, block in zip(intent.data, intents_data[intent_id]["data"]):
+        for intent_data, block in zip(intent.data, intents_data[intent_id]["data"], strict=True):
             try:
-                intent_data.sentences  # parsed once here (hassil caches it); malformed ones are found below
+                _ = intent_data.sentences  # parsed once here (hassil caches it); malformed ones are found below
             except Exception:  # hassil reports some malformed templates with asserts and index errors
                 for sentence in block["sentences"]:
                     _check_template(sentence, block, f"intent '{intent_id}'", name)
@@ -592,7 +598,9 @@ def _routine(routine_id: str, node: dict[str, Any], name: str) -> StretchRoutine
                 )
             )
         except (TypeError, ValueError):
-            raise _bad(step, name, f"{what}: hold_seconds, repetitions and rest_seconds must be whole numbers") from None
+            raise _bad(
+                step, name, f"{what}: hold_seconds, repetitions and rest_seconds must be whole numbers"
+            ) from None
     kind = node.get("kind", "stretch")
     if kind not in ROUTINE_KINDS:
         raise _bad(node, name, f"{what}: kind must be one of {ROUTINE_KINDS}")

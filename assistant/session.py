@@ -238,7 +238,9 @@ class Conversation:
         stop = stop or threading.Event()
         self._voice = queue.Queue()
         failed: list[AssistantError] = []
-        voice = threading.Thread(target=self._speak_queued, args=(self._voice, stop, failed), name="speech-out", daemon=True)
+        voice = threading.Thread(
+            target=self._speak_queued, args=(self._voice, stop, failed), name="speech-out", daemon=True
+        )
         ticker = threading.Thread(target=self._tick, args=(stop,), name="routine-clock", daemon=True)
         voice.start()
         ticker.start()
@@ -256,7 +258,9 @@ class Conversation:
         if failed:
             raise failed[0]
 
-    def _speak_queued(self, replies: queue.Queue[Turn | None], stop: threading.Event, failed: list[AssistantError]) -> None:
+    def _speak_queued(
+        self, replies: queue.Queue[Turn | None], stop: threading.Event, failed: list[AssistantError]
+    ) -> None:
         while (turn := replies.get()) is not None:
             try:
                 self.speak(turn)

@@ -105,14 +105,20 @@ def main() -> None:
     p, o = results["phrasings"], results["ood"]
     assert isinstance(p, dict) and isinstance(o, dict)
     print(f"machine                         {results['machine']}")
-    print(f"held-out phrasings              n={p['n']} intent accuracy {p['intent_accuracy']:.1%}, "
-          f"command acceptance {p['command_acceptance']:.1%}")
+    print(
+        f"held-out phrasings              n={p['n']} intent accuracy {p['intent_accuracy']:.1%}, "
+        f"command acceptance {p['command_acceptance']:.1%}"
+    )
     print(f"out-of-domain                   n={o['n']} false accepts {o['ood_false_accept_rate']:.1%}")
-    print(f"bundled pack                    {results['bundled_templates']} templates, "
-          f"{results['bundled_expansions']:,} sentences, loads in {results['bundled_load_ms']} ms")
+    print(
+        f"bundled pack                    {results['bundled_templates']} templates, "
+        f"{results['bundled_expansions']:,} sentences, loads in {results['bundled_load_ms']} ms"
+    )
     print(f"bundled match latency           {results['bundled_match']}")
-    print(f"coffee pack                     {results['coffee_expansions']:,} sentences, "
-          f"loads in {results['coffee_load_ms']} ms")
+    print(
+        f"coffee pack                     {results['coffee_expansions']:,} sentences, "
+        f"loads in {results['coffee_load_ms']} ms"
+    )
     print(f"coffee match latency            {results['coffee_match']}")
     print(f"`assistant ask` cold start      {results['ask_cold_start_ms']}")
 

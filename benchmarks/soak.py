@@ -98,7 +98,8 @@ class SoakAudio:
 
 
 def make_audio(minutes: float, seed: int = 1, lines: tuple[Line, ...] = RECORDED) -> SoakAudio:
-    """Silence, pink noise and babble, then a question and "no thanks" (``lines`` in pairs), until ``minutes`` are filled."""
+    """Silence, pink noise and babble, then a question and "no thanks" (``lines`` in pairs),
+    until ``minutes`` are filled."""
     rng = np.random.default_rng(seed)
     voices = {line: voiced(line) for line in lines}
     parts: list[np.ndarray] = []

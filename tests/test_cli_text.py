@@ -37,7 +37,7 @@ def test_out_of_domain_gives_null_intent(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("language: en\nintents:\n  x:\n    data:\n      - sentences: [\"a\", \n  oops: [\n")
+    bad.write_text('language: en\nintents:\n  x:\n    data:\n      - sentences: ["a", \n  oops: [\n')
     code, out, err = run(capsys, "ask", "--intents", str(bad), "hello")
     assert code == 2
     assert f"{bad}:" in err and "malformed YAML" in err
@@ -54,7 +54,9 @@ def test_unknown_list_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_duplicate_key_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pack = tmp_path / "pack.yaml"
-    pack.write_text("language: en\nintents:\n  a:\n    data: [{sentences: [hi]}]\n  a:\n    data: [{sentences: [yo]}]\n")
+    pack.write_text(
+        "language: en\nintents:\n  a:\n    data: [{sentences: [hi]}]\n  a:\n    data: [{sentences: [yo]}]\n"
+    )
     code, _, err = run(capsys, "check-intents", str(pack))
     assert code == 2
     assert f"{pack}:5" in err and "duplicate key 'a'" in err
@@ -83,13 +85,16 @@ def test_huge_question_is_refused_fast(capsys: pytest.CaptureFixture[str]) -> No
 def test_eval_records_bad_lines_and_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(
-        '{"id": "1", "text": "small hot mocha oat milk no sugar decaf", "intent": "order_coffee", "slots": {"size": "small"}}\n'
+        '{"id": "1", "text": "small hot mocha oat milk no sugar decaf", "intent": "order_coffee",'
+        ' "slots": {"size": "small"}}\n'
         "not json\n"
         '{"id": "3", "text": "what time is it", "intent": null}\n'
         '{"id": "4", "text": "cancel my order", "intent": "order_coffee"}\n'
     )
     results = tmp_path / "r.jsonl"
-    code, out, _ = run(capsys, "eval", "--intents", COFFEE, "--manifest", str(manifest), "--out", str(results), "--json")
+    code, out, _ = run(
+        capsys, "eval", "--intents", COFFEE, "--manifest", str(manifest), "--out", str(results), "--json"
+    )
     assert code == 0
     summary = json.loads(out)
     assert summary == {

@@ -90,7 +90,7 @@ def test_every_interview_path_ends_in_a_disposition(interview: TriageInterview) 
 def test_yes_to_a_red_flag_always_ends_urgent(interview: TriageInterview) -> None:
     for path in interview_paths(interview):
         urgency = PACK.dispositions[path.disposition].urgency
-        for ask, answer in zip(path.asks, path.answers):
+        for ask, answer in zip(path.asks, path.answers, strict=True):
             question = interview.questions[question_by_ask(interview, ask)]
             if question.red_flag and answer == "yes":
                 assert urgency >= 2, (

@@ -163,7 +163,8 @@ def test_half_downloaded_vosk_model_is_a_clear_error(tmp_path: Path) -> None:
     done = _run("ask", "--audio", str(samples_folder() / "01-eye.wav"), "--asr", "vosk", "--vosk-model", str(model))
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
-        f"assistant: error: {model}: cannot load the Vosk model (Failed to create a model); is it a complete, unzipped model?"
+        f"assistant: error: {model}: cannot load the Vosk model (Failed to create a model); "
+        "is it a complete, unzipped model?"
     )
     assert "Traceback" not in done.stderr and done.stdout == ""
     missing = _run(

@@ -1,5 +1,6 @@
 """Hostile and odd text: the normaliser, matcher and pack loader raise nothing but the project's own errors."""
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -71,10 +72,8 @@ def test_random_templates_load_and_match_or_fail_cleanly(sentences: list[str], t
 
 def test_deep_nesting_is_refused_or_handled() -> None:
     sentence = "(" * 200 + "calf" + ")" * 200
-    try:
+    with contextlib.suppress(AssistantError):
         Matcher(pack_from_dict({"language": "en", "intents": {"x": {"data": [{"sentences": [sentence]}]}}}))
-    except AssistantError:
-        pass
 
 
 def test_huge_list_loads() -> None:
@@ -92,13 +91,20 @@ def test_huge_list_loads() -> None:
     assert match.slots == {"exercise": "move12 style99"}
 
 
-@given(st.dictionaries(st.text(max_size=10), st.recursive(st.none() | st.booleans() | st.text(max_size=10) | st.integers(),
-        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=10), max_size=6))
+@given(
+    st.dictionaries(
+        st.text(max_size=10),
+        st.recursive(
+            st.none() | st.booleans() | st.text(max_size=10) | st.integers(),
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+            max_leaves=10,
+        ),
+        max_size=6,
+    )
+)
 @settings(max_examples=200, deadline=None)
 def test_random_yaml_pack_fails_cleanly(tmp_path_factory, data) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("pack") / "pack.yaml"
     path.write_text(yaml.safe_dump(data))
-    try:
+    with contextlib.suppress(AssistantError):
         Matcher(load_pack(path))
-    except AssistantError:
-        pass

@@ -14,8 +14,8 @@ import soundfile as sf
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-import make_spoken_set
-import voices as vx
+import make_spoken_set  # noqa: E402 - the scripts folder is not a package
+import voices as vx  # noqa: E402
 
 ITEMS: list[dict[str, Any]] = [
     {"id": "eye-1", "text": "why is my eye twitching", "intent": "eye_twitch", "slots": {}},
