@@ -119,22 +119,26 @@ def plot_acceptance(speech: dict[str, Any], path: Path) -> None:
             notes.append(result["reason"])
             continue
         colour = colours.get(kind, "#444444")
+        ends = []
         for voice, by_snr in sorted(result["by_voice_snr"].items()):
             xs, ys = curve(by_snr)
             ax.plot(xs, ys, color=colour, alpha=0.25, linewidth=0.9)
             if xs:
-                ax.annotate(
-                    voice,
-                    (xs[-1], ys[-1]),
-                    fontsize=6,
-                    color=colour,
-                    alpha=0.6,
-                    xytext=(3, 0),
-                    textcoords="offset points",
-                    va="center",
-                )
+                ends.append((ys[-1], xs[-1], voice))
+        for y, x, voice in spaced_labels(ends, gap=3.2):
+            ax.annotate(
+                voice,
+                (x, y),
+                fontsize=6,
+                color=colour,
+                alpha=0.7,
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+            )
         xs, ys = curve(result["by_snr"])
-        ax.plot(xs, ys, color=colour, linewidth=2.6, marker="o", label=f"{kind} (all voices)")
+        label = f"{kind}, all voices (mean of 24-6 dB: {pct(result['noisy_acceptance_mean'])})"
+        ax.plot(xs, ys, color=colour, linewidth=2.6, marker="o", label=label)
         for x, y in zip(xs, ys, strict=True):
             ax.annotate(
                 f"{y:.0f}", (x, y), fontsize=8, color=colour, xytext=(0, 7), textcoords="offset points", ha="center"
@@ -152,11 +156,21 @@ def plot_acceptance(speech: dict[str, Any], path: Path) -> None:
     ax.grid(True, alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     if notes:
-        ax.text(0.01, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=8, color="#666666")
+        ax.text(0.02, 0.75, "\n".join(notes), transform=ax.transAxes, fontsize=8, color="#666666")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def spaced_labels(ends: list[tuple[float, float, str]], gap: float) -> list[tuple[float, float, str]]:
+    """Line-end labels (y, x, text) nudged apart so that no two are closer than ``gap`` on the y axis."""
+    placed: list[tuple[float, float, str]] = []
+    for y, x, text in sorted(ends):
+        if placed and y - placed[-1][0] < gap:
+            y = placed[-1][0] + gap
+        placed.append((y, x, text))
+    return placed
 
 
 def curve(by_snr: dict[str, Any]) -> tuple[list[float], list[float]]:
@@ -349,6 +363,8 @@ def markdown(
         f"and tests/data/ood.jsonl)"
     )
     machine_line = describe_machine(speech["machine"])
+    pass_min = speech.get("accuracy_pass_s", 0.0) / 60
+    full = len(pick_items(0)) * 10  # two voices, clean and four SNRs
     rel_plots = plots.relative_to(out) if plots.is_relative_to(out) else plots
     lines = [
         "# Benchmarks",
@@ -367,7 +383,7 @@ def markdown(
         f"Timings are medians of {args.repeats} runs. Nothing here is asserted by the tests; the figures are "
         f"what this machine measured, met or not.",
         "",
-        f"Machine: {describe_machine(machine())}.",
+        f"Machine: {describe_machine(machine())}.{busy_note(text, speech, latency)}",
         "",
         "## Targets",
         "",
@@ -397,8 +413,11 @@ def markdown(
         "noise is covered by the spoken-set pass only.",
         *(
             [
-                "- " + subset[0].upper() + subset[1:] + " was used, to fit the time the engine currently needs; "
-                "the full set is `.venv/bin/python benchmarks/report.py` without `--limit`."
+                "- " + subset[0].upper() + subset[1:] + " was used, to fit the time the engine currently needs: "
+                f"the accuracy pass took {pass_min:.1f} minutes for {speech['recordings']} recordings, so the full "
+                f"set ({full} recordings) would take about {pass_min * full / max(1, speech['recordings']):.0f} "
+                "minutes at this speed. The items used are listed in `.cache/bench/items.jsonl`; the full set "
+                "is `.venv/bin/python benchmarks/report.py` without `--limit`."
             ]
             if args.limit
             else []
@@ -406,6 +425,19 @@ def markdown(
         "",
     ]
     return "\n".join(lines)
+
+
+def busy_note(*results: dict[str, Any]) -> str:
+    """A warning when other work shared the CPU while timings were taken."""
+    loads = [r.get("ran_on", r.get("machine", {})).get("load_avg_1m") for r in results]
+    cores = machine()["cores"] or 1
+    highest = max((load for load in loads if isinstance(load, (int, float))), default=0.0)
+    if highest <= cores / 2:
+        return ""
+    return (
+        f" Other work shared the {cores} cores during the run (load average up to {highest} as sections started), "
+        "so timings are pessimistic; the load is shown per section."
+    )
 
 
 def speech_section(speech: dict[str, Any], machine_line: str, plots: Path) -> list[str]:
