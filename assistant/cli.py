@@ -249,14 +249,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
         conversation.run(FileTurns(args.input))
         return 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
-    if args.mode == "push":
-        turns: Any = _push_to_talk(MicrophoneTurns(device))
-    else:
-        turns = MicrophoneTurns(device)
+    microphone = MicrophoneTurns(device)
+    turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
     print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
     try:
-        conversation.run(turns)
+        conversation.run(turns, endpointer=microphone.endpointer)
     except KeyboardInterrupt:
         print("Bye.", file=sys.stderr)
     return 0

@@ -22,6 +22,7 @@ from rapidfuzz import fuzz
 
 from .asr.base import SpeechEngine
 from .audio.mic import AudioTurn
+from .audio.vad import Endpointer
 from .dialogue import Dialogue
 from .errors import AssistantError
 from .match import Matcher
@@ -30,6 +31,11 @@ from .normalize import normalize
 from .tts import Speaker
 
 LISTEN_MODES = ("wake", "always", "push")
+
+QUESTION_PAUSE_MS = 500
+"""A pause this long ends a turn when the user may be asking anything (people pause mid-question)."""
+REPLY_PAUSE_MS = 250
+"""A pause this long ends a turn when a one- or two-word reply is expected (yes/no, routine commands)."""
 """wake: turns start with the wake phrase; always: every turn is for the assistant; push: Enter to talk."""
 
 
@@ -197,6 +203,11 @@ class Conversation:
         return first
 
     @property
+    def turn_pause_ms(self) -> int:
+        """How long a pause should end the user's next turn, given what the assistant waits for."""
+        return REPLY_PAUSE_MS if self.dialogue.expects in ("yes_no", "routine") else QUESTION_PAUSE_MS
+
+    @property
     def is_talking(self) -> bool:
         """True while a reply is being spoken or waits to be."""
         return self.speaker.is_speaking or (self._voice is not None and not self._voice.empty())
@@ -232,9 +243,12 @@ class Conversation:
             self._say(turn)
         return turns
 
-    def run(self, turns: Iterable[AudioTurn], stop: threading.Event | None = None) -> None:
+    def run(
+        self, turns: Iterable[AudioTurn], stop: threading.Event | None = None, endpointer: Endpointer | None = None
+    ) -> None:
         """Hear every turn while replies are spoken in the background, so "stop" can cut them off;
-        a ticker speaks routine timings between turns."""
+        a ticker speaks routine timings between turns. With the microphone's ``endpointer``, turns
+        end sooner when a short reply is expected."""
         stop = stop or threading.Event()
         self._voice = queue.Queue()
         failed: list[AssistantError] = []
@@ -249,6 +263,8 @@ class Conversation:
                 if stop.is_set():
                     break
                 self.hear(audio)
+                if endpointer is not None:
+                    endpointer.set_trailing_silence(self.turn_pause_ms)
         finally:
             stop.set()
             ticker.join(timeout=2)

@@ -180,6 +180,7 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         exchange = conversation.hear(turn)
         heard.close()
         endpointer.flush()
+        endpointer.set_trailing_silence(conversation.turn_pause_ms)  # as Conversation.run does
         reply_at = first_write[0] if first_write else None
         decided_at = decided[0] if decided else None
         turns.append(

@@ -82,6 +82,10 @@ class Endpointer:
         self._silent_run = 0
         self._last_speech = 0
 
+    def set_trailing_silence(self, trailing_silence_ms: int) -> None:
+        """Change how long a pause ends a turn (takes effect from the next frame)."""
+        self.trailing_frames = max(1, round(trailing_silence_ms / 1000 / FRAME_S))
+
     @property
     def in_speech(self) -> bool:
         """True while a turn is open."""
