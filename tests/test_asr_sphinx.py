@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from asr_fixtures import speak, tiny_pack
 
 from assistant.asr.base import engine_notice, open_engine
-from assistant.asr.sphinx_engine import SphinxEngine
+from assistant.asr.sphinx_engine import SphinxEngine, _compose
 from assistant.audio.io import iter_audio, load_audio
 from assistant.messages import Transcript
 
@@ -36,6 +37,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> SphinxEngine:
         ("nope", "yes_no"),
         ("yeah", "yes_no"),
         ("chest pain", "yes_no"),  # emergencies are heard in every state
+        ("hey coach my calf is cramping", None),  # the wake phrase, which the listener strips
+        ("hey coach", None),
     ],
 )
 def test_commands_are_heard(engine: SphinxEngine, tmp_path: Path, said: str, expects: str | None) -> None:
@@ -85,14 +88,41 @@ def test_build_is_cached(tmp_path: Path) -> None:
     assert second.files["pack"].stat().st_mtime_ns == stamp
 
 
-def test_words_missing_from_the_dictionary_are_reported(tmp_path: Path) -> None:
+def test_words_missing_from_the_dictionary_are_reported_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     pack_file = tmp_path / "p.yaml"
     pack_file.write_text("language: en\nintents:\n  odd:\n    data: [{sentences: ['my gastrocnemiusz hurts']}]\n")
     from assistant.pack import load_pack
 
-    engine = SphinxEngine(load_pack(pack_file), cache=tmp_path / "cache", open_vocabulary=False)
+    with caplog.at_level(logging.INFO):
+        engine = SphinxEngine(load_pack(pack_file), cache=tmp_path / "cache", open_vocabulary=False)
     assert engine.missing_words == ("gastrocnemiusz",)
     assert "gastrocnemiusz" in engine.describe()
+    assert not caplog.records and not capsys.readouterr().err  # said by describe(), not on every start
+
+
+def test_pack_words_outside_the_dictionary_get_composed_pronunciations(tmp_path: Path) -> None:
+    pack_file = tmp_path / "p.yaml"
+    pack_file.write_text(
+        "language: en\nintents:\n  odd:\n    data: [{sentences: ['my hammies are spasming after the cooldown']}]\n"
+    )
+    from assistant.pack import load_pack
+
+    engine = SphinxEngine(load_pack(pack_file), cache=tmp_path / "cache", open_vocabulary=False)
+    assert engine.missing_words == ()
+    assert engine.decoder.lookup_word("hammies") == "HH AE M IY Z"
+    assert engine.decoder.lookup_word("spasming") == "S P AE Z AH M IH NG"
+    assert engine.decoder.lookup_word("cooldown") == "K UW L D AW N"
+
+
+@pytest.mark.parametrize(
+    ("word", "phones"),
+    [("cns", "S IY EH N EH S"), ("knotting", "N AA T IH NG"), ("glutes", None), ("zzqx", None)],
+)
+def test_composed_pronunciations(word: str, phones: str | None) -> None:
+    known = {"c": "S IY", "n": "EH N", "s": "EH S", "knot": "N AA T"}
+    assert _compose(word, known) == phones
 
 
 def test_auto_without_vosk_model_picks_pocketsphinx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

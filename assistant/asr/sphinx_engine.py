@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from pocketsphinx.lm import ArpaBoLM
 from rapidfuzz.distance import Levenshtein
 
 from ..errors import AssistantError
+from ..match import Matcher
 from ..messages import Transcript, Word
 from ..pack import Pack
 from . import grammar
@@ -54,6 +57,22 @@ below 0.3), so below this the turn goes to the open-vocabulary decoder.
 """
 
 PHONE_SEARCH = "phone_loop"
+
+
+@dataclass(frozen=True)
+class SphinxSettings:
+    """Decoder and checking knobs (defaults chosen with benchmarks/tune_asr.py)."""
+
+    language_weight: float = 6.5
+    """PocketSphinx -lw: how strongly the pack language model outweighs the sounds."""
+    insertion_penalty: float = 0.65
+    """PocketSphinx -wip: below 1 discourages extra short words."""
+    nbest: int = 0
+    """Pack-model hypotheses the matcher chooses among (0: take the best-scoring one)."""
+    weak_word_posterior: float = WEAK_WORD_POSTERIOR
+    """A word with a lower posterior makes the result weak."""
+    phone_agreement: float = PHONE_AGREEMENT
+    """A result whose phones agree less than this with a phone loop is weak."""
 
 
 def cache_root() -> Path:
@@ -85,6 +104,58 @@ def _language_model(phrases: list[str]) -> str:
     return out.getvalue()
 
 
+SUFFIX_PHONES = {"ness": "N AH S", "ies": "IY Z", "ing": "IH NG", "es": "IH Z", "ed": "D", "s": "Z", "y": "IY"}
+"""Endings a pack word may add to a dictionary word ("glutes", "spasmed", "hammies"), longest first."""
+
+
+def _pronunciations(words: set[str], source: Path) -> dict[str, str]:
+    """Phones for ``words``: the CMU dictionary's, else composed from dictionary pieces (see ``_compose``)."""
+    wanted = set(words) | set("abcdefghijklmnopqrstuvwxyz")
+    for word in words:
+        wanted |= {word[:i] for i in range(2, len(word))} | {word[i:] for i in range(1, len(word) - 1)}
+        wanted |= {word[:i] + "e" for i in range(2, len(word))} | {word[:i] + "y" for i in range(2, len(word))}
+    found: dict[str, str] = {}
+    with open(source, encoding="utf-8") as handle:
+        for line in handle:
+            head, _, phones = line.strip().partition(" ")
+            if head in wanted and head not in found:
+                found[head] = phones
+    result = {word: found[word] for word in words if word in found}
+    for word in sorted(words - set(result)):
+        composed = _compose(word, found)
+        if composed:
+            result[word] = composed
+    return result
+
+
+def _compose(word: str, known: dict[str, str], depth: int = 0) -> str | None:
+    """Phones for a word the dictionary lacks: an inflected dictionary word ("spasm" + "ed", "ham" + "my"),
+    two dictionary words joined ("cool" + "down"), or for short abbreviations ("cns", "gp") its letters."""
+    if word in known:
+        return known[word]
+    if depth > 2:
+        return None
+    if depth == 0 and (len(word) <= 3 or not any(v in word for v in "aeiouy")):
+        letters = [known.get(letter) for letter in word]
+        return " ".join(p for p in letters if p) if all(letters) else None
+    for ending, phones in SUFFIX_PHONES.items():
+        if not word.endswith(ending) or len(word) - len(ending) < 3:
+            continue
+        stem = word[: -len(ending)]
+        for base in (stem, stem + "e", stem + "y", stem[:-1] if stem[-1] == stem[-2] else ""):
+            if base in known:
+                return known[base] + " " + phones
+    for cut in sorted(range(2, len(word) - 1), key=lambda c: -min(c, len(word) - c)):
+        head, tail = word[:cut], word[cut:]
+        if head in known and len(tail) >= 3:
+            rest = _compose(tail, known, depth + 1)
+            if rest:
+                return known[head] + " " + rest
+    if word.endswith("e") and word[:-1] in known:
+        return known[word[:-1]]  # a silent final e ("glute" as "glut")
+    return None
+
+
 def _state_search(expects: str | None) -> str:
     return PACK_SEARCH if expects is None else f"expects_{expects}"
 
@@ -94,12 +165,26 @@ class SphinxEngine:
 
     name = "pocketsphinx"
 
-    def __init__(self, pack: Pack, cache: Path | None = None, open_vocabulary: bool = True) -> None:
+    def __init__(
+        self,
+        pack: Pack,
+        cache: Path | None = None,
+        open_vocabulary: bool = True,
+        settings: SphinxSettings | None = None,
+    ) -> None:
         self.pack = pack
+        self.settings = settings or SphinxSettings()
         self.model_dir = Path(get_model_path("en-us"))
         started = time.perf_counter()
         self.files = self._build(cache if cache is not None else cache_root())
-        config = Config(hmm=str(self.model_dir / "en-us"), dict=str(self.files["dict"]), lm=None, loglevel="FATAL")
+        config = Config(
+            hmm=str(self.model_dir / "en-us"),
+            dict=str(self.files["dict"]),
+            lm=None,
+            lw=self.settings.language_weight,
+            wip=self.settings.insertion_penalty,
+            loglevel="FATAL",
+        )
         try:
             self.decoder = Decoder(config)
             for search, path in self.files.items():
@@ -111,6 +196,7 @@ class SphinxEngine:
             ) from None
         self.decoder.add_allphone_file(PHONE_SEARCH, str(self.model_dir / "en-us-phone.lm.bin"))
         self.decoder.activate_search(PACK_SEARCH)
+        self.matcher = Matcher(pack) if self.settings.nbest > 1 else None
         self.start_s = time.perf_counter() - started
         self._open: Decoder | None = None
         self._open_ready = threading.Event()
@@ -121,7 +207,11 @@ class SphinxEngine:
         """Write (or reuse) the pack dictionary and grammars; returns search name -> file, plus "dict"."""
         states: list[str | None] = [None, *self.pack.dialogue.expects]
         phrase_sets = {state: grammar.phrases(self.pack, state) for state in states}
-        vocabulary = grammar.vocabulary(self.pack)
+        wake = " ".join(grammar.spoken_words(self.pack.dialogue.wake_phrase or "", self.pack.intents.language))
+        if wake:
+            # The listener strips the wake phrase, so it is heard alone and in front of any idle phrase.
+            phrase_sets[None] = [wake, *phrase_sets[None], *(f"{wake} {p}" for p in phrase_sets[None])]
+        vocabulary = grammar.vocabulary(self.pack) | set(wake.split())
         source = self.model_dir / "cmudict-en-us.dict"
         key = hashlib.sha256(
             repr(
@@ -130,6 +220,7 @@ class SphinxEngine:
                     sorted(vocabulary),
                     version("pocketsphinx"),
                     source.stat().st_size,
+                    _compose.__doc__,
                 )
             ).encode()
         ).hexdigest()[:16]
@@ -144,6 +235,9 @@ class SphinxEngine:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             lines, known = _read_dictionary(source, vocabulary)
+            composed = _pronunciations(vocabulary - known, source)
+            lines += [f"{word} {phones}\n" for word, phones in sorted(composed.items())]
+            known |= set(composed)
             for state, phrase_list in phrase_sets.items():
                 usable = [p for p in phrase_list if all(w in known for w in p.split())]
                 files[_state_search(state)].write_text(_language_model(usable or ["<unk>"]), encoding="utf-8")
@@ -151,11 +245,8 @@ class SphinxEngine:
             known_file.write_text("\n".join(sorted(known)), encoding="utf-8")
         self.missing_words = tuple(sorted(vocabulary - known))
         if self.missing_words:
-            _LOGGER.warning(
-                "%d pack word(s) are not in the PocketSphinx dictionary: %s",
-                len(self.missing_words),
-                ", ".join(self.missing_words[:20]),
-            )
+            # Said once by describe() (and `assistant check`), not on every start.
+            _LOGGER.debug("pack words without a pronunciation: %s", ", ".join(self.missing_words))
         return files
 
     def _load_open(self) -> None:
@@ -239,10 +330,15 @@ class SphinxEngine:
         self.decoder.end_utt()
         words = self._result(self.decoder)
         confidence = min((w.confidence for w in words), default=0.0)
-        weak = not words or confidence < WEAK_WORD_POSTERIOR
+        if self.matcher is not None and words and second is None:
+            chosen = self._rescored(words, expects)
+            if chosen is not None:
+                words = self._aligned(chosen, held.chunks) or words
+                confidence = min((w.confidence for w in words), default=0.0)
+        weak = not words or confidence < self.settings.weak_word_posterior
         if not weak and second is None:
             agreement = self.phone_agreement(held.chunks, words)
-            weak = agreement < PHONE_AGREEMENT
+            weak = agreement < self.settings.phone_agreement
         if weak and fed:
             if second is None:
                 second = self.open_decoder()
@@ -272,6 +368,35 @@ class SphinxEngine:
             speech_end_s=words[-1].end_s if words else None,
             latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
         )
+
+    def _rescored(self, words: list[Word], expects: str | None) -> str | None:
+        """Among the pack model's N best readings, the one the matcher understands best in this state,
+        when that is a different reading from the top one (None otherwise)."""
+        assert self.matcher is not None
+        active = set(grammar.active_intents(self.pack, expects))
+        top = " ".join(w.word for w in words)
+        readings: dict[str, None] = {}
+        for hypothesis in itertools.islice(self.decoder.nbest(), self.settings.nbest):
+            if hypothesis is not None:
+                text = " ".join(w for w in hypothesis.hypstr.split() if w not in FILLERS)
+                if text:
+                    readings.setdefault(text, None)
+        best, best_score = top, -1.0
+        for text in readings:
+            match = self.matcher.match(text)
+            score = match.confidence if match.intent in active else 0.0
+            if score > best_score + 1e-6:
+                best, best_score = text, score
+        return best if best != top and best_score >= self.matcher.threshold else None
+
+    def _aligned(self, text: str, chunks: list[np.ndarray]) -> list[Word]:
+        """Words of ``text`` with timings and posteriors from aligning it to the turn's audio."""
+        self.decoder.set_align_text(text)
+        self.decoder.start_utt()
+        for chunk in chunks:
+            self.decoder.process_raw(chunk.tobytes(), False, False)
+        self.decoder.end_utt()
+        return self._result(self.decoder)
 
     def describe(self) -> str:
         """Engine, model and grammar size."""
