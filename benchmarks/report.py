@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, command_line, describe_machine, machine, median  # noqa: E402
 
+from assistant.session import QUESTION_PAUSE_MS, REPLY_PAUSE_MS  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ITEM_FILES = (ROOT / "tests" / "data" / "phrasings.jsonl", ROOT / "tests" / "data" / "ood.jsonl")
 SEED = 1234
@@ -532,11 +534,12 @@ def latency_section(latency: dict[str, Any], plots: Path) -> list[str]:
         f"Default engine: {latency['engine']}.",
         "",
         "The demo script's spoken turns go through the real pipeline: a fake microphone delivers each turn in real "
-        "time into `MicrophoneTurns` (Silero endpointing, 500 ms trailing-silence window), `Conversation.hear` "
-        "recognises, matches and answers, and a real `Speaker` (espeak-ng) plays into a fake real-time output "
-        "stream. The endpointing window is measured, not added: response latency runs from the moment the last "
-        "sample of speech entered the microphone to the first reply sample reaching the output. Each run is a "
-        "fresh process.",
+        "time into `MicrophoneTurns` (Silero endpointing; the trailing-silence window is set before each turn as "
+        f"`Conversation.run` sets it: {QUESTION_PAUSE_MS} ms, or {REPLY_PAUSE_MS} ms when a yes/no or routine "
+        "reply is expected), `Conversation.hear` recognises, matches and answers, and a real `Speaker` "
+        "(espeak-ng) plays into a fake real-time output stream. The endpointing window is measured, not added: "
+        "response latency runs from the moment the last sample of speech entered the microphone to the first "
+        "reply sample reaching the output. Each run is a fresh process.",
         "",
         f"![Latency percentiles]({plots / 'latency.png'})",
         "",
