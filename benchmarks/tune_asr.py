@@ -1,7 +1,7 @@
 """Tune PocketSphinx settings on a small spoken set: command acceptance and OOD false accepts per dialogue state.
 
     python benchmarks/tune_asr.py --make                      # speak the subset once (.cache/tune_asr/)
-    python benchmarks/tune_asr.py --configs baseline,nbest10  # score configurations
+    python benchmarks/tune_asr.py --configs defaults,lw9      # score configurations
 
 The subset: every control and emergency phrasing, a share of the others, extra short commands and
 out-of-domain items, said by two voices clean and at 12 and 6 dB (seeded, scripts/make_spoken_set.py).
@@ -46,12 +46,12 @@ SHORT_COMMANDS = [
     ("hey coach my calf is cramping", "cramp_now", {"muscle": "calf"}),
 ]
 CONFIGS: dict[str, dict[str, Any]] = {
-    "baseline": {},
-    "nbest10": {"nbest": 10},
-    "nbest10-agree0.2": {"nbest": 10, "phone_agreement": 0.2},
-    "nbest10-lw9": {"nbest": 10, "language_weight": 9.0},
-    "nbest10-post0.4": {"nbest": 10, "weak_word_posterior": 0.4},
-    "nbest20-agree0.2-post0.4": {"nbest": 20, "phone_agreement": 0.2, "weak_word_posterior": 0.4},
+    "defaults": {},
+    "idle-posterior0.6": {"idle_word_posterior": 0.6},
+    "posterior0.2": {"weak_word_posterior": 0.2},
+    "agreement0.25": {"phone_agreement": 0.25},
+    "lw9": {"language_weight": 9.0},
+    "wip0.3": {"insertion_penalty": 0.3},
 }
 
 
@@ -73,13 +73,13 @@ def make(seed: int) -> None:
     picked += [{"id": f"x-{i}", "text": t, "intent": n, "slots": s} for i, (t, n, s) in enumerate(SHORT_COMMANDS)]
     picked += rng.sample(ood, 32)
     OUT.mkdir(parents=True, exist_ok=True)
-    items = OUT / "items.jsonl"
-    items.write_text("".join(json.dumps(p) + "\n" for p in picked), encoding="utf-8")
+    item_file = OUT / "items.jsonl"
+    item_file.write_text("".join(json.dumps(p) + "\n" for p in picked), encoding="utf-8")
     subprocess.run(
         [
             sys.executable,
             str(ROOT / "scripts/make_spoken_set.py"),
-            str(items),
+            str(item_file),
             "--out",
             str(OUT / "set"),
             "--voices",
@@ -189,7 +189,7 @@ def score(pack: Pack, results: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--make", action="store_true", help="(re)generate the spoken subset first")
-    parser.add_argument("--configs", default="baseline", help=f"comma list of: {', '.join(CONFIGS)}")
+    parser.add_argument("--configs", default="defaults", help=f"comma list of: {', '.join(CONFIGS)}")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--share", type=float, default=0.4, help="share of the spoken files to use (default 0.4)")

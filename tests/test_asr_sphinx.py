@@ -57,6 +57,28 @@ def test_speech_outside_the_grammar_is_not_forced_into_a_command(engine: SphinxE
     assert result.text not in {"yes", "no", "pause", "stop", "chest pain"}
 
 
+@pytest.mark.parametrize(
+    ("said", "expects"),
+    [
+        ("my calf is cramping", "yes_no"),
+        pytest.param(
+            "pause",
+            "yes_no",
+            marks=pytest.mark.xfail(reason="measured miss: heard as 'yes' (0.93), phones agree enough", strict=False),
+        ),
+    ],
+)
+def test_commands_of_another_state_are_not_forced_into_this_one(
+    engine: SphinxEngine, tmp_path: Path, said: str, expects: str
+) -> None:
+    # Measured before: "i have chest can't pain" (a false emergency) and "yes", both at 0.94.
+    from assistant.asr.grammar import active_intents
+    from assistant.match import Matcher
+
+    result = engine.transcribe(load_audio(speak(tmp_path, said)), expects=expects)
+    assert Matcher(engine.pack).match(result.text).intent not in active_intents(engine.pack, expects)
+
+
 def test_streamed_chunks_and_partials(engine: SphinxEngine, tmp_path: Path) -> None:
     partials: list[Transcript] = []
     result = engine.transcribe(
