@@ -206,6 +206,9 @@ class SphinxEngine:
             ) from None
         self.decoder.add_allphone_file(PHONE_SEARCH, str(self.model_dir / "en-us-phone.lm.bin"))
         self.decoder.activate_search(PACK_SEARCH)
+        # Live cepstral mean normalisation carries over from turn to turn; starting each turn from
+        # the same estimate keeps one noisy or odd turn from spoiling the next ones.
+        self._cmn_start = self.decoder.get_cmn()
         self.start_s = time.perf_counter() - started
         self._open: Decoder | None = None
         self._open_ready = threading.Event()
@@ -258,6 +261,10 @@ class SphinxEngine:
             _LOGGER.debug("pack words without a pronunciation: %s", ", ".join(self.missing_words))
         return files
 
+    def _start(self, decoder: Decoder) -> None:
+        decoder.set_cmn(self._cmn_start)
+        decoder.start_utt()
+
     def _load_open(self) -> None:
         try:
             self._open = Decoder(hmm=str(self.model_dir / "en-us"), loglevel="FATAL")
@@ -294,7 +301,7 @@ class SphinxEngine:
         if not expected or not chunks:
             return 0.0
         self.decoder.activate_search(PHONE_SEARCH)
-        self.decoder.start_utt()
+        self._start(self.decoder)
         for chunk in chunks:
             self.decoder.process_raw(chunk.tobytes(), False, False)
         self.decoder.end_utt()
@@ -311,7 +318,7 @@ class SphinxEngine:
         second: Decoder | None = None
         fed = 0
         last_partial = ""
-        self.decoder.start_utt()
+        self._start(self.decoder)
         for chunk in chunks_of(samples):
             data = chunk.tobytes()
             fed += len(chunk)
@@ -330,7 +337,7 @@ class SphinxEngine:
                 # Too long to hold for a second pass: decode it openly alongside from here on.
                 second = self.open_decoder()
                 if second is not None:
-                    second.start_utt()
+                    self._start(second)
                     for old in held.drain():
                         second.process_raw(old.tobytes(), False, False)
                 else:
@@ -348,7 +355,7 @@ class SphinxEngine:
             if second is None:
                 second = self.open_decoder()
                 if second is not None:
-                    second.start_utt()
+                    self._start(second)
                     for old in held.drain():
                         second.process_raw(old.tobytes(), False, False)
             if second is not None:
