@@ -142,7 +142,7 @@ def test_cramp_becomes_a_guided_stretch_with_pause_and_resume(session: Session) 
     assert start.match.slots == {"muscle": "calf"}
     assert session.state == "routine"
     session.wait(12)
-    asked = session.say("how long is left")
+    asked = session.say("how many seconds left")
     assert asked.match is not None and asked.match.intent == "time_left"
     assert asked.turn is not None and "18 seconds" in " ".join(asked.turn.say)
 

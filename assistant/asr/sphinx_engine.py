@@ -348,7 +348,10 @@ class SphinxEngine:
         confidence = min((w.confidence for w in words), default=0.0)
         least = self.settings.idle_word_posterior if expects is None else self.settings.weak_word_posterior
         weak = not words or confidence < least
-        if not weak and second is None:
+        if not weak and second is None and expects != "routine":
+            # During a stretch the phone check turned more right commands ("resume") into
+            # open-vocabulary guesses than it caught wrong ones; a yes/no answer keeps it, since a
+            # forced "yes" there would answer a triage question for the user.
             agreement = self.phone_agreement(held.chunks, words)
             weak = agreement < self.settings.phone_agreement
         if weak and fed:
