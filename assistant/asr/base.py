@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
 
+from ..audio.io import SAMPLE_RATE
 from ..errors import AssistantError, BadInput
-from ..messages import Transcript
+from ..messages import Transcript, Word
 from ..pack import Pack
 
 Audio = np.ndarray | Iterable[np.ndarray]
@@ -161,3 +163,20 @@ def engine_notice(engine: SpeechEngine) -> str:
     if engine.name == "pocketsphinx":
         line += f". For better recognition: assistant models download {RECOMMENDED_MODEL}"
     return line
+
+
+def final_transcript(
+    engine: str, words: list[Word], confidence: float, samples_fed: int, end_of_audio: float
+) -> Transcript:
+    """A turn's final result, timed the same way for every engine (latency: end of audio to now)."""
+    text = " ".join(w.word for w in words).lower()
+    return Transcript(
+        text=text,
+        confidence=round(confidence if text else 0.0, 4),
+        is_final=True,
+        engine=engine,
+        words=tuple(words),
+        audio_s=samples_fed / SAMPLE_RATE,
+        speech_end_s=words[-1].end_s if words else None,
+        latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
+    )

@@ -31,15 +31,16 @@ from pocketsphinx import Config, Decoder, get_model_path
 from pocketsphinx.lm import ArpaBoLM
 from rapidfuzz.distance import Levenshtein
 
+from ..audio.io import SAMPLE_RATE
 from ..errors import AssistantError
 from ..messages import Transcript, Word
 from ..pack import Pack
 from . import grammar
-from .base import Audio, HeldAudio, PartialCallback, chunks_of
+from .base import Audio, HeldAudio, PartialCallback, chunks_of, final_transcript
 
 _LOGGER = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
+
 FRAME_S = 0.01
 """PocketSphinx frames are 10 ms."""
 
@@ -372,17 +373,7 @@ class SphinxEngine:
                     )
         elif second is not None:
             second.end_utt()
-        text = " ".join(w.word for w in words)
-        return Transcript(
-            text=text,
-            confidence=round(confidence if text else 0.0, 4),
-            is_final=True,
-            engine=self.name,
-            words=tuple(words),
-            audio_s=fed / SAMPLE_RATE,
-            speech_end_s=words[-1].end_s if words else None,
-            latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
-        )
+        return final_transcript(self.name, words, confidence, fed, end_of_audio)
 
     def describe(self) -> str:
         """Engine, model and grammar size."""

@@ -19,15 +19,16 @@ from typing import Any
 import vosk
 from rapidfuzz import fuzz
 
+from ..audio.io import SAMPLE_RATE
 from ..errors import AssistantError
 from ..messages import Transcript, Word
 from ..pack import Pack
 from . import grammar
-from .base import Audio, HeldAudio, PartialCallback, chunks_of
+from .base import Audio, HeldAudio, PartialCallback, chunks_of, final_transcript
 
 _LOGGER = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
+
 UNKNOWN = "[unk]"
 
 WEAK_WORD_CONFIDENCE = 0.7
@@ -193,17 +194,7 @@ class VoskEngine:
                 words = open_words
                 confidence = min(_mean(open_words), 0.5)
         words = [w for w in words if w.word != UNKNOWN]
-        text = " ".join(w.word for w in words).lower()
-        return Transcript(
-            text=text,
-            confidence=round(confidence if text else 0.0, 4),
-            is_final=True,
-            engine=self.name,
-            words=tuple(words),
-            audio_s=fed / SAMPLE_RATE,
-            speech_end_s=words[-1].end_s if words else None,
-            latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
-        )
+        return final_transcript(self.name, words, confidence, fed, end_of_audio)
 
     def describe(self) -> str:
         """Engine, model and how recognition is biased."""
