@@ -135,6 +135,8 @@ class Conversation:
         self.on_reply = on_reply
         self.log = log
         self._lock = threading.RLock()
+        self._cut_off = threading.Event()
+        """Set by ``interrupt``: the reply being spoken says nothing more."""
         self._voice: queue.Queue[Turn | None] | None = None
         """Replies waiting to be spoken while ``run`` listens on (None: speak in the caller's thread)."""
 
@@ -194,7 +196,10 @@ class Conversation:
             self.on_reply(turn)
         first: float | None = None
         interruptible = not self._urgent(turn)
+        self._cut_off.clear()
         for sentence in turn.say:
+            if interruptible and self._cut_off.is_set():
+                break
             started = time.perf_counter()
             self.speaker.say(Utterance(sentence, interruptible=interruptible))
             stats = self.speaker.last_reply
@@ -223,6 +228,7 @@ class Conversation:
                         kept.append(turn)
             for turn in kept:
                 self._voice.put(turn)
+        self._cut_off.set()
         self.speaker.stop()
 
     def _urgent(self, turn: Turn) -> bool:
