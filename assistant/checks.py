@@ -65,19 +65,34 @@ def _action_targets(pack: Pack, action: Action, what: str, interview: str | None
         yield f"{what} leads to unknown disposition '{action.disposition}'"
     if action.next is not None and (interview is None or action.next not in pack.triage[interview].questions):
         yield f"{what} leads to unknown question '{action.next}'"
+
+
+def _action_effect(action: Action, what: str, interview: str | None = None) -> Iterator[str]:
     if interview is not None and action.next is None and action.disposition is None:
         yield f"{what} leads nowhere (needs 'next' or 'disposition')"
     if interview is None and not any((action.say, action.answer, action.triage, action.routine)):
         yield f"{what} does nothing (needs say, answer, triage or routine)"
 
 
-def _references(pack: Pack, name: str) -> Iterator[Problem]:
+def dangling_references(pack: Pack, name: str = "intent pack") -> list[Problem]:
+    """References to intents, interviews, questions, routines or dispositions the pack lacks.
+
+    The dialogue refuses such a pack at start, rather than failing mid-conversation.
+    """
+    return list(_references(pack, name, dangling_only=True))
+
+
+def _references(pack: Pack, name: str, dangling_only: bool = False) -> Iterator[Problem]:
     for intent_id, behaviour in pack.behaviours.items():
         where = _where(pack, name, "intents", intent_id)
         if behaviour.follow_up is not None:
             for label, action in (("yes", behaviour.follow_up.yes), ("no", behaviour.follow_up.no)):
-                for message in _action_targets(pack, action, f"intent '{intent_id}' follow-up '{label}'"):
+                what = f"intent '{intent_id}' follow-up '{label}'"
+                for message in _action_targets(pack, action, what):
                     yield Problem(where, message)
+                if not dangling_only:
+                    for message in _action_effect(action, what):
+                        yield Problem(where, message)
         if behaviour.triage is not None and behaviour.triage not in pack.triage:
             yield Problem(where, f"intent '{intent_id}' starts unknown interview '{behaviour.triage}'")
         routine = behaviour.routine
@@ -87,10 +102,12 @@ def _references(pack: Pack, name: str) -> Iterator[Problem]:
         for question in interview.questions.values():
             where = _where(pack, name, "triage", interview.id, "questions", question.id)
             for label, action in (("yes", question.yes), ("no", question.no)):
-                for message in _action_targets(
-                    pack, action, f"triage '{interview.id}' question '{question.id}' '{label}'", interview.id
-                ):
+                what = f"triage '{interview.id}' question '{question.id}' '{label}'"
+                for message in _action_targets(pack, action, what, interview.id):
                     yield Problem(where, message)
+                if not dangling_only:
+                    for message in _action_effect(action, what, interview.id):
+                        yield Problem(where, message)
         if interview.start not in interview.questions:
             yield Problem(
                 _where(pack, name, "triage", interview.id), f"triage '{interview.id}' starts at unknown question"

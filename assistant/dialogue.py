@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .checks import dangling_references
 from .clock import Clock, SystemClock
 from .errors import BadInput
 from .messages import Match, Turn
@@ -687,33 +688,6 @@ class Dialogue:
 
 def _check_references(pack: Pack) -> None:
     """Fail at start, not mid-conversation, when the pack points at something it lacks."""
-    problems: list[str] = []
-
-    def check_action(action: Action, where: str, interview: TriageInterview | None = None) -> None:
-        if action.answer and not (action.answer in pack.behaviours and pack.behaviours[action.answer].answer):
-            problems.append(f"{where}: answer '{action.answer}' is not an intent with an answer")
-        if action.triage and action.triage not in pack.triage:
-            problems.append(f"{where}: no triage interview '{action.triage}'")
-        if action.routine and action.routine not in pack.routines:
-            problems.append(f"{where}: no routine '{action.routine}'")
-        if action.disposition and action.disposition not in pack.dispositions:
-            problems.append(f"{where}: no disposition '{action.disposition}'")
-        if action.next and (interview is None or action.next not in interview.questions):
-            problems.append(f"{where}: no question '{action.next}' to go next to")
-
-    for behaviour in pack.behaviours.values():
-        where = f"intent '{behaviour.id}'"
-        if behaviour.follow_up:
-            check_action(behaviour.follow_up.yes, f"{where} follow_up yes")
-            check_action(behaviour.follow_up.no, f"{where} follow_up no")
-        if behaviour.triage and behaviour.triage not in pack.triage:
-            problems.append(f"{where}: no triage interview '{behaviour.triage}'")
-    for interview in pack.triage.values():
-        where = f"triage '{interview.id}'"
-        if interview.start not in interview.questions:
-            problems.append(f"{where}: start question '{interview.start}' is not among its questions")
-        for question in interview.questions.values():
-            check_action(question.yes, f"{where} question '{question.id}' yes", interview)
-            check_action(question.no, f"{where} question '{question.id}' no", interview)
+    problems = dangling_references(pack)
     if problems:
-        raise BadInput("intent pack: " + "; ".join(problems))
+        raise BadInput("; ".join(str(problem) for problem in problems))

@@ -1,0 +1,94 @@
+"""`check-intents` finds what would strand or confuse a user; the dialogue refuses dangling references."""
+
+from assistant.checks import check_pack, dangling_references
+from assistant.pack import load_pack, pack_from_dict
+
+BASE = {
+    "sources": {"seed": {"title": "the article"}},
+    "dispositions": {
+        "calm": {"say": "Rest.", "urgency": 0, "sources": ["seed"]},
+        "urgent": {"say": "Call now.", "urgency": 3, "sources": ["seed"]},
+    },
+}
+
+
+def problems_of(extra: dict) -> list[str]:  # type: ignore[type-arg]
+    return [problem.message for problem in check_pack(pack_from_dict({**BASE, **extra}))]
+
+
+def test_bundled_pack_is_clean() -> None:
+    assert check_pack(load_pack()) == []
+
+
+def test_follow_up_that_leads_nowhere_and_missing_sources() -> None:
+    found = problems_of(
+        {
+            "intents": {
+                "ask": {
+                    "data": [{"sentences": ["ask me"]}],
+                    "answer": {"say": "Sure."},
+                    "follow_up": {"ask": "More?", "yes": {"routine": "ghost"}, "no": {}},
+                }
+            }
+        }
+    )
+    assert "intent 'ask' follow-up 'yes' leads to unknown routine 'ghost'" in found
+    assert "intent 'ask' follow-up 'no' does nothing (needs say, answer, triage or routine)" in found
+    assert "answer of 'ask' names no sources" in found
+
+
+def test_interview_flaws() -> None:
+    found = problems_of(
+        {
+            "intents": {"x": {"data": [{"sentences": ["x"]}]}},
+            "triage": {
+                "t": {
+                    "intro": "Questions.",
+                    "start": "a",
+                    "sources": ["seed"],
+                    "questions": {
+                        "a": {
+                            "ask": "Chest pain?",
+                            "red_flag": True,
+                            "yes": {"disposition": "calm"},
+                            "no": {"next": "a"},
+                        },
+                        "b": {"ask": "Never asked?", "yes": {"disposition": "calm"}, "no": {}},
+                    },
+                }
+            },
+        }
+    )
+    assert "triage 't' loops back to 'a'" in found
+    assert "red flag 'a' does not lead to an urgent disposition on yes" in found
+    assert "triage 't' question 'b' can never be asked" in found
+    assert "triage 't' question 'b' 'no' leads nowhere (needs 'next' or 'disposition')" in found
+
+
+def test_sentence_claimed_by_two_intents() -> None:
+    found = problems_of(
+        {
+            "intents": {
+                "a": {"data": [{"sentences": ["hello there"]}]},
+                "b": {"data": [{"sentences": ["hello [there]"]}]},
+            }
+        }
+    )
+    assert any("matches both 'a' and 'b'" in message for message in found)
+
+
+def test_dangling_only_leaves_out_actions_that_merely_say_nothing() -> None:
+    pack = pack_from_dict(
+        {
+            **BASE,
+            "intents": {
+                "ask": {
+                    "data": [{"sentences": ["ask"]}],
+                    "answer": {"say": "Hi.", "sources": ["seed"]},
+                    "follow_up": {"ask": "More?", "yes": {"answer": "ask"}, "no": {}},
+                }
+            },
+        }
+    )
+    assert dangling_references(pack) == []
+    assert len(check_pack(pack)) == 1
