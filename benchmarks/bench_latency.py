@@ -37,7 +37,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from common import PYTHON, ROOT, command_line, machine, median, percentile, rss_mb
+from common import PYTHON, ROOT, command_line, machine, median, percentile, rss_mb, write_results
 
 from assistant.asr.base import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
@@ -294,11 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     results.update(summarise(runs, startup))
     results["engine"] = runs[0]["engine"] if runs else None
     results["runs"] = runs
-    text = json.dumps(results, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+    write_results(results, args.json)
     return 0
 
 

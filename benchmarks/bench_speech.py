@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, command_line, machine, median
+from common import ROOT, command_line, machine, median, write_results
 
 from assistant.asr.base import SpeechEngine, find_vosk_model, open_engine
 from assistant.cli import _transcribe_file
@@ -244,11 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     except AssistantError as error:
         print(f"bench_speech: {error}", file=sys.stderr)
         return error.exit_code
-    text = json.dumps(results, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+    write_results(results, args.json)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import shlex
@@ -75,3 +76,12 @@ def median(values: Sequence[float | None]) -> float | None:
 def rss_mb(pid: int | None = None) -> float:
     """Resident memory of a process (this one by default) in MiB."""
     return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+
+
+def write_results(results: dict[str, Any], path: Path | None) -> None:
+    """The results as JSON: into ``path`` when given (for report.py), else on stdout."""
+    text = json.dumps(results, indent=2)
+    if path is not None:
+        path.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
