@@ -112,7 +112,11 @@ class SessionLog:
 
 
 class Conversation:
-    """Runs spoken turns through the pipeline and speaks the replies."""
+    """Runs spoken turns through the pipeline and speaks the replies.
+
+    ``on_exchange`` hears of each turn once, before its reply is spoken (so without ``response_ms``);
+    ``on_reply`` of each reply as it starts to be spoken.
+    """
 
     def __init__(
         self,
@@ -122,7 +126,6 @@ class Conversation:
         speaker: Speaker,
         wake: WakePhrase,
         on_exchange: Callable[[Exchange], None] | None = None,
-        # on_exchange hears of each turn once, before its reply is spoken (without response_ms).
         on_reply: Callable[[Turn], None] | None = None,
         log: SessionLog | None = None,
     ) -> None:
