@@ -31,12 +31,17 @@ from .normalize import normalize
 from .tts import Speaker
 
 LISTEN_MODES = ("wake", "always", "push")
+"""wake: turns start with the wake phrase; always: every turn is for the assistant; push: Enter to talk."""
 
 QUESTION_PAUSE_MS = 500
 """A pause this long ends a turn when the user may be asking anything (people pause mid-question)."""
 REPLY_PAUSE_MS = 250
 """A pause this long ends a turn when a one- or two-word reply is expected (yes/no, routine commands)."""
-"""wake: turns start with the wake phrase; always: every turn is for the assistant; push: Enter to talk."""
+COMPLETE_PAUSE_MS = 160
+"""A pause this long ends a turn whose words so far already make a whole command (see ``COMPLETE``)."""
+COMPLETE = 0.95
+"""Match confidence of the words heard so far above which the turn counts as complete: only a
+near-exact template phrase, so a question cut short ("why is my") never qualifies."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +76,22 @@ class WakePhrase:
         self.armed = False
         """True after the wake phrase was said alone: the next turn needs none."""
 
-    def addressed(self, text: str, awaiting_reply: bool) -> str | None:
-        """The text meant for the assistant, "" for the bare wake phrase, None when not addressed."""
+    def split(self, text: str) -> tuple[bool, str]:
+        """Whether ``text`` starts with the wake phrase, and the words after it (changes nothing)."""
         words = normalize(text).split()
         size = len(self.phrase.split())
         head = " ".join(words[:size])
         has_phrase = bool(self.phrase) and fuzz.ratio(head, self.phrase) >= self.threshold
-        rest = " ".join(words[size:]) if has_phrase else " ".join(words)
+        return has_phrase, " ".join(words[size:]) if has_phrase else " ".join(words)
+
+    def would_take(self, text: str, awaiting_reply: bool) -> str | None:
+        """What ``addressed`` would return for ``text``, without arming (for partial transcripts)."""
+        has_phrase, rest = self.split(text)
+        return rest if self.mode != "wake" or awaiting_reply or self.armed or has_phrase else None
+
+    def addressed(self, text: str, awaiting_reply: bool) -> str | None:
+        """The text meant for the assistant, "" for the bare wake phrase, None when not addressed."""
+        has_phrase, rest = self.split(text)
         if self.mode != "wake" or awaiting_reply or self.armed:
             self.armed = False
             return rest
@@ -148,7 +162,7 @@ class Conversation:
         with self._lock:
             expects = self.dialogue.expects
         try:
-            transcript = self.engine.transcribe(audio.chunks, expects=expects)
+            transcript = self.engine.transcribe(audio.chunks, expects=expects, on_partial=self._completeness(audio))
         except AssistantError:
             raise
         except Exception as error:  # noqa: BLE001 - one turn the engine chokes on must not end the conversation
@@ -162,6 +176,18 @@ class Conversation:
         if self.log is not None and exchange.turn is not None:
             self.log.write(exchange)
         return exchange
+
+    def _completeness(self, audio: AudioTurn) -> Callable[[Transcript], None]:
+        """A partial-transcript listener that lets a live turn end sooner once its words make a whole
+        command, and restores the usual pause when more words change that."""
+
+        def on_partial(partial: Transcript) -> None:
+            with self._lock:
+                text = self.wake.would_take(partial.text, awaiting_reply=self.dialogue.expects is not None)
+                complete = bool(text) and self.matcher.match(text or "", self.dialogue.context()).confidence >= COMPLETE
+            audio.end_sooner(COMPLETE_PAUSE_MS if complete else None)
+
+        return on_partial
 
     def _act(self, source: str, transcript: Transcript, heard_at: float) -> Exchange:
         if not transcript.text:

@@ -8,9 +8,10 @@ Response latency runs the demo script's spoken turns (``assistant/samples``) thr
 answers, and a real ``Speaker`` synthesises the reply into a fake output stream that plays in real time.
 Latency is measured, not added: from the moment the last sample of speech has been "spoken" into the
 microphone to the moment the first sample of the reply reaches the output stream, so it includes the
-endpointer's trailing-silence window as a user waits through it. Each turn also records the endpointing
-wait (end of speech to the turn being handed over), the time from hand-over to the dialogue's decision
-(recognition of the whole turn, which only starts then, plus matching), and ``Exchange.response_ms``.
+endpointer's trailing-silence window as a user waits through it. The engine reads each turn while it is
+spoken (``LiveTurn``), so each turn also records the endpointing wait (end of speech to the turn's last
+audio reaching the engine), the time from there to the dialogue's decision (what is left of recognition,
+plus matching), and ``Exchange.response_ms`` (from the turn's last audio to the first reply sample).
 The reply is cut after its first block (as a barge-in would) to keep the run short; that cannot change
 when its first sample went out.
 
@@ -171,7 +172,6 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         listening = MicrophoneTurns(endpointer=endpointer, stream_factory=lambda m=microphone, **_: m)
         heard = cast(Generator[AudioTurn, None, None], iter(listening))
         turn = next(heard, None)
-        handed_over = time.perf_counter()
         speech_end = microphone.wall_time(len(lead) + len(speech))
         if turn is None:
             turns.append({"name": demo_turn.name, "heard": None})
@@ -183,6 +183,9 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         endpointer.set_trailing_silence(conversation.turn_pause_ms)  # as Conversation.run does
         reply_at = first_write[0] if first_write else None
         decided_at = decided[0] if decided else None
+        pipeline_ms = exchange.response_ms
+        # The engine reads the turn while it is spoken; its last audio arrives when the endpointer ends it.
+        turn_over_at = reply_at - pipeline_ms / 1000 if reply_at is not None and pipeline_ms is not None else None
         turns.append(
             {
                 "name": demo_turn.name,
@@ -190,10 +193,10 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
                 "heard": exchange.transcript.text,
                 "intent": exchange.match.intent if exchange.match else None,
                 "ignored": exchange.ignored,
-                "endpointing_ms": round((handed_over - speech_end) * 1000, 1),
-                "intent_ms": round((decided_at - handed_over) * 1000, 1) if decided_at is not None else None,
-                "pipeline_ms": round(exchange.response_ms, 1) if exchange.response_ms is not None else None,
-                "response_ms": round((reply_at - speech_end) * 1000, 1) if reply_at is not None else None,
+                "endpointing_ms": _ms(turn_over_at, speech_end),
+                "intent_ms": _ms(decided_at, turn_over_at),
+                "pipeline_ms": round(pipeline_ms, 1) if pipeline_ms is not None else None,
+                "response_ms": _ms(reply_at, speech_end),
             }
         )
         if demo_turn.wait_s:
@@ -206,6 +209,10 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         "rss_after_turns_mb": rss_mb(),
         "turns": turns,
     }
+
+
+def _ms(later: float | None, earlier: float | None) -> float | None:
+    return round((later - earlier) * 1000, 1) if later is not None and earlier is not None else None
 
 
 def startup_to_listening(runs: int) -> list[float]:

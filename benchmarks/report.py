@@ -295,7 +295,7 @@ def markdown(
             check(timing.get("latency_ms_p95"), 150),
         ),
         (
-            "Turn handed over → reply decided p95 (live pipeline)",
+            "Turn ended → reply decided p95 (live pipeline)",
             "< 150 ms",
             num(latency.get("intent_ms_p95"), " ms"),
             check(latency.get("intent_ms_p95"), 150),
@@ -536,7 +536,8 @@ def latency_section(latency: dict[str, Any], plots: Path) -> list[str]:
         "The demo script's spoken turns go through the real pipeline: a fake microphone delivers each turn in real "
         "time into `MicrophoneTurns` (Silero endpointing; the trailing-silence window is set before each turn as "
         f"`Conversation.run` sets it: {QUESTION_PAUSE_MS} ms, or {REPLY_PAUSE_MS} ms when a yes/no or routine "
-        "reply is expected), `Conversation.hear` recognises, matches and answers, and a real `Speaker` "
+        "reply is expected, or after a shorter pause once the words so far make a whole command), "
+        "`Conversation.hear` recognises while the turn is spoken, matches and answers, and a real `Speaker` "
         "(espeak-ng) plays into a fake real-time output stream. The endpointing window is measured, not added: "
         "response latency runs from the moment the last sample of speech entered the microphone to the first "
         "reply sample reaching the output. Each run is a fresh process.",
@@ -547,15 +548,14 @@ def latency_section(latency: dict[str, Any], plots: Path) -> list[str]:
         "| --- | --- | --- |",
         f"| End of speech → first reply sample | {num(latency['response_ms_p50'], ' ms')} | "
         f"{num(latency['response_ms_p95'], ' ms')} |",
-        f"| of which endpointing wait (end of speech → turn handed over) | {num(latency['endpointing_ms_p50'], ' ms')} "
-        "| |",
-        f"| Turn handed over → reply decided (decoding the turn + match + dialogue) | "
+        f"| of which endpointing wait (end of speech → turn ended) | {num(latency['endpointing_ms_p50'], ' ms')} | |",
+        f"| Turn ended → reply decided (rest of decoding + match + dialogue) | "
         f"{num(latency['intent_ms_p50'], ' ms')} | {num(latency['intent_ms_p95'], ' ms')} |",
         f"| `Exchange.response_ms` (the session's own figure) | {num(latency['pipeline_ms_p50'], ' ms')} | "
         f"{num(latency['pipeline_ms_p95'], ' ms')} |",
         "",
-        "`Exchange.response_ms` counts from the engine's end of audio, so it leaves out the decoding that only "
-        "starts when the endpointer hands the whole turn over; the first row is what a user waits.",
+        "`Exchange.response_ms` counts from the turn's last audio reaching the engine (decoding runs while the "
+        "user speaks); the first row is what a user waits.",
         "",
         f"Resident memory (psutil RSS, default engine): {num(latency['rss_start_mb'], ' MiB')} once the conversation "
         f"is built, {num(latency['rss_after_turns_mb'], ' MiB')} after {len(turns)} turns. "

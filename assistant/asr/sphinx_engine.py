@@ -213,8 +213,12 @@ class SphinxEngine:
         self.start_s = time.perf_counter() - started
         self._open: Decoder | None = None
         self._open_ready = threading.Event()
-        if open_vocabulary:
-            threading.Thread(target=self._load_open, name="pocketsphinx-open-vocabulary", daemon=True).start()
+        self._phones: Decoder | None = None
+        """A phone-loop decoder that listens alongside the pack decoder, so the phone check is ready
+        when the turn ends (loaded in the background; until then the check decodes the held audio)."""
+        threading.Thread(
+            target=self._load_helpers, args=(open_vocabulary,), name="pocketsphinx-helpers", daemon=True
+        ).start()
 
     def _build(self, cache: Path) -> dict[str, Path]:
         """Write (or reuse) the pack dictionary and grammars; returns search name -> file, plus "dict"."""
@@ -266,13 +270,29 @@ class SphinxEngine:
         decoder.set_cmn(self._cmn_start)
         decoder.start_utt()
 
-    def _load_open(self) -> None:
+    def _load_helpers(self, open_vocabulary: bool) -> None:
         try:
-            self._open = Decoder(hmm=str(self.model_dir / "en-us"), loglevel="FATAL")
-        except RuntimeError as error:
-            _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
+            if open_vocabulary:
+                try:
+                    # No second (flat-lexicon) pass: at the end of a turn it cost 20-60 ms on the demo
+                    # turns and changed none of their readings; this reading only rejects or reports.
+                    self._open = Decoder(hmm=str(self.model_dir / "en-us"), fwdflat=False, loglevel="FATAL")
+                except RuntimeError as error:
+                    _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
         finally:
             self._open_ready.set()
+        try:
+            phones = Decoder(
+                hmm=str(self.model_dir / "en-us"),
+                allphone=str(self.model_dir / "en-us-phone.lm.bin"),
+                lw=self.settings.language_weight,
+                wip=self.settings.insertion_penalty,
+                loglevel="FATAL",
+            )
+        except RuntimeError as error:
+            _LOGGER.warning("phone-loop PocketSphinx decoder unavailable: %s", error)
+        else:
+            self._phones = phones
 
     def open_decoder(self, timeout_s: float = 5.0) -> Decoder | None:
         """The full-vocabulary decoder (waits for the background load)."""
@@ -296,34 +316,55 @@ class SphinxEngine:
             )
         return words
 
-    def phone_agreement(self, chunks: list[np.ndarray], words: list[Word]) -> float:
-        """Similarity in [0, 1] of the dictionary phones of ``words`` and a phone loop's reading of ``chunks``."""
+    def phone_agreement(self, chunks: list[np.ndarray], words: list[Word], listened: Decoder | None = None) -> float:
+        """Similarity in [0, 1] of the dictionary phones of ``words`` and a phone loop's reading of ``chunks``
+        (or the reading of ``listened``, a phone-loop decoder that heard the turn alongside)."""
         expected = [phone for w in words for phone in (self.decoder.lookup_word(w.word) or "").split()]
-        if not expected or not chunks:
+        if listened is not None:
+            listened.end_utt()
+        elif not chunks:
             return 0.0
-        self.decoder.activate_search(PHONE_SEARCH)
-        self._start(self.decoder)
-        for chunk in chunks:
-            self.decoder.process_raw(chunk.tobytes(), False, False)
-        self.decoder.end_utt()
-        heard = [s.word for s in (self.decoder.seg() or []) if s.word != "SIL" and not s.word.startswith("+")]
+        else:
+            listened = self.decoder
+            listened.activate_search(PHONE_SEARCH)
+            self._start(listened)
+            for chunk in chunks:
+                listened.process_raw(chunk.tobytes(), False, False)
+            listened.end_utt()
+        if not expected:
+            return 0.0
+        heard = [s.word for s in (listened.seg() or []) if s.word != "SIL" and not s.word.startswith("+")]
         return float(Levenshtein.normalized_similarity(expected, heard))
 
     def transcribe(
         self, samples: Audio, expects: str | None = None, on_partial: PartialCallback | None = None
     ) -> Transcript:
-        """Recognise one turn with the grammar of ``expects`` (or the whole pack), falling back to open vocabulary."""
+        """Recognise one turn with the grammar of ``expects`` (or the whole pack), falling back to open vocabulary.
+
+        The checking decoders listen alongside the pack decoder while the audio comes in (a live
+        turn is decoded while the user speaks), so little is left to do when it ends: the phone loop
+        always when loaded, and in a waiting state, whose turns are short replies, the open-vocabulary
+        decoder too.
+        """
         search = _state_search(expects)
         self.decoder.activate_search(search if search in self.files else PACK_SEARCH)
+        # During a stretch the phone check turned more right commands ("resume") into
+        # open-vocabulary guesses than it caught wrong ones; a yes/no answer keeps it, since a
+        # forced "yes" there would answer a triage question for the user.
+        check_phones = expects != "routine"
+        phones = self._phones if check_phones else None
+        second = self._open if expects is not None and self._open_ready.is_set() else None
+        listeners = [decoder for decoder in (self.decoder, phones, second) if decoder is not None]
+        for decoder in listeners:
+            self._start(decoder)
         held = HeldAudio()
-        second: Decoder | None = None
         fed = 0
         last_partial = ""
-        self._start(self.decoder)
         for chunk in chunks_of(samples):
             data = chunk.tobytes()
             fed += len(chunk)
-            self.decoder.process_raw(data, False, False)
+            for decoder in listeners:
+                decoder.process_raw(data, False, False)
             if on_partial is not None:
                 hypothesis = self.decoder.hyp()
                 partial = hypothesis.hypstr if hypothesis is not None else ""
@@ -332,29 +373,27 @@ class SphinxEngine:
                     on_partial(
                         Transcript(partial, confidence=0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE)
                     )
-            if second is not None:
-                second.process_raw(data, False, False)
-            elif not held.add(chunk):
+            if not held.add(chunk):
                 # Too long to hold for a second pass: decode it openly alongside from here on.
-                second = self.open_decoder()
-                if second is not None:
-                    self._start(second)
-                    for old in held.drain():
-                        second.process_raw(old.tobytes(), False, False)
-                else:
-                    held.drain()
+                old_chunks = held.drain()
+                if second is None:
+                    second = self.open_decoder()
+                    if second is not None:
+                        self._start(second)
+                        for old in old_chunks:
+                            second.process_raw(old.tobytes(), False, False)
+                        listeners.append(second)
         end_of_audio = time.perf_counter()
         self.decoder.end_utt()
         words = self._result(self.decoder)
         confidence = min((w.confidence for w in words), default=0.0)
         least = self.settings.idle_word_posterior if expects is None else self.settings.weak_word_posterior
         weak = not words or confidence < least
-        if not weak and second is None and expects != "routine":
-            # During a stretch the phone check turned more right commands ("resume") into
-            # open-vocabulary guesses than it caught wrong ones; a yes/no answer keeps it, since a
-            # forced "yes" there would answer a triage question for the user.
-            agreement = self.phone_agreement(held.chunks, words)
+        if not weak and check_phones and (phones is not None or held.chunks):
+            agreement = self.phone_agreement(held.chunks, words, phones)
             weak = agreement < self.settings.phone_agreement
+        elif phones is not None:
+            phones.end_utt()
         if weak and fed:
             if second is None:
                 second = self.open_decoder()

@@ -13,7 +13,7 @@ import numpy as np
 from ..clock import Clock, SystemClock
 from ..errors import AssistantError
 from .io import SAMPLE_RATE, iter_audio
-from .vad import FRAME_SAMPLES, Endpointer, speech_only
+from .vad import FRAME_SAMPLES, Endpointer, LiveTurn, speech_only
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,13 +27,25 @@ class AudioTurn:
     source: str
     """Where it came from: the device name or the file path."""
     chunks: Iterable[np.ndarray]
-    """16 kHz mono int16 audio in order (a file turn streams from disk and can be read once)."""
+    """16 kHz mono int16 audio in order. A file turn streams from disk and can be read once; a
+    microphone turn is a ``LiveTurn`` that hands out audio while the user is still speaking."""
     start_s: float = 0.0
     """Start of speech, seconds from the start of the source."""
-    end_s: float | None = None
-    """End of speech, seconds from the start of the source, when known."""
-    cut: bool = False
-    """True when the speaker went on past the maximum turn length."""
+
+    @property
+    def end_s(self) -> float | None:
+        """End of speech, seconds from the start of the source, once known."""
+        return self.chunks.end_s if isinstance(self.chunks, LiveTurn) else None
+
+    @property
+    def cut(self) -> bool:
+        """True when the speaker went on past the maximum turn length."""
+        return isinstance(self.chunks, LiveTurn) and self.chunks.cut
+
+    def end_sooner(self, pause_ms: int | None) -> None:
+        """Let a live turn end after a shorter pause (the listener knows it is complete)."""
+        if isinstance(self.chunks, LiveTurn):
+            self.chunks.end_sooner(pause_ms)
 
 
 @dataclass(frozen=True)
@@ -146,38 +158,43 @@ class MicrophoneTurns:
             raise AssistantError(f"{self.name}: {error} (see `assistant devices`)") from None
 
     def __iter__(self) -> Iterator[AudioTurn]:
+        """Turns as they start (each a ``LiveTurn`` read while spoken); a lost device is reopened."""
         failures = 0
         error_type = _portaudio_error()
         while True:
+            lost: list[BaseException] = []
             try:
                 with self._open() as stream:
-                    while True:
-                        data, overflowed = stream.read(FRAME_SAMPLES)
-                        if overflowed:
-                            _LOGGER.debug("%s: input overflow, some audio was dropped", self.name)
-                        chunk = np.frombuffer(bytes(data), dtype=np.int16)
-                        if len(chunk) == 0:
-                            break
-                        for segment in self.endpointer.feed(chunk):
-                            failures = 0  # a whole turn came through: the device works again
-                            yield AudioTurn(
-                                str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut
-                            )
+                    for turn in self.endpointer.live_turns(self._read(stream, error_type, lost)):
+                        failures = 0  # speech came through: the device works again
+                        yield AudioTurn(str(self.name), turn, turn.start_s)
+            except error_type as error:  # opening (or closing) the device failed
+                lost.append(error)
+            if not lost:
+                return
+            failures += 1
+            if failures > self.reopen_attempts:
+                raise AssistantError(f"{self.name} stopped working ({lost[0]}); check it is plugged in") from None
+            self.on_notice(f"{self.name} stopped ({lost[0]}); reopening, attempt {failures} of {self.reopen_attempts}")
+            self.clock.sleep(self.reopen_wait_s * failures)
+
+    def _read(
+        self, stream: RawStream, error_type: type[BaseException], lost: list[BaseException]
+    ) -> Iterator[np.ndarray]:
+        """The stream's audio until it ends; a device error ends it too and is put in ``lost``
+        (speech heard before the device went away is still a turn)."""
+        while True:
+            try:
+                data, overflowed = stream.read(FRAME_SAMPLES)
             except error_type as error:
-                # Speech heard before the device went away is still a turn.
-                for segment in self.endpointer.flush():
-                    yield AudioTurn(str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut)
-                failures += 1
-                if failures > self.reopen_attempts:
-                    raise AssistantError(f"{self.name} stopped working ({error}); check it is plugged in") from None
-                self.on_notice(
-                    f"{self.name} stopped ({error}); reopening, attempt {failures} of {self.reopen_attempts}"
-                )
-                self.clock.sleep(self.reopen_wait_s * failures)
-                continue
-            for segment in self.endpointer.flush():
-                yield AudioTurn(str(self.name), (segment.samples,), segment.start_s, segment.end_s, segment.cut)
-            return
+                lost.append(error)
+                return
+            if overflowed:
+                _LOGGER.debug("%s: input overflow, some audio was dropped", self.name)
+            chunk = np.frombuffer(bytes(data), dtype=np.int16)
+            if len(chunk) == 0:
+                return
+            yield chunk
 
 
 class FileTurns:

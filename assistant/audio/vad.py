@@ -81,10 +81,19 @@ class Endpointer:
         self._speech_frames = 0
         self._silent_run = 0
         self._last_speech = 0
+        self._early_frames: int | None = None
 
     def set_trailing_silence(self, trailing_silence_ms: int) -> None:
         """Change how long a pause ends a turn (takes effect from the next frame)."""
         self.trailing_frames = max(1, round(trailing_silence_ms / 1000 / FRAME_S))
+
+    def end_sooner(self, pause_ms: int | None) -> None:
+        """Let the open turn end after a shorter pause (None: the usual window again).
+
+        For a listener who already knows the turn is complete, e.g. its words so far make a whole
+        command; it lasts until the turn ends.
+        """
+        self._early_frames = None if pause_ms is None else max(1, round(pause_ms / 1000 / FRAME_S))
 
     @property
     def in_speech(self) -> bool:
@@ -103,8 +112,8 @@ class Endpointer:
             return 0.0
         return float(self.detector.process_samples(as_float))
 
-    def feed(self, chunk: np.ndarray) -> list[SpeechSegment]:
-        """Take any number of samples; return the turns that ended inside them."""
+    def _frames_of(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """Whole detector frames from ``chunk`` and what was left over from the last one."""
         data = (
             np.concatenate([self._pending, np.asarray(chunk, dtype=np.int16)])
             if len(self._pending)
@@ -112,12 +121,33 @@ class Endpointer:
         )
         whole = len(data) // FRAME_SAMPLES * FRAME_SAMPLES
         self._pending = data[whole:].copy()
+        return [data[offset : offset + FRAME_SAMPLES] for offset in range(0, whole, FRAME_SAMPLES)]
+
+    def feed(self, chunk: np.ndarray) -> list[SpeechSegment]:
+        """Take any number of samples; return the turns that ended inside them."""
         ended = []
-        for offset in range(0, whole, FRAME_SAMPLES):
-            segment = self._step(data[offset : offset + FRAME_SAMPLES])
+        for frame in self._frames_of(chunk):
+            segment = self._step(frame)
             if segment is not None:
                 ended.append(segment)
         return ended
+
+    def live_turns(self, chunks: Iterable[np.ndarray]) -> Iterator[LiveTurn]:
+        """Turns as soon as they hold enough speech, each handing out its audio while it is spoken.
+
+        A recogniser reading a ``LiveTurn`` decodes while the user still talks, so little is left
+        to do when the turn ends. Read each turn before asking for the next (an unread turn is
+        read to its end then).
+        """
+        frames = (frame for chunk in chunks for frame in self._frames_of(chunk))
+        for frame in frames:
+            self._step(frame)
+            if self._turn and self._speech_frames >= self.min_speech_frames:
+                turn = LiveTurn(self, frames, list(self._turn), self._turn_start * FRAME_S)
+                yield turn
+                for _ in turn:
+                    pass
+        self.flush()
 
     def flush(self) -> list[SpeechSegment]:
         """End of stream: close the open turn, if it holds enough speech."""
@@ -146,7 +176,8 @@ class Endpointer:
             self._last_speech = self._frames
         else:
             self._silent_run += 1
-        if self._silent_run >= self.trailing_frames:
+        limit = self.trailing_frames if self._early_frames is None else min(self.trailing_frames, self._early_frames)
+        if self._silent_run >= limit:
             return self._close(cut=False)
         if self._frames - self._turn_start >= self.max_turn_frames:
             return self._close(cut=True)
@@ -157,6 +188,7 @@ class Endpointer:
             return None
         turn, self._turn = self._turn, []
         self._lead_in.clear()
+        self._early_frames = None
         if self._speech_frames < self.min_speech_frames:
             return None
         return SpeechSegment(
@@ -165,6 +197,56 @@ class Endpointer:
             end_s=self._last_speech * FRAME_S,
             cut=cut,
         )
+
+
+class LiveTurn:
+    """A turn still being spoken: iterating gives its audio as the microphone delivers it.
+
+    Iteration ends when the endpointer ends the turn; after that ``end_s`` and ``cut`` are known
+    and the turn can be read again from the start.
+    """
+
+    def __init__(self, endpointer: Endpointer, frames: Iterator[np.ndarray], heard: list[np.ndarray], start_s: float):
+        self._endpointer = endpointer
+        self._frames = frames
+        self._heard = heard
+        self.start_s = start_s
+        """Where speech started, in seconds from the start of the stream."""
+        self.end_s: float | None = None
+        """Where speech ended, once the turn is over."""
+        self.cut = False
+        """True when the turn hit the maximum turn length."""
+        self.over = False
+        """True once the endpointer ended the turn (or the stream ended)."""
+
+    def end_sooner(self, pause_ms: int | None) -> None:
+        """Let this turn end after a shorter pause (see ``Endpointer.end_sooner``)."""
+        if not self.over:
+            self._endpointer.end_sooner(pause_ms)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        position = 0
+        while True:
+            while position < len(self._heard):
+                yield self._heard[position]
+                position += 1
+            if self.over:
+                return
+            self._next()
+
+    def _next(self) -> None:
+        frame = next(self._frames, None)
+        if frame is None:
+            segment = self._endpointer._close(cut=False)
+            self.over = True
+        else:
+            self._heard.append(frame)
+            segment = self._endpointer._step(frame)
+            self.over = segment is not None
+        if segment is not None:
+            self.end_s, self.cut = segment.end_s, segment.cut
+        elif self.over:
+            self.end_s = self._endpointer.position_s
 
 
 def speech_only(chunks: Iterable[np.ndarray], endpointer: Endpointer | None = None) -> Iterator[np.ndarray]:
