@@ -205,6 +205,8 @@ class _Run:
     """Clock time of the last start or resume; None while paused."""
     answered: bool = False
     """Something else was said while paused (so "repeat" repeats that, not the step)."""
+    held_at: float | None = None
+    """Clock time since which the assistant has been talking (running time stands still); None otherwise."""
 
     @property
     def paused(self) -> bool:
@@ -212,15 +214,27 @@ class _Run:
 
     def elapsed(self, now: float) -> float:
         """Running time of the routine so far."""
-        return self.offset + (0.0 if self.resumed_at is None else now - self.resumed_at)
+        if self.resumed_at is None:
+            return self.offset
+        return self.offset + (now if self.held_at is None else self.held_at) - self.resumed_at
 
     def pause(self, now: float) -> None:
         self.offset = self.elapsed(now)
         self.resumed_at = None
+        self.held_at = None
 
     def resume(self, now: float) -> None:
         if self.resumed_at is None:
             self.resumed_at = now
+
+    def hold(self, talking: bool, now: float) -> None:
+        """Stop running time while the assistant talks, and go on from where it stood afterwards."""
+        if talking and self.held_at is None:
+            self.held_at = now
+        elif not talking and self.held_at is not None:
+            if self.resumed_at is not None:
+                self.resumed_at += now - self.held_at
+            self.held_at = None
 
     def jump(self, to: float, now: float) -> None:
         """Move running time to ``to`` (keeping paused or running)."""
@@ -586,6 +600,15 @@ class Dialogue:
         reply.say.extend(self._due_say())
         reply.sources.extend(routine.sources)
         reply.new = True
+
+    def talking(self, active: bool) -> None:
+        """Tell the dialogue the assistant started (True) or finished (False) speaking a reply.
+
+        A running routine's time stands still meanwhile, so a hold counts from the end of its
+        instruction, not from when the instruction was handed to the voice.
+        """
+        if self._run is not None:
+            self._run.hold(active, self.clock.now())
 
     def poll(self) -> list[Turn]:
         """Everything a running routine has to say by now, one turn per moment."""

@@ -226,14 +226,20 @@ class Conversation:
         first: float | None = None
         interruptible = not self._urgent(turn)
         self._cut_off.clear()
-        for sentence in turn.say:
-            if interruptible and self._cut_off.is_set():
-                break
-            started = time.perf_counter()
-            self.speaker.say(Utterance(sentence, interruptible=interruptible))
-            stats = self.speaker.last_reply
-            if first is None and stats is not None and stats.first_audio_latency_s is not None:
-                first = started + stats.first_audio_latency_s
+        with self._lock:
+            self.dialogue.talking(True)
+        try:
+            for sentence in turn.say:
+                if interruptible and self._cut_off.is_set():
+                    break
+                started = time.perf_counter()
+                self.speaker.say(Utterance(sentence, interruptible=interruptible))
+                stats = self.speaker.last_reply
+                if first is None and stats is not None and stats.first_audio_latency_s is not None:
+                    first = started + stats.first_audio_latency_s
+        finally:
+            with self._lock:
+                self.dialogue.talking(False)
         return first
 
     @property

@@ -376,6 +376,34 @@ def test_pause_freezes_the_hold_and_resume_carries_on_with_the_time_left(dialogu
     assert spoken(dialogue.poll())[0] == "And release."
 
 
+def test_a_hold_counts_from_the_end_of_its_instruction(dialogue: Dialogue, clock: FakeClock) -> None:
+    say(dialogue, "cramp_now", muscle="calf")
+    dialogue.talking(True)  # the instruction takes the voice 4 seconds to say
+    clock.advance(4)
+    assert dialogue.next_event_in() == 20
+    dialogue.talking(False)
+    clock.advance(19.5)
+    assert dialogue.poll() == []
+    clock.advance(0.5)
+    assert spoken(dialogue.poll()) == ["10 seconds left."]
+    dialogue.talking(True)  # so does the countdown, and the hold waits for it
+    clock.advance(1)
+    dialogue.talking(False)
+    assert say(dialogue, "time_left").say == ("10 seconds left.",)
+
+
+def test_talking_leaves_a_paused_routine_paused(dialogue: Dialogue, clock: FakeClock) -> None:
+    say(dialogue, "cramp_now", muscle="calf")
+    clock.advance(12)
+    dialogue.talking(True)
+    say(dialogue, "pause")
+    clock.advance(3)
+    dialogue.talking(False)
+    clock.advance(60)
+    assert dialogue.poll() == [] and dialogue.next_event_in() is None
+    assert say(dialogue, "time_left").say == ("18 seconds left.",)
+
+
 def test_time_left_during_a_rest(dialogue: Dialogue, clock: FakeClock) -> None:
     say(dialogue, "cramp_now", muscle="calf")
     clock.advance(32)

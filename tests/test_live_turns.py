@@ -4,11 +4,13 @@ whose words already make a whole command ends after a shorter pause."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from fakes import FakeMicrophone, bundled_pack, pocketsphinx, silence
 
 from assistant.audio.io import load_audio
 from assistant.audio.mic import MicrophoneTurns
 from assistant.audio.vad import FRAME_S, Endpointer
+from assistant.clock import FakeClock
 from assistant.demo import samples_folder
 from assistant.dialogue import Dialogue
 from assistant.match import Matcher
@@ -94,3 +96,43 @@ def test_a_whole_command_ends_the_turn_sooner_than_a_question_pause() -> None:
     assert exchanges[-1].match is not None and exchanges[-1].match.intent == "cramp_now"
     # Without the shorter pause the turn runs about QUESTION_PAUSE_MS past the speech.
     assert COMPLETE_PAUSE_MS / 1000 - 2 * FRAME_S <= waited < (COMPLETE_PAUSE_MS + QUESTION_PAUSE_MS) / 2000
+
+
+class ClockedOutput:
+    """A sound card that plays in no time but moves a fake clock on by the length of what it plays."""
+
+    def __init__(self, samplerate: int, clock: FakeClock) -> None:
+        self.samplerate = samplerate
+        self.clock = clock
+
+    def start(self) -> None:
+        pass
+
+    def write(self, data: np.ndarray) -> None:
+        self.clock.advance(len(data) / self.samplerate)
+
+    def stop(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_stretch_hold_is_timed_from_the_end_of_the_spoken_instruction() -> None:
+    pack = bundled_pack()
+    clock = FakeClock()
+    dialogue = Dialogue(pack, clock)
+    speaker = Speaker(output_stream=lambda rate: ClockedOutput(rate, clock), print_unheard=False)
+    talk = Conversation(Matcher(pack), dialogue, pocketsphinx(), speaker, WakePhrase("", "always"))
+    turn = dialogue.handle(Matcher(pack).match("my calf is cramping"))
+    assert turn.state == "routine"
+    due_in = dialogue.next_event_in()
+    assert due_in is not None
+    started = clock.now()
+    talk.speak(turn)
+    speaker.close()
+    assert clock.now() - started > 2.0  # the instruction took a few seconds to say
+    assert dialogue.next_event_in() == pytest.approx(due_in)
