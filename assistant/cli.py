@@ -260,15 +260,19 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _push_to_talk(turns: Any) -> Any:
-    """Yield one spoken turn each time Enter is pressed."""
-    iterator = iter(turns)
+def _push_to_talk(microphone: Any) -> Any:
+    """Yield one spoken turn each time Enter is pressed (what was said before the key press is dropped)."""
+    iterator = iter(microphone)
     while True:
         try:
             input("Press Enter, then speak... ")
         except EOFError:
             return
-        yield next(iterator)
+        microphone.listen_from_now()
+        turn = next(iterator, None)
+        if turn is None:
+            return
+        yield turn
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

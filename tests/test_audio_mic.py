@@ -141,3 +141,44 @@ def test_bad_file_fails_at_its_turn_with_its_name(tmp_path: Path) -> None:
     next(turns)
     with pytest.raises(BadInput, match="missing.wav"):
         next(turns)
+
+
+class BufferedStream(FakeStream):
+    """A stream whose first ``buffered`` samples were captured before the reader came back (as PortAudio
+    buffers input between reads): ``read_available`` reports them, like sounddevice's."""
+
+    def __init__(self, audio: np.ndarray, buffered: int, **kwargs: Any) -> None:
+        super().__init__(audio, **kwargs)
+        self.buffered = buffered
+
+    @property
+    def read_available(self) -> int:
+        return max(0, self.buffered - self.position)
+
+
+def test_push_to_talk_drops_what_was_said_before_the_key_press(two_turns: np.ndarray) -> None:
+    before_second = int((0.8 + 1.0) * 16000) + 16000  # inside the pause after "yes please"
+    mic = MicrophoneTurns(stream_factory=lambda **kw: BufferedStream(two_turns, before_second, **kw))
+    mic.listen_from_now()
+    turns = list(mic)
+    assert len(turns) == 1
+    assert turns[0].start_s >= before_second / 16000 - 0.35  # only the second sentence (with its lead-in)
+
+
+def test_push_to_talk_command_line_waits_for_enter_each_turn(
+    two_turns: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import cli
+
+    presses = iter(["", ""])
+
+    def enter(prompt: str) -> str:
+        try:
+            return next(presses)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", enter)
+    mic = MicrophoneTurns(stream_factory=lambda **kw: BufferedStream(two_turns, 0, **kw))
+    turns = list(cli._push_to_talk(mic))
+    assert len(turns) == 2

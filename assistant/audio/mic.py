@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,12 @@ class MicrophoneTurns:
         self.reopen_wait_s = reopen_wait_s
         self.clock = clock if clock is not None else SystemClock()
         self.on_notice = on_notice if on_notice is not None else _LOGGER.warning
+        self._from_now = threading.Event()
+
+    def listen_from_now(self) -> None:
+        """Drop what the microphone heard before this moment (push-to-talk: only speech after the key
+        press counts). Takes effect at the next read, between turns."""
+        self._from_now.set()
 
     @property
     def name(self) -> str:
@@ -185,6 +192,12 @@ class MicrophoneTurns:
         (speech heard before the device went away is still a turn)."""
         while True:
             try:
+                if self._from_now.is_set():
+                    self._from_now.clear()
+                    stale = int(getattr(stream, "read_available", 0))
+                    if stale > 0:
+                        stream.read(stale)
+                    self.endpointer.reset(max(0, stale))
                 data, overflowed = stream.read(FRAME_SAMPLES)
             except error_type as error:
                 lost.append(error)

@@ -149,6 +149,16 @@ class Endpointer:
                     pass
         self.flush()
 
+    def reset(self, skipped_samples: int = 0) -> None:
+        """Forget everything heard so far (the open turn, the lead-in, the detector's state); the
+        stream's clock moves on by what was heard but not fed and ``skipped_samples`` more."""
+        self._frames += (len(self._pending) + skipped_samples) // FRAME_SAMPLES
+        self._turn = []
+        self._lead_in.clear()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._early_frames = None
+        self.detector.reset()
+
     def flush(self) -> list[SpeechSegment]:
         """End of stream: close the open turn, if it holds enough speech."""
         segment = self._close(cut=False)
