@@ -10,6 +10,7 @@ import functools
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import sounddevice
 
 from assistant.asr.base import Audio, PartialCallback, SpeechEngine, open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
+from assistant.clock import FakeClock
 from assistant.messages import Transcript
 from assistant.pack import Pack, load_pack
 
@@ -153,6 +155,26 @@ class FakeOutputStream:
 
     def close(self) -> None:
         pass
+
+
+class RealTimeOutput(FakeOutputStream):
+    """A sound card that takes audio as fast as it would play it."""
+
+    def write(self, data: np.ndarray) -> None:
+        super().write(data)
+        time.sleep(len(data) / self.samplerate)
+
+
+class ClockedOutput(FakeOutputStream):
+    """A sound card that plays in no time but moves a fake clock on by the length of what it plays."""
+
+    def __init__(self, samplerate: int, clock: FakeClock) -> None:
+        super().__init__(samplerate)
+        self.clock = clock
+
+    def write(self, data: np.ndarray) -> None:
+        super().write(data)
+        self.clock.advance(len(data) / self.samplerate)
 
 
 @functools.cache

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
+from fakes import RealTimeOutput
 
 from assistant.asr.base import open_engine
 from assistant.audio.mic import AudioTurn, FileTurns
@@ -20,28 +20,6 @@ from assistant.session import Conversation, WakePhrase
 from assistant.tts import Speaker
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assistant" / "samples"
-
-
-class RealTimeOutput:
-    """Takes audio as fast as a sound card plays it."""
-
-    def __init__(self, samplerate: int) -> None:
-        self.samplerate = samplerate
-
-    def start(self) -> None:
-        pass
-
-    def write(self, data: np.ndarray) -> None:
-        time.sleep(len(data) / self.samplerate)
-
-    def stop(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def test_speaking_up_cuts_the_assistant_off() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fakes import FakeMicrophone, bundled_pack, pocketsphinx, silence
+from fakes import ClockedOutput, FakeMicrophone, bundled_pack, pocketsphinx, silence
 
 from assistant.audio.io import load_audio
 from assistant.audio.mic import MicrophoneTurns
@@ -96,29 +96,6 @@ def test_a_whole_command_ends_the_turn_sooner_than_a_question_pause() -> None:
     assert exchanges[-1].match is not None and exchanges[-1].match.intent == "cramp_now"
     # Without the shorter pause the turn runs about QUESTION_PAUSE_MS past the speech.
     assert COMPLETE_PAUSE_MS / 1000 - 2 * FRAME_S <= waited < (COMPLETE_PAUSE_MS + QUESTION_PAUSE_MS) / 2000
-
-
-class ClockedOutput:
-    """A sound card that plays in no time but moves a fake clock on by the length of what it plays."""
-
-    def __init__(self, samplerate: int, clock: FakeClock) -> None:
-        self.samplerate = samplerate
-        self.clock = clock
-
-    def start(self) -> None:
-        pass
-
-    def write(self, data: np.ndarray) -> None:
-        self.clock.advance(len(data) / self.samplerate)
-
-    def stop(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def test_a_stretch_hold_is_timed_from_the_end_of_the_spoken_instruction() -> None:
