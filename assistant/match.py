@@ -128,10 +128,14 @@ class _Graph:
     """The block it came from (fixed slots, context)."""
     arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=lambda: [[]])
     """Per node: (kind, target node, label, weight); label is a word or (list name, slot name)."""
+    start: int = 0
+    """Initial node."""
     final: int = 0
     """Accepting node."""
     order: list[int] = field(default_factory=list)
-    """Nodes in topological order."""
+    """Nodes in topological order (after compiling, nodes are numbered in that order: 0, 1, 2...)."""
+    origin: list[int] = field(default_factory=list)
+    """Per node, its number while the graph was built (breaks ties between equal costs)."""
     words: set[str] = field(default_factory=set)
     """Every word on a word arc."""
     lists: set[str] = field(default_factory=set)
@@ -205,13 +209,13 @@ class Matcher:
     def _compile(self, intent: str, data: IntentData, sentence: Sentence) -> _Graph:
         graph = _Graph(intent=intent, text=sentence.text or "", data=data)
         graph.final = self._build(graph, sentence.expression, 0, data, 0)
-        graph.order = _topological(graph)
+        _renumber(graph, _topological(graph))
         graph.required = self._lightest_path(graph)
         return graph
 
     def _lightest_path(self, graph: _Graph) -> float:
         lightest = [_INF] * len(graph.arcs)
-        lightest[0] = 0.0
+        lightest[graph.start] = 0.0
         for node in graph.order:
             for kind, target, _, weight in graph.arcs[node]:
                 step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
@@ -306,6 +310,7 @@ class Matcher:
             for word in graph.words:
                 vocab.setdefault(word, len(vocab))
         self._vocab = list(vocab)
+        self._vocab_weights = [self._weight(word) for word in self._vocab]
         self._word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
         buckets: dict[int, list[int]] = defaultdict(list)
         list_buckets: dict[str, list[int]] = defaultdict(list)
@@ -334,7 +339,7 @@ class Matcher:
         total = 0
         for graph in self._graphs:
             paths = [0] * len(graph.arcs)
-            paths[0] = 1
+            paths[graph.start] = 1
             for node in graph.order:
                 for kind, target, label, _ in graph.arcs[node]:
                     factor = len(self._values.get(label[0], ())) or 1 if kind in (_SLOT, _WILD) else 1
@@ -378,9 +383,9 @@ class Matcher:
         total = sum(weights)
         if total <= 0:
             return []
-        similarity = self._similarities(tokens)
+        steps = self._similarities(tokens, weights)
         spans = _SpanCache(self, tokens)
-        coverage = self._coverage(tokens, weights, similarity, spans)
+        coverage = self._coverage(tokens, weights, spans)
         # Among templates explaining the words equally well, the one asking least else comes first.
         order = np.lexsort((self._required, -coverage))
         best_per_intent: dict[str, tuple[float, _Graph, dict[str, str]]] = {}
@@ -404,7 +409,7 @@ class Matcher:
             if not _context_allows(graph.data, context):
                 continue
             tried += 1
-            cost, path_weight, slots = self._align(graph, tokens, weights, similarity, spans)
+            cost, path_weight, slots = self._align(graph, tokens, weights, steps, spans)
             if cost == _INF:
                 continue
             confidence = max(0.0, 1.0 - cost / max(total, path_weight, 1.0))
@@ -415,23 +420,25 @@ class Matcher:
                 best_per_intent[graph.intent] = (confidence, graph, merged)
         return sorted(best_per_intent.values(), key=lambda item: -item[0])
 
-    def _similarities(self, tokens: list[str]) -> dict[tuple[int, str], float]:
-        """Fuzzy similarity in [0, 1] of each spoken word (by position) to close template words."""
+    def _similarities(self, tokens: list[str], weights: list[float]) -> list[dict[str, float]]:
+        """Per spoken word (by position), the cost of saying it for each close template word.
+
+        Saying spoken word s for template word w costs max(weight s, weight w) * (1 - similarity),
+        similarity being the fuzzy ratio in [0, 1]; template words not listed are too far apart.
+        """
         unique = list(dict.fromkeys(tokens))
         matrix = process.cdist(unique, self._vocab, scorer=fuzz.ratio, score_cutoff=_WORD_CUTOFF, dtype=np.uint8)
         self._hits = {}
         for row, word in enumerate(unique):
             columns = np.nonzero(matrix[row])[0]
             self._hits[word] = [(int(c), float(matrix[row, c]) / 100.0) for c in columns]
-        return {
-            (position, self._vocab[column]): score
-            for position, token in enumerate(tokens)
-            for column, score in self._hits[token]
-        }
+        vocab, vocab_weights = self._vocab, self._vocab_weights
+        return [
+            {vocab[column]: max(spoken, vocab_weights[column]) * (1.0 - score) for column, score in self._hits[token]}
+            for token, spoken in zip(tokens, weights, strict=True)
+        ]
 
-    def _coverage(
-        self, tokens: list[str], weights: list[float], similarity: dict[tuple[int, str], float], spans: _SpanCache
-    ) -> np.ndarray:
+    def _coverage(self, tokens: list[str], weights: list[float], spans: _SpanCache) -> np.ndarray:
         """How much of what was said each template's words could explain (the prefilter)."""
         coverage = np.zeros(len(self._graphs), dtype=np.float32)
         for position, token in enumerate(tokens):
@@ -451,7 +458,7 @@ class Matcher:
         graph: _Graph,
         tokens: list[str],
         weights: list[float],
-        similarity: dict[tuple[int, str], float],
+        steps: list[dict[str, float]],
         spans: _SpanCache,
     ) -> tuple[float, float, dict[str, str]]:
         """Weighted edit distance between the tokens and the cheapest path through the graph.
@@ -460,12 +467,13 @@ class Matcher:
         the next row, so large graphs cost what they use.
         """
         n = len(tokens)
-        order = graph.order
         arcs = graph.arcs
+        origin = graph.origin
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
         rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 1)]
-        rows[0][0] = (0.0, 0.0, ())
+        rows[0][graph.start] = (0.0, 0.0, ())
         missing_cost = _MISSING_SLOT_COST
+        graph_size = len(arcs)
         for i in range(n + 1):
             row = rows[i]
             if i > 0:
@@ -477,11 +485,13 @@ class Matcher:
                         row[node] = (cost, path, slots)
             if not row:
                 continue
-            limit = min(cell[0] for cell in row.values()) + _BEAM
+            limit = min([cell[0] for cell in row.values()]) + _BEAM
             following = rows[i + 1] if i < n else None
             spoken_weight = weights[i] if i < n else 0.0
-            # Arcs only go forward in topological order, so one pass settles the row.
-            for node in order:
+            step_of = steps[i] if i < n else {}
+            # Nodes are numbered in topological order and arcs only go forward, so one pass in that
+            # order, from the lowest node in the row, settles the row.
+            for node in range(min(row), graph_size):
                 cell = row.get(node)
                 if cell is None:
                     continue
@@ -489,23 +499,22 @@ class Matcher:
                 if cost > limit:
                     continue
                 for kind, target, label, word_weight in arcs[node]:
-                    if kind == _EPS:
-                        current = row.get(target)
-                        if current is None or cost < current[0]:
-                            row[target] = cell
-                    elif kind == _WORD:
+                    if kind == _WORD:
                         skipped = cost + word_weight
                         if skipped <= limit:
                             current = row.get(target)
                             if current is None or skipped < current[0]:
                                 row[target] = (skipped, path + word_weight, slots)
                         if following is not None:
-                            sim = similarity.get((i, label))
-                            step = max(spoken_weight, word_weight) * (1.0 - sim) if sim else word_weight + spoken_weight
-                            candidate = cost + step
+                            step = step_of.get(label)
+                            candidate = cost + (word_weight + spoken_weight if step is None else step)
                             current = following.get(target)
                             if current is None or candidate < current[0]:
                                 following[target] = (candidate, path + word_weight, slots)
+                    elif kind == _EPS:
+                        current = row.get(target)
+                        if current is None or cost < current[0]:
+                            row[target] = cell
                     elif kind == _SLOT:
                         list_name, slot_name = label
                         missing = cost + missing_cost
@@ -531,10 +540,10 @@ class Matcher:
                                 )
             if i == n:
                 break  # the last row is read, not carried forward
-            kept = [(cell[0], node) for node, cell in row.items() if cell[0] <= limit]
+            kept = [(cell[0], origin[node], node) for node, cell in row.items() if cell[0] <= limit]
             if len(kept) > _MAX_ACTIVE:
                 kept = heapq.nsmallest(_MAX_ACTIVE, kept)
-            rows[i] = {node: row[node] for _, node in kept}
+            rows[i] = {node: row[node] for _, _, node in kept}
         cost, path, slots = rows[n].get(graph.final, (_INF, 0.0, ()))
         return cost, path, dict(slots)
 
@@ -666,6 +675,20 @@ def _text_options(expr: Expression) -> list[str] | None:
 def _phrases(expr: Expression) -> list[str]:
     """Spoken forms of a list value (values hold text only)."""
     return _text_options(expr) or []
+
+
+def _renumber(graph: _Graph, order: list[int]) -> None:
+    """Number the nodes in topological order, so that every arc goes to a higher number."""
+    rank = [0] * len(order)
+    for position, node in enumerate(order):
+        rank[node] = position
+    graph.arcs = [
+        [(kind, rank[target], label, weight) for kind, target, label, weight in graph.arcs[node]] for node in order
+    ]
+    graph.start = rank[graph.start]
+    graph.final = rank[graph.final]
+    graph.order = list(range(len(order)))
+    graph.origin = order
 
 
 def _topological(graph: _Graph) -> list[int]:
