@@ -142,6 +142,8 @@ class _Graph:
     """Every list referenced."""
     required: float = 0.0
     """Weight of the lightest path through the graph (what must be said at least)."""
+    heaviest: list[float] = field(default_factory=list)
+    """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
 
     def new_node(self) -> int:
         self.arcs.append([])
@@ -211,6 +213,7 @@ class Matcher:
         graph.final = self._build(graph, sentence.expression, 0, data, 0)
         _renumber(graph, _topological(graph))
         graph.required = self._lightest_path(graph)
+        graph.heaviest = _heaviest_paths(graph)
         return graph
 
     def _lightest_path(self, graph: _Graph) -> float:
@@ -311,7 +314,8 @@ class Matcher:
                 vocab.setdefault(word, len(vocab))
         self._vocab = list(vocab)
         self._vocab_weights = [self._weight(word) for word in self._vocab]
-        self._word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
+        self._word_weights = dict(zip(self._vocab, self._vocab_weights, strict=True))
+        word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
         buckets: dict[int, list[int]] = defaultdict(list)
         list_buckets: dict[str, list[int]] = defaultdict(list)
         for index, graph in enumerate(self._graphs):
@@ -320,7 +324,11 @@ class Matcher:
             for name in graph.lists:
                 list_buckets[name].append(index)
         for word_index, templates in buckets.items():
-            self._word_templates[word_index] = np.array(templates, dtype=np.int32)
+            word_templates[word_index] = np.array(templates, dtype=np.int32)
+        # Which templates hold each vocabulary word: word w's are _templates_of[_first[w]:_first[w + 1]].
+        self._first = np.zeros(len(vocab) + 1, dtype=np.int64)
+        self._first[1:] = np.cumsum([len(templates) for templates in word_templates])
+        self._templates_of = np.concatenate([np.empty(0, dtype=np.int32), *word_templates])
         self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
         self._required = np.array([graph.required for graph in self._graphs], dtype=np.float32)
         self._value_words = {
@@ -378,14 +386,18 @@ class Matcher:
     def score(
         self, tokens: list[str], context: Mapping[str, Any] | None = None
     ) -> list[tuple[float, _Graph, dict[str, str]]]:
-        """Candidate templates aligned against ``tokens``, best first (one entry per intent)."""
+        """Candidate templates aligned against ``tokens``, best first (one entry per intent).
+
+        Intents whose templates were given up on part way (they could not beat the best so far)
+        are left out.
+        """
         weights = [self._weight(t) for t in tokens]
         total = sum(weights)
         if total <= 0:
             return []
-        steps = self._similarities(tokens, weights)
+        steps, word_best = self._similarities(tokens, weights)
         spans = _SpanCache(self, tokens)
-        coverage = self._coverage(tokens, weights, spans)
+        coverage = self._coverage(tokens, weights, word_best, spans)
         # Among templates explaining the words equally well, the one asking least else comes first.
         order = np.lexsort((self._required, -coverage))
         best_per_intent: dict[str, tuple[float, _Graph, dict[str, str]]] = {}
@@ -409,7 +421,12 @@ class Matcher:
             if not _context_allows(graph.data, context):
                 continue
             tried += 1
-            cost, path_weight, slots = self._align(graph, tokens, weights, steps, spans)
+            aligned = self._align(graph, tokens, weights, steps, spans, total, best)
+            if aligned is None:
+                # It cannot beat the best so far; keep the intent's place among those tried.
+                best_per_intent.setdefault(graph.intent, (-1.0, graph, {}))
+                continue
+            cost, path_weight, slots = aligned
             if cost == _INF:
                 continue
             confidence = max(0.0, 1.0 - cost / max(total, path_weight, 1.0))
@@ -418,38 +435,52 @@ class Matcher:
             previous = best_per_intent.get(graph.intent)
             if previous is None or confidence > previous[0]:
                 best_per_intent[graph.intent] = (confidence, graph, merged)
-        return sorted(best_per_intent.values(), key=lambda item: -item[0])
+        return sorted((item for item in best_per_intent.values() if item[0] >= 0.0), key=lambda item: -item[0])
 
-    def _similarities(self, tokens: list[str], weights: list[float]) -> list[dict[str, float]]:
-        """Per spoken word (by position), the cost of saying it for each close template word.
+    def _similarities(
+        self, tokens: list[str], weights: list[float]
+    ) -> tuple[list[dict[str, float]], dict[str, np.ndarray]]:
+        """Per spoken word (by position), the cost of saying it for each close template word; and
+        per distinct spoken word, its best similarity to a word of each template.
 
         Saying spoken word s for template word w costs max(weight s, weight w) * (1 - similarity),
         similarity being the fuzzy ratio in [0, 1]; template words not listed are too far apart.
         """
         unique = list(dict.fromkeys(tokens))
         matrix = process.cdist(unique, self._vocab, scorer=fuzz.ratio, score_cutoff=_WORD_CUTOFF, dtype=np.uint8)
-        self._hits = {}
+        hits: dict[str, list[tuple[int, float]]] = {}
+        best: dict[str, np.ndarray] = {}
+        first, templates_of = self._first, self._templates_of
         for row, word in enumerate(unique):
             columns = np.nonzero(matrix[row])[0]
-            self._hits[word] = [(int(c), float(matrix[row, c]) / 100.0) for c in columns]
+            scores = matrix[row, columns].astype(np.float64) / 100.0
+            hits[word] = list(zip(columns.tolist(), scores.tolist(), strict=True))
+            # Every (template, score) pair of the close vocabulary words, gathered without a loop.
+            starts, counts = first[columns], first[columns + 1] - first[columns]
+            offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            best[word] = np.zeros(len(self._graphs), dtype=np.float32)
+            np.maximum.at(best[word], templates_of[offsets], np.repeat(scores.astype(np.float32), counts))
         vocab, vocab_weights = self._vocab, self._vocab_weights
-        return [
-            {vocab[column]: max(spoken, vocab_weights[column]) * (1.0 - score) for column, score in self._hits[token]}
+        steps = [
+            {vocab[column]: max(spoken, vocab_weights[column]) * (1.0 - score) for column, score in hits[token]}
             for token, spoken in zip(tokens, weights, strict=True)
         ]
+        return steps, best
 
-    def _coverage(self, tokens: list[str], weights: list[float], spans: _SpanCache) -> np.ndarray:
+    def _coverage(
+        self, tokens: list[str], weights: list[float], word_best: dict[str, np.ndarray], spans: _SpanCache
+    ) -> np.ndarray:
         """How much of what was said each template's words could explain (the prefilter)."""
         coverage = np.zeros(len(self._graphs), dtype=np.float32)
         for position, token in enumerate(tokens):
-            best = np.zeros(len(self._graphs), dtype=np.float32)
-            for column, score in self._hits.get(token, []):
-                templates = self._word_templates[column]
-                np.maximum.at(best, templates, score)
+            best = word_best[token]
+            copied = False
             for name, templates in self._list_templates.items():
                 score = spans.best_covering(position, name)
                 if score > 0:
-                    np.maximum.at(best, templates, score)
+                    if not copied:
+                        best, copied = best.copy(), True
+                    best[templates] = np.maximum(best[templates], score)
             coverage += best * weights[position]
         return coverage
 
@@ -460,15 +491,25 @@ class Matcher:
         weights: list[float],
         steps: list[dict[str, float]],
         spans: _SpanCache,
-    ) -> tuple[float, float, dict[str, str]]:
+        total: float,
+        beat: float,
+    ) -> tuple[float, float, dict[str, str]] | None:
         """Weighted edit distance between the tokens and the cheapest path through the graph.
 
         Rows are sparse: only the best nodes within the beam of the row's best are carried to
         the next row, so large graphs cost what they use.
+
+        Gives up (None) as soon as no path left could reach confidence ``beat``: costs only grow
+        along a path, every word still to be heard costs at least its cheapest explanation in this
+        template, and the confidence divides by at most the heaviest path left.
         """
         n = len(tokens)
         arcs = graph.arcs
         origin = graph.origin
+        heaviest = graph.heaviest
+        rest = self._least_rest(graph, tokens, weights, steps, spans) if beat > 0.0 else None
+        # A cell is hopeless when cost + rest > allowed * max(total, path + heaviest, 1).
+        allowed = 1.0 - beat + 1e-9
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
         rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 1)]
         rows[0][graph.start] = (0.0, 0.0, ())
@@ -485,6 +526,8 @@ class Matcher:
                         row[node] = (cost, path, slots)
             if not row:
                 continue
+            if rest and _hopeless(rows, i, rest, heaviest, total, allowed):
+                return None
             limit = min([cell[0] for cell in row.values()]) + _BEAM
             following = rows[i + 1] if i < n else None
             spoken_weight = weights[i] if i < n else 0.0
@@ -546,6 +589,72 @@ class Matcher:
             rows[i] = {node: row[node] for _, _, node in kept}
         cost, path, slots = rows[n].get(graph.final, (_INF, 0.0, ()))
         return cost, path, dict(slots)
+
+    def _least_rest(
+        self,
+        graph: _Graph,
+        tokens: list[str],
+        weights: list[float],
+        steps: list[dict[str, float]],
+        spans: _SpanCache,
+    ) -> tuple[list[float], list[float]]:
+        """Per position, bounds on what the words from there to the end can do in this template.
+
+        First the least they can cost. Second the most they can add to the weight of the template
+        path beyond what they cost (a matched word adds its weight, a slot or wildcard one, less
+        their cost; an extra word adds nothing; skipped template words add as much as they cost).
+        """
+        n = len(tokens)
+        least = list(weights)  # heard but not in the template
+        gain = [0.0] * n
+        words = graph.words
+        for position in range(n):
+            for word, step in steps[position].items():
+                if word in words:
+                    least[position] = min(least[position], step)
+                    gain[position] = max(gain[position], self._word_weights[word] - step)
+        for name in graph.lists:
+            if name in self._wildcards:
+                least = [min(cost, _WILDCARD_COST) for cost in least]
+                gain = [max(most, 1.0 - _WILDCARD_COST) for most in gain]
+                continue
+            for start in range(n):
+                for end, _, span_cost in spans.starting_at(start, name):
+                    share = span_cost / (end - start)
+                    added = (1.0 - span_cost) / (end - start)
+                    for position in range(start, end):
+                        least[position] = min(least[position], share)
+                        gain[position] = max(gain[position], added)
+        rest = [0.0] * (n + 1)
+        more = [0.0] * (n + 1)
+        for position in range(n - 1, -1, -1):
+            rest[position] = rest[position + 1] + least[position]
+            more[position] = more[position + 1] + gain[position]
+        return rest, more
+
+
+def _hopeless(
+    rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]],
+    i: int,
+    rest: tuple[list[float], list[float]],
+    heaviest: list[float],
+    total: float,
+    allowed: float,
+) -> bool:
+    """Whether no cell of row ``i`` or after can still lead to a good enough alignment.
+
+    From a cell, the final cost is at least cost + least[j] and the final path weight at most
+    min(path + heaviest[node], path + least[j] + more[j]); the confidence is largest when both
+    are at those bounds.
+    """
+    least, more = rest
+    for j in range(i, len(rows)):
+        left = least[j]
+        most = left + more[j]
+        for node, (cost, path, _) in rows[j].items():
+            if cost + left <= allowed * max(total, min(path + heaviest[node], path + most), 1.0):
+                return False
+    return True
 
 
 class _SpanCache:
@@ -689,6 +798,17 @@ def _renumber(graph: _Graph, order: list[int]) -> None:
     graph.final = rank[graph.final]
     graph.order = list(range(len(order)))
     graph.origin = order
+
+
+def _heaviest_paths(graph: _Graph) -> list[float]:
+    """Per node, the weight of the heaviest path from it to the accepting node."""
+    heaviest = [-_INF] * len(graph.arcs)
+    heaviest[graph.final] = 0.0
+    for node in reversed(graph.order):
+        for kind, target, _, weight in graph.arcs[node]:
+            step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
+            heaviest[node] = max(heaviest[node], heaviest[target] + step)
+    return heaviest
 
 
 def _topological(graph: _Graph) -> list[int]:
