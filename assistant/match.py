@@ -548,9 +548,15 @@ class Matcher:
                             current = row.get(target)
                             if current is None or skipped < current[0]:
                                 row[target] = (skipped, path + word_weight, slots)
-                        if following is not None:
                             step = step_of.get(label)
-                            candidate = cost + (word_weight + spoken_weight if step is None else step)
+                            if step is None:
+                                # Saying another word here costs what skipping this one and
+                                # adding that word does: that way is already taken.
+                                continue
+                        else:
+                            step = step_of.get(label, word_weight + spoken_weight)
+                        if following is not None:
+                            candidate = cost + step
                             current = following.get(target)
                             if current is None or candidate < current[0]:
                                 following[target] = (candidate, path + word_weight, slots)
