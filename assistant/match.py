@@ -143,6 +143,10 @@ class _Graph:
     required: float = 0.0
     """Weight of the lightest path through the graph (what must be said at least)."""
     heaviest: list[float] = field(default_factory=list)
+    word_arcs: list[list[tuple[int, str, float]]] = field(default_factory=list)
+    """Per node, its word arcs as (target, word, weight)."""
+    other_arcs: list[list[tuple[int, int, Any]]] = field(default_factory=list)
+    """Per node, its other arcs as (kind, target, label)."""
     """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
 
     def new_node(self) -> int:
@@ -214,6 +218,8 @@ class Matcher:
         _renumber(graph, _topological(graph))
         graph.required = self._lightest_path(graph)
         graph.heaviest = _heaviest_paths(graph)
+        graph.word_arcs = [[(t, label, w) for kind, t, label, w in arcs if kind == _WORD] for arcs in graph.arcs]
+        graph.other_arcs = [[(kind, t, label) for kind, t, label, _ in arcs if kind != _WORD] for arcs in graph.arcs]
         return graph
 
     def _lightest_path(self, graph: _Graph) -> float:
@@ -504,71 +510,65 @@ class Matcher:
         template, and the confidence divides by at most the heaviest path left.
         """
         n = len(tokens)
-        arcs = graph.arcs
+        word_arcs, other_arcs = graph.word_arcs, graph.other_arcs
         origin = graph.origin
         heaviest = graph.heaviest
+        graph_size = len(word_arcs)
         rest = self._least_rest(graph, tokens, weights, steps, spans) if beat > 0.0 else None
         # A cell is hopeless when cost + rest > allowed * max(total, path + heaviest, 1).
         allowed = 1.0 - beat + 1e-9
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
-        rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 1)]
+        rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 2)]
         rows[0][graph.start] = (0.0, 0.0, ())
         missing_cost = _MISSING_SLOT_COST
-        graph_size = len(arcs)
         for i in range(n + 1):
             row = rows[i]
-            if i > 0:
-                extra = weights[i - 1]
-                for node, (cost, path, slots) in rows[i - 1].items():
-                    cost += extra
-                    current = row.get(node)
-                    if current is None or cost < current[0]:
-                        row[node] = (cost, path, slots)
             if not row:
                 continue
-            if rest and _hopeless(rows, i, rest, heaviest, total, allowed):
+            if rest is not None and _hopeless(rows, i, rest, heaviest, total, allowed):
                 return None
             limit = min([cell[0] for cell in row.values()]) + _BEAM
-            following = rows[i + 1] if i < n else None
-            spoken_weight = weights[i] if i < n else 0.0
-            step_of = steps[i] if i < n else {}
+            last = i == n
+            following = rows[i + 1]  # a spare row after the last
+            spoken_weight = weights[i] if not last else 0.0
+            step_of = steps[i] if not last else {}
+            get, follow_get, step_get = row.get, following.get, step_of.get
             # Nodes are numbered in topological order and arcs only go forward, so one pass in that
             # order, from the lowest node in the row, settles the row.
             for node in range(min(row), graph_size):
-                cell = row.get(node)
+                cell = get(node)
                 if cell is None:
                     continue
                 cost, path, slots = cell
                 if cost > limit:
                     continue
-                for kind, target, label, word_weight in arcs[node]:
-                    if kind == _WORD:
-                        skipped = cost + word_weight
-                        if skipped <= limit:
-                            current = row.get(target)
-                            if current is None or skipped < current[0]:
-                                row[target] = (skipped, path + word_weight, slots)
-                            step = step_of.get(label)
-                            if step is None:
-                                # Saying another word here costs what skipping this one and
-                                # adding that word does: that way is already taken.
-                                continue
-                        else:
-                            step = step_of.get(label, word_weight + spoken_weight)
-                        if following is not None:
-                            candidate = cost + step
-                            current = following.get(target)
-                            if current is None or candidate < current[0]:
-                                following[target] = (candidate, path + word_weight, slots)
-                    elif kind == _EPS:
-                        current = row.get(target)
+                for target, label, word_weight in word_arcs[node]:
+                    skipped = cost + word_weight
+                    if skipped <= limit:
+                        current = get(target)
+                        if current is None or skipped < current[0]:
+                            row[target] = (skipped, path + word_weight, slots)
+                        step = step_get(label)
+                        if step is None:
+                            # Saying another word here costs what skipping this one and adding
+                            # that word does: that way is already taken.
+                            continue
+                    else:
+                        step = step_get(label, word_weight + spoken_weight)
+                    candidate = cost + step
+                    current = follow_get(target)
+                    if current is None or candidate < current[0]:
+                        following[target] = (candidate, path + word_weight, slots)
+                for kind, target, label in other_arcs[node]:
+                    if kind == _EPS:
+                        current = get(target)
                         if current is None or cost < current[0]:
                             row[target] = cell
                     elif kind == _SLOT:
                         list_name, slot_name = label
                         missing = cost + missing_cost
                         if missing <= limit:
-                            current = row.get(target)
+                            current = get(target)
                             if current is None or missing < current[0]:
                                 row[target] = (missing, path + 1.0, slots)
                         for end, value, span_cost in spans.starting_at(i, list_name):
@@ -587,12 +587,18 @@ class Matcher:
                                     path + 1.0,
                                     slots + ((slot_name, " ".join(tokens[i:end])),),
                                 )
-            if i == n:
+            if last:
                 break  # the last row is read, not carried forward
-            kept = [(cell[0], origin[node], node) for node, cell in row.items() if cell[0] <= limit]
+            # The best of the row, within the beam, go on to the next row with the word heard added.
+            kept = [node for node, cell in row.items() if cell[0] <= limit]
             if len(kept) > _MAX_ACTIVE:
-                kept = heapq.nsmallest(_MAX_ACTIVE, kept)
-            rows[i] = {node: row[node] for _, _, node in kept}
+                kept = [node for _, _, node in heapq.nsmallest(_MAX_ACTIVE, [(row[x][0], origin[x], x) for x in kept])]
+            for node in kept:
+                cost, path, slots = row[node]
+                cost += spoken_weight
+                current = follow_get(node)
+                if current is None or cost < current[0]:
+                    following[node] = (cost, path, slots)
         cost, path, slots = rows[n].get(graph.final, (_INF, 0.0, ()))
         return cost, path, dict(slots)
 
@@ -654,7 +660,7 @@ def _hopeless(
     are at those bounds.
     """
     least, more = rest
-    for j in range(i, len(rows)):
+    for j in range(i, len(least)):
         left = least[j]
         most = left + more[j]
         for node, (cost, path, _) in rows[j].items():
