@@ -337,6 +337,7 @@ class Matcher:
         self._templates_of = np.concatenate([np.empty(0, dtype=np.int32), *word_templates])
         self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
         self._required = np.array([graph.required for graph in self._graphs], dtype=np.float32)
+        self._value_choices = {name: [v.words for v in values] for name, values in self._values.items()}
         self._value_words = {
             name: sorted({w for v in values for w in v.words.split()}) for name, values in self._values.items()
         }
@@ -533,6 +534,7 @@ class Matcher:
             spoken_weight = weights[i] if not last else 0.0
             step_of = steps[i] if not last else {}
             get, follow_get, step_get = row.get, following.get, step_of.get
+            spans_here: dict[str, list[tuple[int, str, float]]] = {}
             # Nodes are numbered in topological order and arcs only go forward, so one pass in that
             # order, from the lowest node in the row, settles the row.
             for node in range(min(row), graph_size):
@@ -571,7 +573,10 @@ class Matcher:
                             current = get(target)
                             if current is None or missing < current[0]:
                                 row[target] = (missing, path + 1.0, slots)
-                        for end, value, span_cost in spans.starting_at(i, list_name):
+                        found = spans_here.get(list_name)
+                        if found is None:
+                            found = spans_here[list_name] = spans.starting_at(i, list_name)
+                        for end, value, span_cost in found:
                             candidate = cost + span_cost
                             current = rows[end].get(target)
                             if current is None or candidate < current[0]:
@@ -704,7 +709,7 @@ class _SpanCache:
         if not values:
             return None
         spoken = " ".join(self._tokens[start:end])
-        choices = [v.words for v in values]
+        choices = self._matcher._value_choices[list_name]
         found = process.extractOne(spoken, choices, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF)
         if found is None:
             return None
