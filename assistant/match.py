@@ -14,7 +14,6 @@ are aligned. Confidence is one minus the alignment cost over the weight of what 
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping
@@ -597,7 +596,8 @@ class Matcher:
             # The best of the row, within the beam, go on to the next row with the word heard added.
             kept = [node for node, cell in row.items() if cell[0] <= limit]
             if len(kept) > _MAX_ACTIVE:
-                kept = [node for _, _, node in heapq.nsmallest(_MAX_ACTIVE, [(row[x][0], origin[x], x) for x in kept])]
+                ranked = sorted([(row[x][0], origin[x], x) for x in kept])
+                kept = [node for _, _, node in ranked[:_MAX_ACTIVE]]
             for node in kept:
                 cost, path, slots = row[node]
                 cost += spoken_weight
