@@ -142,11 +142,15 @@ class _Graph:
     required: float = 0.0
     """Weight of the lightest path through the graph (what must be said at least)."""
     heaviest: list[float] = field(default_factory=list)
+    """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
     word_arcs: list[list[tuple[int, str, float]]] = field(default_factory=list)
     """Per node, its word arcs as (target, word, weight)."""
     other_arcs: list[list[tuple[int, int, Any]]] = field(default_factory=list)
     """Per node, its other arcs as (kind, target, label)."""
-    """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
+    slot_lists: set[str] = field(default_factory=set)
+    """Names of the value lists on slot arcs (inline ranges under their own names)."""
+    has_wildcard: bool = False
+    """Whether any arc is a wildcard."""
 
     def new_node(self) -> int:
         self.arcs.append([])
@@ -219,6 +223,8 @@ class Matcher:
         graph.heaviest = _heaviest_paths(graph)
         graph.word_arcs = [[(t, label, w) for kind, t, label, w in arcs if kind == _WORD] for arcs in graph.arcs]
         graph.other_arcs = [[(kind, t, label) for kind, t, label, _ in arcs if kind != _WORD] for arcs in graph.arcs]
+        graph.slot_lists = {label[0] for arcs in graph.arcs for kind, _, label, _ in arcs if kind == _SLOT}
+        graph.has_wildcard = any(kind == _WILD for arcs in graph.arcs for kind, _, _, _ in arcs)
         return graph
 
     def _lightest_path(self, graph: _Graph) -> float:
@@ -630,11 +636,10 @@ class Matcher:
                 if word in words:
                     least[position] = min(least[position], step)
                     gain[position] = max(gain[position], self._word_weights[word] - step)
-        for name in graph.lists:
-            if name in self._wildcards:
-                least = [min(cost, _WILDCARD_COST) for cost in least]
-                gain = [max(most, 1.0 - _WILDCARD_COST) for most in gain]
-                continue
+        if graph.has_wildcard:
+            least = [min(cost, _WILDCARD_COST) for cost in least]
+            gain = [max(most, 1.0 - _WILDCARD_COST) for most in gain]
+        for name in graph.slot_lists:
             for start in range(n):
                 for end, _, span_cost in spans.starting_at(start, name):
                     share = span_cost / (end - start)
