@@ -9,7 +9,8 @@ spoken words that fuzzily equal a list value. Graph size grows with the template
 with the number of sentences it expands to, so a million-expansion pack stays fast.
 
 Only the few templates whose vocabulary best covers the query (an inverted-index prefilter)
-are aligned. Confidence is one minus the alignment cost over the weight of what was said.
+are aligned, and an alignment stops as soon as it can no longer beat the best one so far.
+Confidence is one minus the alignment cost over the weight of what was said.
 """
 
 from __future__ import annotations
@@ -460,18 +461,24 @@ class Matcher:
         """
         unique = list(dict.fromkeys(tokens))
         matrix = process.cdist(unique, self._vocab, scorer=fuzz.ratio, score_cutoff=_WORD_CUTOFF, dtype=np.uint8)
-        hits: dict[str, list[tuple[int, float]]] = {}
-        best: dict[str, np.ndarray] = {}
-        first, templates_of = self._first, self._templates_of
-        for row, word in enumerate(unique):
-            columns = np.nonzero(matrix[row])[0]
-            scores = matrix[row, columns].astype(np.float64) / 100.0
-            hits[word] = list(zip(columns.tolist(), scores.tolist(), strict=True))
-            # Every (template, score) pair of the close vocabulary words, gathered without a loop.
-            starts, counts = first[columns], first[columns + 1] - first[columns]
-            offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-            best[word] = np.zeros(len(self._graphs), dtype=np.float32)
-            np.maximum.at(best[word], templates_of[offsets], np.repeat(scores.astype(np.float32), counts))
+        rows, columns = np.nonzero(matrix)
+        scores = matrix[rows, columns].astype(np.float64) / 100.0
+        # Every (spoken word, template, score) of the close vocabulary words, gathered without a loop.
+        first, templates_of, size = self._first, self._templates_of, len(self._graphs)
+        starts, counts = first[columns], first[columns + 1] - first[columns]
+        offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        table = np.zeros((len(unique), size), dtype=np.float32)
+        cells = np.repeat(rows, counts) * size + templates_of[offsets]
+        np.maximum.at(table.reshape(-1), cells, np.repeat(scores.astype(np.float32), counts))
+        best = {word: table[row] for row, word in enumerate(unique)}
+        bounds = np.searchsorted(rows, np.arange(len(unique) + 1)).tolist()
+        column_list, score_list = columns.tolist(), scores.tolist()
+        hits = {
+            word: list(
+                zip(column_list[bounds[row] : bounds[row + 1]], score_list[bounds[row] : bounds[row + 1]], strict=True)
+            )
+            for row, word in enumerate(unique)
+        }
         vocab, vocab_weights = self._vocab, self._vocab_weights
         steps = [
             {vocab[column]: max(spoken, vocab_weights[column]) * (1.0 - score) for column, score in hits[token]}
