@@ -473,12 +473,10 @@ class Matcher:
         best = {word: table[row] for row, word in enumerate(unique)}
         bounds = np.searchsorted(rows, np.arange(len(unique) + 1)).tolist()
         column_list, score_list = columns.tolist(), scores.tolist()
-        hits = {
-            word: list(
-                zip(column_list[bounds[row] : bounds[row + 1]], score_list[bounds[row] : bounds[row + 1]], strict=True)
-            )
-            for row, word in enumerate(unique)
-        }
+        hits: dict[str, list[tuple[int, float]]] = {}
+        for row, word in enumerate(unique):
+            low, high = bounds[row], bounds[row + 1]
+            hits[word] = list(zip(column_list[low:high], score_list[low:high], strict=True))
         vocab, vocab_weights = self._vocab, self._vocab_weights
         steps = [
             {vocab[column]: max(spoken, vocab_weights[column]) * (1.0 - score) for column, score in hits[token]}
