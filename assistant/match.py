@@ -144,10 +144,10 @@ class _Graph:
     """Weight of the lightest path through the graph (what must be said at least)."""
     heaviest: list[float] = field(default_factory=list)
     """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
-    word_arcs: list[list[tuple[int, str, float]]] = field(default_factory=list)
-    """Per node, its word arcs as (target, word, weight)."""
-    other_arcs: list[list[tuple[int, int, Any]]] = field(default_factory=list)
-    """Per node, its other arcs as (kind, target, label)."""
+    word_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
+    """Per node, its word arcs (as in ``arcs``)."""
+    other_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
+    """Per node, its other arcs (as in ``arcs``)."""
     slot_lists: set[str] = field(default_factory=set)
     """Names of the value lists on slot arcs (inline ranges under their own names)."""
     has_wildcard: bool = False
@@ -222,10 +222,6 @@ class Matcher:
         _renumber(graph, _topological(graph))
         graph.required = self._lightest_path(graph)
         graph.heaviest = _heaviest_paths(graph)
-        graph.word_arcs = [[(t, label, w) for kind, t, label, w in arcs if kind == _WORD] for arcs in graph.arcs]
-        graph.other_arcs = [[(kind, t, label) for kind, t, label, _ in arcs if kind != _WORD] for arcs in graph.arcs]
-        graph.slot_lists = {label[0] for arcs in graph.arcs for kind, _, label, _ in arcs if kind == _SLOT}
-        graph.has_wildcard = any(kind == _WILD for arcs in graph.arcs for kind, _, _, _ in arcs)
         return graph
 
     def _lightest_path(self, graph: _Graph) -> float:
@@ -554,7 +550,7 @@ class Matcher:
                 cost, path, slots = cell
                 if cost > limit:
                     continue
-                for target, label, word_weight in word_arcs[node]:
+                for _, target, label, word_weight in word_arcs[node]:
                     skipped = cost + word_weight
                     if skipped <= limit:
                         current = get(target)
@@ -571,7 +567,7 @@ class Matcher:
                     current = follow_get(target)
                     if current is None or candidate < current[0]:
                         following[target] = (candidate, path + word_weight, slots)
-                for kind, target, label in other_arcs[node]:
+                for kind, target, label, _ in other_arcs[node]:
                     if kind == _EPS:
                         current = get(target)
                         if current is None or cost < current[0]:
@@ -814,13 +810,31 @@ def _phrases(expr: Expression) -> list[str]:
 
 
 def _renumber(graph: _Graph, order: list[int]) -> None:
-    """Number the nodes in topological order, so that every arc goes to a higher number."""
+    """Number the nodes in topological order, so that every arc goes to a higher number; sort
+    each node's arcs into word arcs and the others, and note the lists and wildcards used."""
     rank = [0] * len(order)
     for position, node in enumerate(order):
         rank[node] = position
-    graph.arcs = [
-        [(kind, rank[target], label, weight) for kind, target, label, weight in graph.arcs[node]] for node in order
-    ]
+    arcs, word_arcs, other_arcs = [], [], []
+    for node in order:
+        every: list[tuple[int, int, Any, float]] = []
+        words: list[tuple[int, int, Any, float]] = []
+        others: list[tuple[int, int, Any, float]] = []
+        for kind, target, label, weight in graph.arcs[node]:
+            arc = (kind, rank[target], label, weight)
+            every.append(arc)
+            if kind == _WORD:
+                words.append(arc)
+                continue
+            others.append(arc)
+            if kind == _SLOT:
+                graph.slot_lists.add(label[0])
+            elif kind == _WILD:
+                graph.has_wildcard = True
+        arcs.append(every)
+        word_arcs.append(words)
+        other_arcs.append(others)
+    graph.arcs, graph.word_arcs, graph.other_arcs = arcs, word_arcs, other_arcs
     graph.start = rank[graph.start]
     graph.final = rank[graph.final]
     graph.order = list(range(len(order)))
