@@ -512,9 +512,9 @@ class Matcher:
         Rows are sparse: only the best nodes within the beam of the row's best are carried to
         the next row, so large graphs cost what they use.
 
-        Gives up (None) as soon as no path left could reach confidence ``beat``: costs only grow
-        along a path, every word still to be heard costs at least its cheapest explanation in this
-        template, and the confidence divides by at most the heaviest path left.
+        Gives up (None) as soon as no path left could reach confidence ``beat`` (see _hopeless):
+        costs only grow along a path, every word still to be heard costs at least its cheapest
+        explanation in this template, and the weight the confidence divides by is bounded.
         """
         n = len(tokens)
         word_arcs, other_arcs = graph.word_arcs, graph.other_arcs
@@ -522,7 +522,7 @@ class Matcher:
         heaviest = graph.heaviest
         graph_size = len(word_arcs)
         rest = self._least_rest(graph, tokens, weights, steps, spans) if beat > 0.0 else None
-        # A cell is hopeless when cost + rest > allowed * max(total, path + heaviest, 1).
+        # Give up below ``beat``, less a hair for rounding (an equal confidence may still matter).
         allowed = 1.0 - beat + 1e-9
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
         rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 2)]
@@ -558,8 +558,9 @@ class Matcher:
                             row[target] = (skipped, path + word_weight, slots)
                         step = step_get(label)
                         if step is None:
-                            # Saying another word here costs what skipping this one and adding
-                            # that word does: that way is already taken.
+                            # Saying an unlike word here costs what skipping this one and then
+                            # hearing that word costs: that cell is in the row, and goes on to
+                            # the next if the beam keeps it.
                             continue
                     else:
                         step = step_get(label, word_weight + spoken_weight)
