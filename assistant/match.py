@@ -148,6 +148,8 @@ class _Graph:
     """Per node, its word arcs (as in ``arcs``)."""
     other_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
     """Per node, its other arcs (as in ``arcs``)."""
+    words_into: list[list[tuple[int, str, float]]] = field(default_factory=list)
+    """Per node, the word arcs into it as (source, word, weight), sources in order."""
     slot_lists: set[str] = field(default_factory=set)
     """Names of the value lists on slot arcs (inline ranges under their own names)."""
     has_wildcard: bool = False
@@ -559,8 +561,8 @@ class Matcher:
                         step = step_get(label)
                         if step is None:
                             # Saying an unlike word here costs what skipping this one and then
-                            # hearing that word costs: that cell is in the row, and goes on to
-                            # the next if the beam keeps it.
+                            # hearing that word costs: that cell is in the row and goes on to
+                            # the next (if the beam drops it, see below).
                             continue
                     else:
                         step = step_get(label, word_weight + spoken_weight)
@@ -606,6 +608,20 @@ class Matcher:
             if len(kept) > _MAX_ACTIVE:
                 ranked = sorted([(row[x][0], origin[x], x) for x in kept])
                 kept = [node for _, _, node in ranked[:_MAX_ACTIVE]]
+                # A cell the beam drops no longer stands in for saying an unlike word instead of
+                # its template word (see above): that costs the same, so take it now.
+                for _, _, node in ranked[_MAX_ACTIVE:]:
+                    for source, label, word_weight in graph.words_into[node]:
+                        cell = get(source)
+                        if cell is None or step_get(label) is not None:
+                            continue
+                        cost, path, slots = cell
+                        if cost + word_weight > limit:
+                            continue  # it was not left out
+                        candidate = cost + (word_weight + spoken_weight)
+                        current = follow_get(node)
+                        if current is None or candidate < current[0]:
+                            following[node] = (candidate, path + word_weight, slots)
             for node in kept:
                 cost, path, slots = row[node]
                 cost += spoken_weight
@@ -836,6 +852,10 @@ def _renumber(graph: _Graph, order: list[int]) -> None:
         word_arcs.append(words)
         other_arcs.append(others)
     graph.arcs, graph.word_arcs, graph.other_arcs = arcs, word_arcs, other_arcs
+    graph.words_into = [[] for _ in order]
+    for source, words in enumerate(word_arcs):
+        for _, target, label, weight in words:
+            graph.words_into[target].append((source, label, weight))
     graph.start = rank[graph.start]
     graph.final = rank[graph.final]
     graph.order = list(range(len(order)))
