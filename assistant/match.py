@@ -148,8 +148,8 @@ class _Graph:
     """Per node, its word arcs (as in ``arcs``)."""
     other_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
     """Per node, its other arcs (as in ``arcs``)."""
-    words_into: list[list[tuple[int, str, float]]] = field(default_factory=list)
-    """Per node, the word arcs into it as (source, word, weight), sources in order."""
+    words_into: list[list[tuple[int, str, float]]] | None = None
+    """Per node, the word arcs into it as (source, word, weight), sources in order (made when first needed)."""
     slot_lists: set[str] = field(default_factory=set)
     """Names of the value lists on slot arcs (inline ranges under their own names)."""
     has_wildcard: bool = False
@@ -610,8 +610,9 @@ class Matcher:
                 kept = [node for _, _, node in ranked[:_MAX_ACTIVE]]
                 # A cell the beam drops no longer stands in for saying an unlike word instead of
                 # its template word (see above): that costs the same, so take it now.
+                words_into = graph.words_into or _words_into(graph)
                 for _, _, node in ranked[_MAX_ACTIVE:]:
-                    for source, label, word_weight in graph.words_into[node]:
+                    for source, label, word_weight in words_into[node]:
                         cell = get(source)
                         if cell is None or step_get(label) is not None:
                             continue
@@ -852,14 +853,20 @@ def _renumber(graph: _Graph, order: list[int]) -> None:
         word_arcs.append(words)
         other_arcs.append(others)
     graph.arcs, graph.word_arcs, graph.other_arcs = arcs, word_arcs, other_arcs
-    graph.words_into = [[] for _ in order]
-    for source, words in enumerate(word_arcs):
-        for _, target, label, weight in words:
-            graph.words_into[target].append((source, label, weight))
     graph.start = rank[graph.start]
     graph.final = rank[graph.final]
     graph.order = list(range(len(order)))
     graph.origin = order
+
+
+def _words_into(graph: _Graph) -> list[list[tuple[int, str, float]]]:
+    """Per node, the word arcs into it as (source, word, weight); kept on the graph."""
+    into: list[list[tuple[int, str, float]]] = [[] for _ in graph.word_arcs]
+    for source, words in enumerate(graph.word_arcs):
+        for _, target, label, weight in words:
+            into[target].append((source, label, weight))
+    graph.words_into = into
+    return into
 
 
 def _heaviest_paths(graph: _Graph) -> list[float]:
