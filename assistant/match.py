@@ -9,12 +9,12 @@ spoken words that fuzzily equal a list value. Graph size grows with the template
 with the number of sentences it expands to, so a million-expansion pack stays fast.
 
 Only the few templates whose vocabulary best covers the query (an inverted-index prefilter)
-are aligned. Confidence is one minus the alignment cost over the weight of what was said.
+are aligned, and an alignment stops as soon as it can no longer beat the best one so far.
+Confidence is one minus the alignment cost over the weight of what was said.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping
@@ -128,16 +128,32 @@ class _Graph:
     """The block it came from (fixed slots, context)."""
     arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=lambda: [[]])
     """Per node: (kind, target node, label, weight); label is a word or (list name, slot name)."""
+    start: int = 0
+    """Initial node."""
     final: int = 0
     """Accepting node."""
     order: list[int] = field(default_factory=list)
-    """Nodes in topological order."""
+    """Nodes in topological order (after compiling, nodes are numbered in that order: 0, 1, 2...)."""
+    origin: list[int] = field(default_factory=list)
+    """Per node, its number while the graph was built (breaks ties between equal costs)."""
     words: set[str] = field(default_factory=set)
     """Every word on a word arc."""
     lists: set[str] = field(default_factory=set)
     """Every list referenced."""
     required: float = 0.0
     """Weight of the lightest path through the graph (what must be said at least)."""
+    heaviest: list[float] = field(default_factory=list)
+    """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
+    word_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
+    """Per node, its word arcs (as in ``arcs``)."""
+    other_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
+    """Per node, its other arcs (as in ``arcs``)."""
+    words_into: list[list[tuple[int, str, float]]] | None = None
+    """Per node, the word arcs into it as (source, word, weight), sources in order (made when first needed)."""
+    slot_lists: set[str] = field(default_factory=set)
+    """Names of the value lists on slot arcs (inline ranges under their own names)."""
+    has_wildcard: bool = False
+    """Whether any arc is a wildcard."""
 
     def new_node(self) -> int:
         self.arcs.append([])
@@ -205,13 +221,14 @@ class Matcher:
     def _compile(self, intent: str, data: IntentData, sentence: Sentence) -> _Graph:
         graph = _Graph(intent=intent, text=sentence.text or "", data=data)
         graph.final = self._build(graph, sentence.expression, 0, data, 0)
-        graph.order = _topological(graph)
+        _renumber(graph, _topological(graph))
         graph.required = self._lightest_path(graph)
+        graph.heaviest = _heaviest_paths(graph)
         return graph
 
     def _lightest_path(self, graph: _Graph) -> float:
         lightest = [_INF] * len(graph.arcs)
-        lightest[0] = 0.0
+        lightest[graph.start] = 0.0
         for node in graph.order:
             for kind, target, _, weight in graph.arcs[node]:
                 step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
@@ -306,7 +323,9 @@ class Matcher:
             for word in graph.words:
                 vocab.setdefault(word, len(vocab))
         self._vocab = list(vocab)
-        self._word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
+        self._vocab_weights = [self._weight(word) for word in self._vocab]
+        self._word_weights = dict(zip(self._vocab, self._vocab_weights, strict=True))
+        word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
         buckets: dict[int, list[int]] = defaultdict(list)
         list_buckets: dict[str, list[int]] = defaultdict(list)
         for index, graph in enumerate(self._graphs):
@@ -315,9 +334,14 @@ class Matcher:
             for name in graph.lists:
                 list_buckets[name].append(index)
         for word_index, templates in buckets.items():
-            self._word_templates[word_index] = np.array(templates, dtype=np.int32)
+            word_templates[word_index] = np.array(templates, dtype=np.int32)
+        # Which templates hold each vocabulary word: word w's are _templates_of[_first[w]:_first[w + 1]].
+        self._first = np.zeros(len(vocab) + 1, dtype=np.int64)
+        self._first[1:] = np.cumsum([len(templates) for templates in word_templates])
+        self._templates_of = np.concatenate([np.empty(0, dtype=np.int32), *word_templates])
         self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
         self._required = np.array([graph.required for graph in self._graphs], dtype=np.float32)
+        self._value_choices = {name: [v.words for v in values] for name, values in self._values.items()}
         self._value_words = {
             name: sorted({w for v in values for w in v.words.split()}) for name, values in self._values.items()
         }
@@ -334,7 +358,7 @@ class Matcher:
         total = 0
         for graph in self._graphs:
             paths = [0] * len(graph.arcs)
-            paths[0] = 1
+            paths[graph.start] = 1
             for node in graph.order:
                 for kind, target, label, _ in graph.arcs[node]:
                     factor = len(self._values.get(label[0], ())) or 1 if kind in (_SLOT, _WILD) else 1
@@ -373,14 +397,18 @@ class Matcher:
     def score(
         self, tokens: list[str], context: Mapping[str, Any] | None = None
     ) -> list[tuple[float, _Graph, dict[str, str]]]:
-        """Candidate templates aligned against ``tokens``, best first (one entry per intent)."""
+        """Candidate templates aligned against ``tokens``, best first (one entry per intent).
+
+        Intents whose templates were given up on part way (they could not beat the best so far)
+        are left out.
+        """
         weights = [self._weight(t) for t in tokens]
         total = sum(weights)
         if total <= 0:
             return []
-        similarity = self._similarities(tokens)
+        steps, word_best = self._similarities(tokens, weights)
         spans = _SpanCache(self, tokens)
-        coverage = self._coverage(tokens, weights, similarity, spans)
+        coverage = self._coverage(tokens, weights, word_best, spans)
         # Among templates explaining the words equally well, the one asking least else comes first.
         order = np.lexsort((self._required, -coverage))
         best_per_intent: dict[str, tuple[float, _Graph, dict[str, str]]] = {}
@@ -404,7 +432,12 @@ class Matcher:
             if not _context_allows(graph.data, context):
                 continue
             tried += 1
-            cost, path_weight, slots = self._align(graph, tokens, weights, similarity, spans)
+            aligned = self._align(graph, tokens, weights, steps, spans, total, best)
+            if aligned is None:
+                # It cannot beat the best so far; keep the intent's place among those tried.
+                best_per_intent.setdefault(graph.intent, (-1.0, graph, {}))
+                continue
+            cost, path_weight, slots = aligned
             if cost == _INF:
                 continue
             confidence = max(0.0, 1.0 - cost / max(total, path_weight, 1.0))
@@ -413,36 +446,56 @@ class Matcher:
             previous = best_per_intent.get(graph.intent)
             if previous is None or confidence > previous[0]:
                 best_per_intent[graph.intent] = (confidence, graph, merged)
-        return sorted(best_per_intent.values(), key=lambda item: -item[0])
+        return sorted((item for item in best_per_intent.values() if item[0] >= 0.0), key=lambda item: -item[0])
 
-    def _similarities(self, tokens: list[str]) -> dict[tuple[int, str], float]:
-        """Fuzzy similarity in [0, 1] of each spoken word (by position) to close template words."""
+    def _similarities(
+        self, tokens: list[str], weights: list[float]
+    ) -> tuple[list[dict[str, float]], dict[str, np.ndarray]]:
+        """Per spoken word (by position), the cost of saying it for each close template word; and
+        per distinct spoken word, its best similarity to a word of each template.
+
+        Saying spoken word s for template word w costs max(weight s, weight w) * (1 - similarity),
+        similarity being the fuzzy ratio in [0, 1]; template words not listed are too far apart.
+        """
         unique = list(dict.fromkeys(tokens))
         matrix = process.cdist(unique, self._vocab, scorer=fuzz.ratio, score_cutoff=_WORD_CUTOFF, dtype=np.uint8)
-        self._hits = {}
+        rows, columns = np.nonzero(matrix)
+        scores = matrix[rows, columns].astype(np.float64) / 100.0
+        # Every (spoken word, template, score) of the close vocabulary words, gathered without a loop.
+        first, templates_of, size = self._first, self._templates_of, len(self._graphs)
+        starts, counts = first[columns], first[columns + 1] - first[columns]
+        offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        table = np.zeros((len(unique), size), dtype=np.float32)
+        cells = np.repeat(rows, counts) * size + templates_of[offsets]
+        np.maximum.at(table.reshape(-1), cells, np.repeat(scores.astype(np.float32), counts))
+        best = {word: table[row] for row, word in enumerate(unique)}
+        bounds = np.searchsorted(rows, np.arange(len(unique) + 1)).tolist()
+        column_list, score_list = columns.tolist(), scores.tolist()
+        hits: dict[str, list[tuple[int, float]]] = {}
         for row, word in enumerate(unique):
-            columns = np.nonzero(matrix[row])[0]
-            self._hits[word] = [(int(c), float(matrix[row, c]) / 100.0) for c in columns]
-        return {
-            (position, self._vocab[column]): score
-            for position, token in enumerate(tokens)
-            for column, score in self._hits[token]
-        }
+            low, high = bounds[row], bounds[row + 1]
+            hits[word] = list(zip(column_list[low:high], score_list[low:high], strict=True))
+        vocab, vocab_weights = self._vocab, self._vocab_weights
+        steps = [
+            {vocab[column]: max(spoken, vocab_weights[column]) * (1.0 - score) for column, score in hits[token]}
+            for token, spoken in zip(tokens, weights, strict=True)
+        ]
+        return steps, best
 
     def _coverage(
-        self, tokens: list[str], weights: list[float], similarity: dict[tuple[int, str], float], spans: _SpanCache
+        self, tokens: list[str], weights: list[float], word_best: dict[str, np.ndarray], spans: _SpanCache
     ) -> np.ndarray:
         """How much of what was said each template's words could explain (the prefilter)."""
         coverage = np.zeros(len(self._graphs), dtype=np.float32)
         for position, token in enumerate(tokens):
-            best = np.zeros(len(self._graphs), dtype=np.float32)
-            for column, score in self._hits.get(token, []):
-                templates = self._word_templates[column]
-                np.maximum.at(best, templates, score)
+            best = word_best[token]
+            copied = False
             for name, templates in self._list_templates.items():
                 score = spans.best_covering(position, name)
                 if score > 0:
-                    np.maximum.at(best, templates, score)
+                    if not copied:
+                        best, copied = best.copy(), True
+                    best[templates] = np.maximum(best[templates], score)
             coverage += best * weights[position]
         return coverage
 
@@ -451,69 +504,88 @@ class Matcher:
         graph: _Graph,
         tokens: list[str],
         weights: list[float],
-        similarity: dict[tuple[int, str], float],
+        steps: list[dict[str, float]],
         spans: _SpanCache,
-    ) -> tuple[float, float, dict[str, str]]:
+        total: float,
+        beat: float,
+    ) -> tuple[float, float, dict[str, str]] | None:
         """Weighted edit distance between the tokens and the cheapest path through the graph.
 
         Rows are sparse: only the best nodes within the beam of the row's best are carried to
         the next row, so large graphs cost what they use.
+
+        Gives up (None) as soon as no path left could reach confidence ``beat`` (see _hopeless):
+        costs only grow along a path, every word still to be heard costs at least its cheapest
+        explanation in this template, and the weight the confidence divides by is bounded.
         """
         n = len(tokens)
-        order = graph.order
-        arcs = graph.arcs
+        word_arcs, other_arcs = graph.word_arcs, graph.other_arcs
+        origin = graph.origin
+        heaviest = graph.heaviest
+        graph_size = len(word_arcs)
+        rest = self._least_rest(graph, tokens, weights, steps, spans) if beat > 0.0 else None
+        # Give up below ``beat``, less a hair for rounding (an equal confidence may still matter).
+        allowed = 1.0 - beat + 1e-9
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
-        rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 1)]
-        rows[0][0] = (0.0, 0.0, ())
+        rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]] = [{} for _ in range(n + 2)]
+        rows[0][graph.start] = (0.0, 0.0, ())
         missing_cost = _MISSING_SLOT_COST
         for i in range(n + 1):
             row = rows[i]
-            if i > 0:
-                extra = weights[i - 1]
-                for node, (cost, path, slots) in rows[i - 1].items():
-                    cost += extra
-                    current = row.get(node)
-                    if current is None or cost < current[0]:
-                        row[node] = (cost, path, slots)
             if not row:
                 continue
-            limit = min(cell[0] for cell in row.values()) + _BEAM
-            following = rows[i + 1] if i < n else None
-            spoken_weight = weights[i] if i < n else 0.0
-            # Arcs only go forward in topological order, so one pass settles the row.
-            for node in order:
-                cell = row.get(node)
+            if rest is not None and _hopeless(rows, i, rest, heaviest, total, allowed):
+                return None
+            limit = min([cell[0] for cell in row.values()]) + _BEAM
+            last = i == n
+            following = rows[i + 1]  # a spare row after the last
+            spoken_weight = weights[i] if not last else 0.0
+            step_of = steps[i] if not last else {}
+            get, follow_get, step_get = row.get, following.get, step_of.get
+            spans_here: dict[str, list[tuple[int, str, float]]] = {}
+            # Nodes are numbered in topological order and arcs only go forward, so one pass in that
+            # order, from the lowest node in the row, settles the row.
+            for node in range(min(row), graph_size):
+                cell = get(node)
                 if cell is None:
                     continue
                 cost, path, slots = cell
                 if cost > limit:
                     continue
-                for kind, target, label, word_weight in arcs[node]:
+                for _, target, label, word_weight in word_arcs[node]:
+                    skipped = cost + word_weight
+                    if skipped <= limit:
+                        current = get(target)
+                        if current is None or skipped < current[0]:
+                            row[target] = (skipped, path + word_weight, slots)
+                        step = step_get(label)
+                        if step is None:
+                            # Saying an unlike word here costs what skipping this one and then
+                            # hearing that word costs: that cell is in the row and goes on to
+                            # the next (if the beam drops it, see below).
+                            continue
+                    else:
+                        step = step_get(label, word_weight + spoken_weight)
+                    candidate = cost + step
+                    current = follow_get(target)
+                    if current is None or candidate < current[0]:
+                        following[target] = (candidate, path + word_weight, slots)
+                for kind, target, label, _ in other_arcs[node]:
                     if kind == _EPS:
-                        current = row.get(target)
+                        current = get(target)
                         if current is None or cost < current[0]:
                             row[target] = cell
-                    elif kind == _WORD:
-                        skipped = cost + word_weight
-                        if skipped <= limit:
-                            current = row.get(target)
-                            if current is None or skipped < current[0]:
-                                row[target] = (skipped, path + word_weight, slots)
-                        if following is not None:
-                            sim = similarity.get((i, label))
-                            step = max(spoken_weight, word_weight) * (1.0 - sim) if sim else word_weight + spoken_weight
-                            candidate = cost + step
-                            current = following.get(target)
-                            if current is None or candidate < current[0]:
-                                following[target] = (candidate, path + word_weight, slots)
                     elif kind == _SLOT:
                         list_name, slot_name = label
                         missing = cost + missing_cost
                         if missing <= limit:
-                            current = row.get(target)
+                            current = get(target)
                             if current is None or missing < current[0]:
                                 row[target] = (missing, path + 1.0, slots)
-                        for end, value, span_cost in spans.starting_at(i, list_name):
+                        found = spans_here.get(list_name)
+                        if found is None:
+                            found = spans_here[list_name] = spans.starting_at(i, list_name)
+                        for end, value, span_cost in found:
                             candidate = cost + span_cost
                             current = rows[end].get(target)
                             if current is None or candidate < current[0]:
@@ -529,14 +601,101 @@ class Matcher:
                                     path + 1.0,
                                     slots + ((slot_name, " ".join(tokens[i:end])),),
                                 )
-            if i == n:
+            if last:
                 break  # the last row is read, not carried forward
-            kept = [(cell[0], node) for node, cell in row.items() if cell[0] <= limit]
+            # The best of the row, within the beam, go on to the next row with the word heard added.
+            kept = [node for node, cell in row.items() if cell[0] <= limit]
             if len(kept) > _MAX_ACTIVE:
-                kept = heapq.nsmallest(_MAX_ACTIVE, kept)
-            rows[i] = {node: row[node] for _, node in kept}
+                ranked = sorted([(row[x][0], origin[x], x) for x in kept])
+                kept = [node for _, _, node in ranked[:_MAX_ACTIVE]]
+                # A cell the beam drops no longer stands in for saying an unlike word instead of
+                # its template word (see above): that costs the same, so take it now.
+                words_into = graph.words_into or _words_into(graph)
+                for _, _, node in ranked[_MAX_ACTIVE:]:
+                    for source, label, word_weight in words_into[node]:
+                        cell = get(source)
+                        if cell is None or step_get(label) is not None:
+                            continue
+                        cost, path, slots = cell
+                        if cost + word_weight > limit:
+                            continue  # it was not left out
+                        candidate = cost + (word_weight + spoken_weight)
+                        current = follow_get(node)
+                        if current is None or candidate < current[0]:
+                            following[node] = (candidate, path + word_weight, slots)
+            for node in kept:
+                cost, path, slots = row[node]
+                cost += spoken_weight
+                current = follow_get(node)
+                if current is None or cost < current[0]:
+                    following[node] = (cost, path, slots)
         cost, path, slots = rows[n].get(graph.final, (_INF, 0.0, ()))
         return cost, path, dict(slots)
+
+    def _least_rest(
+        self,
+        graph: _Graph,
+        tokens: list[str],
+        weights: list[float],
+        steps: list[dict[str, float]],
+        spans: _SpanCache,
+    ) -> tuple[list[float], list[float]]:
+        """Per position, bounds on what the words from there to the end can do in this template.
+
+        First the least they can cost. Second the most they can add to the weight of the template
+        path beyond what they cost (a matched word adds its weight, a slot or wildcard one, less
+        their cost; an extra word adds nothing; skipped template words add as much as they cost).
+        """
+        n = len(tokens)
+        least = list(weights)  # heard but not in the template
+        gain = [0.0] * n
+        words = graph.words
+        for position in range(n):
+            for word, step in steps[position].items():
+                if word in words:
+                    least[position] = min(least[position], step)
+                    gain[position] = max(gain[position], self._word_weights[word] - step)
+        if graph.has_wildcard:
+            least = [min(cost, _WILDCARD_COST) for cost in least]
+            gain = [max(most, 1.0 - _WILDCARD_COST) for most in gain]
+        for name in graph.slot_lists:
+            for start in range(n):
+                for end, _, span_cost in spans.starting_at(start, name):
+                    share = span_cost / (end - start)
+                    added = (1.0 - span_cost) / (end - start)
+                    for position in range(start, end):
+                        least[position] = min(least[position], share)
+                        gain[position] = max(gain[position], added)
+        rest = [0.0] * (n + 1)
+        more = [0.0] * (n + 1)
+        for position in range(n - 1, -1, -1):
+            rest[position] = rest[position + 1] + least[position]
+            more[position] = more[position + 1] + gain[position]
+        return rest, more
+
+
+def _hopeless(
+    rows: list[dict[int, tuple[float, float, tuple[tuple[str, str], ...]]]],
+    i: int,
+    rest: tuple[list[float], list[float]],
+    heaviest: list[float],
+    total: float,
+    allowed: float,
+) -> bool:
+    """Whether no cell of row ``i`` or after can still lead to a good enough alignment.
+
+    From a cell, the final cost is at least cost + least[j] and the final path weight at most
+    min(path + heaviest[node], path + least[j] + more[j]); the confidence is largest when both
+    are at those bounds.
+    """
+    least, more = rest
+    for j in range(i, len(least)):
+        left = least[j]
+        most = left + more[j]
+        for node, (cost, path, _) in rows[j].items():
+            if cost + left <= allowed * max(total, min(path + heaviest[node], path + most), 1.0):
+                return False
+    return True
 
 
 class _SpanCache:
@@ -574,7 +733,7 @@ class _SpanCache:
         if not values:
             return None
         spoken = " ".join(self._tokens[start:end])
-        choices = [v.words for v in values]
+        choices = self._matcher._value_choices[list_name]
         found = process.extractOne(spoken, choices, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF)
         if found is None:
             return None
@@ -666,6 +825,59 @@ def _text_options(expr: Expression) -> list[str] | None:
 def _phrases(expr: Expression) -> list[str]:
     """Spoken forms of a list value (values hold text only)."""
     return _text_options(expr) or []
+
+
+def _renumber(graph: _Graph, order: list[int]) -> None:
+    """Number the nodes in topological order, so that every arc goes to a higher number; sort
+    each node's arcs into word arcs and the others, and note the lists and wildcards used."""
+    rank = [0] * len(order)
+    for position, node in enumerate(order):
+        rank[node] = position
+    arcs, word_arcs, other_arcs = [], [], []
+    for node in order:
+        every: list[tuple[int, int, Any, float]] = []
+        words: list[tuple[int, int, Any, float]] = []
+        others: list[tuple[int, int, Any, float]] = []
+        for kind, target, label, weight in graph.arcs[node]:
+            arc = (kind, rank[target], label, weight)
+            every.append(arc)
+            if kind == _WORD:
+                words.append(arc)
+                continue
+            others.append(arc)
+            if kind == _SLOT:
+                graph.slot_lists.add(label[0])
+            elif kind == _WILD:
+                graph.has_wildcard = True
+        arcs.append(every)
+        word_arcs.append(words)
+        other_arcs.append(others)
+    graph.arcs, graph.word_arcs, graph.other_arcs = arcs, word_arcs, other_arcs
+    graph.start = rank[graph.start]
+    graph.final = rank[graph.final]
+    graph.order = list(range(len(order)))
+    graph.origin = order
+
+
+def _words_into(graph: _Graph) -> list[list[tuple[int, str, float]]]:
+    """Per node, the word arcs into it as (source, word, weight); kept on the graph."""
+    into: list[list[tuple[int, str, float]]] = [[] for _ in graph.word_arcs]
+    for source, words in enumerate(graph.word_arcs):
+        for _, target, label, weight in words:
+            into[target].append((source, label, weight))
+    graph.words_into = into
+    return into
+
+
+def _heaviest_paths(graph: _Graph) -> list[float]:
+    """Per node, the weight of the heaviest path from it to the accepting node."""
+    heaviest = [-_INF] * len(graph.arcs)
+    heaviest[graph.final] = 0.0
+    for node in reversed(graph.order):
+        for kind, target, _, weight in graph.arcs[node]:
+            step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
+            heaviest[node] = max(heaviest[node], heaviest[target] + step)
+    return heaviest
 
 
 def _topological(graph: _Graph) -> list[int]:

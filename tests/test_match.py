@@ -1,9 +1,11 @@
 """The fuzzy matcher: intents and slots from messy text, fast, without expanding templates."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from assistant import match as match_module
 from assistant.errors import BadInput
 from assistant.match import Matcher
 from assistant.pack import load_pack, pack_from_dict
@@ -80,3 +82,42 @@ def test_million_expansion_pack_compiles_without_expanding() -> None:
         "milk": "almond milk",
         "drink": "mocha",
     }
+
+
+INLINE_RANGE_PACK = {
+    "language": "en",
+    "intents": {
+        "set_timer": {"data": [{"sentences": ["[please] set [a] timer for {1..90:minutes} minutes"]}]},
+        "set_rest": {"data": [{"sentences": ["rest for {5..120,5:seconds} seconds [please]"]}]},
+        "reps": {"data": [{"sentences": ["count (my|the) reps [for me]", "how many reps (left|to go)"]}]},
+    },
+}
+
+
+def test_giving_up_on_hopeless_templates_changes_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    packs = [load_pack(FIXTURES / "match_pack.yaml"), pack_from_dict(INLINE_RANGE_PACK)]
+    texts = [
+        "set a timer for twenty five minutes",
+        "timer forty minutes please",
+        "rest for thirty seconds",
+        "rest ninety",
+        "how many reps to go",
+        "count reps for twenty minutes",
+        "set the rest timer for sixty seconds",
+        "um my calf is cramping for twenty minutes",
+        "remember that my left knee clicks",
+        "what's the weather like",
+        "why is my eye twitching for five minutes",
+    ]
+    hopeless = match_module._hopeless
+    gave_up = []
+
+    def counting(*args: Any) -> bool:
+        gave_up.append(hopeless(*args))
+        return gave_up[-1]
+
+    monkeypatch.setattr(match_module, "_hopeless", counting)
+    pruned = [Matcher(pack).match(text) for pack in packs for text in texts]
+    assert any(gave_up)
+    monkeypatch.setattr(match_module, "_hopeless", lambda *args: False)
+    assert [Matcher(pack).match(text) for pack in packs for text in texts] == pruned
