@@ -263,6 +263,8 @@ class Matcher:
                 if name not in self._values:
                     self._add_list(name, RangeSlotList(name=name, start=low, stop=high, step=step))
                 graph.add(start, _SLOT, target, (name, expr.slot_name))
+                graph.lists.add(name)  # the prefilter looks values up under this name
+                return target
             else:
                 if expr.list_name not in self._values:
                     raise BadInput(f"template uses unknown list {{{expr.list_name}}}")

@@ -121,3 +121,16 @@ def test_giving_up_on_hopeless_templates_changes_no_answer(monkeypatch: pytest.M
     assert any(gave_up)
     monkeypatch.setattr(match_module, "_hopeless", lambda *args: False)
     assert [Matcher(pack).match(text) for pack in packs for text in texts] == pruned
+
+
+def test_the_prefilter_credits_numbers_said_for_an_inline_range() -> None:
+    matcher = Matcher(pack_from_dict(INLINE_RANGE_PACK))
+    tokens = ["set", "a", "timer", "for", "twenty", "five", "minutes"]
+    weights = [matcher._weight(t) for t in tokens]
+    steps, word_best = matcher._similarities(tokens, weights)
+    spans = match_module._SpanCache(matcher, tokens)
+    with_range = matcher._coverage(tokens, weights, word_best, spans)
+    timer = next(i for i, g in enumerate(matcher._graphs) if g.intent == "set_timer")
+    words_only = sum(float(word_best[t][timer]) * w for t, w in zip(tokens, weights, strict=True))
+    assert with_range[timer] > words_only  # "twenty five" counts towards the timer template
+    assert matcher.match("set a timer for twenty five minutes").slots == {"minutes": "25"}
