@@ -81,6 +81,19 @@ def test_streaming_chunks_with_partials(engine: VoskEngine, tmp_path: Path) -> N
     assert result.latency_ms is not None and result.latency_ms >= 0
 
 
+def test_partials_carry_the_whole_turn_across_a_finalised_pause(engine: VoskEngine, tmp_path: Path) -> None:
+    no = load_audio(speak(tmp_path, "아니요", voice="ko", lead_s=0.3, tail_s=1.5))
+    yes = load_audio(speak(tmp_path, "네", voice="ko", lead_s=0.1, tail_s=0.5))
+    partials: list[Transcript] = []
+    result = engine.transcribe(np.concatenate([no, yes]), expects="yes_no", on_partial=partials.append)
+    assert result.text == "아니요 네"
+    texts = [p.text for p in partials]
+    assert texts[-1] == "아니요 네"
+    # Once Vosk has finalised the first word at the pause, later partials still start with it.
+    first_heard = texts.index("아니요")
+    assert all(text.startswith("아니요") for text in texts[first_heard:])
+
+
 def test_unexpected_speech_is_not_forced_into_a_phrase(engine: VoskEngine, tmp_path: Path) -> None:
     # "다리에 쥐가 났어요" is outside the yes/no state; the grammar alone answers "예 예 아니요".
     result = engine.transcribe(load_audio(speak(tmp_path, "다리에 쥐가 났어요", voice="ko")), expects="yes_no")

@@ -144,10 +144,14 @@ class VoskEngine:
         for chunk in chunks_of(samples):
             data = chunk.tobytes()
             fed += len(chunk)
+            current = ""
             if recognizer.AcceptWaveform(data):
                 results.append(json.loads(recognizer.Result()))
             elif on_partial is not None:
-                partial = json.loads(recognizer.PartialResult()).get("partial", "")
+                current = json.loads(recognizer.PartialResult()).get("partial", "")
+            if on_partial is not None:
+                # Vosk starts a new partial after each pause it finalises; the listener hears the turn so far.
+                partial = " ".join(" ".join([*(r.get("text", "") for r in results), current]).split())
                 if partial != last_partial:
                     last_partial = partial
                     on_partial(
