@@ -147,6 +147,14 @@ class Figures:
     fds: tuple[int, int] = (0, 0)
 
 
+@dataclass(frozen=True)
+class Heard:
+    """Where a turn was heard (the harness keeps only this, not the turn's audio)."""
+
+    start_s: float
+    end_s: float | None
+
+
 def _rss_mb(process: psutil.Process) -> float:
     return float(process.memory_info().rss) / 2**20
 
@@ -158,7 +166,7 @@ def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
     engine = pocketsphinx()
     speaker = Speaker(play=False, print_unheard=False)
     exchanges: list[Exchange] = []
-    turns: list[AudioTurn] = []
+    turns: list[Heard] = []
     figures = Figures(audio_s=audio.seconds)
     conversation = Conversation(
         Matcher(pack),
@@ -175,12 +183,12 @@ def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
     def tracked() -> Iterator[AudioTurn]:
         nonlocal next_sample
         for turn in listening:
-            turns.append(turn)
             if turn.start_s >= next_sample:
                 gc.collect()
                 figures.rss_mb.append((turn.start_s, _rss_mb(process)))
                 next_sample = turn.start_s + sample_every_s
             yield turn
+            turns.append(Heard(turn.start_s, turn.end_s))  # heard by now, so its end is known
 
     gc.collect()
     threads_before, fds_before = threading.active_count(), process.num_fds()
@@ -197,7 +205,7 @@ def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
     return figures
 
 
-def _score(audio: SoakAudio, turns: list[AudioTurn], exchanges: list[Exchange], figures: Figures) -> None:
+def _score(audio: SoakAudio, turns: list[Heard], exchanges: list[Exchange], figures: Figures) -> None:
     """Pair each line said with the turn that holds it, and check its intent."""
     figures.asked = len(audio.said)
     claimed: set[int] = set()
