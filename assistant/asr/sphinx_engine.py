@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -84,6 +86,24 @@ class SphinxSettings:
     """A word with a lower posterior makes the whole-pack result weak."""
     phone_agreement: float = PHONE_AGREEMENT
     """A result whose phones agree less than this with a phone loop is weak."""
+    whole_turn_cmn: bool = False
+    """Decode a turn that arrives whole in one pass, so its cepstral mean is the turn's own (batch CMN)."""
+    remove_noise: bool = True
+    """PocketSphinx's own noise removal (the model's feat.params turns it on)."""
+    denoise: bool = False
+    """Spectral gating (noisereduce) of the whole turn before decoding."""
+    beam: float | None = None
+    """PocketSphinx -beam (None: its default)."""
+    wbeam: float | None = None
+    """PocketSphinx -wbeam (None: its default)."""
+    pbeam: float | None = None
+    """PocketSphinx -pbeam (None: its default)."""
+    topn: int | None = None
+    """PocketSphinx -topn (None: its default)."""
+    fwdflat: bool = True
+    """PocketSphinx's second, flat-lexicon pass."""
+    open_beam: float | None = None
+    """-beam/-pbeam of the open-vocabulary decoder (its -wbeam 1e10 wider, no flat pass); None: defaults."""
 
 
 def cache_root() -> Path:
@@ -167,6 +187,22 @@ def _compose(word: str, known: dict[str, str], depth: int = 0) -> str | None:
     return None
 
 
+def denoise(samples: np.ndarray) -> np.ndarray:
+    """Spectral gating (noisereduce) with the noise profile taken from the turn's quietest fifth."""
+    import noisereduce
+
+    audio = samples.astype(np.float32) / 32768.0
+    frame = 512
+    count = len(audio) // frame
+    if count < 10:
+        return samples
+    frames = audio[: count * frame].reshape(count, frame)
+    quiet = np.argsort(np.mean(frames**2, axis=1))[: max(4, count // 5)]
+    noise = frames[np.sort(quiet)].reshape(-1)
+    cleaned = noisereduce.reduce_noise(y=audio, sr=SAMPLE_RATE, y_noise=noise, stationary=True, prop_decrease=0.9)
+    return np.clip(np.asarray(cleaned) * 32768.0, -32768, 32767).astype(np.int16)
+
+
 def _state_search(expects: str | None) -> str:
     return PACK_SEARCH if expects is None else f"expects_{expects}"
 
@@ -188,13 +224,21 @@ class SphinxEngine:
         self.model_dir = Path(get_model_path("en-us"))
         started = time.perf_counter()
         self.files = self._build(cache if cache is not None else cache_root())
+        knobs = {
+            name: value
+            for name in ("beam", "wbeam", "pbeam", "topn")
+            if (value := getattr(self.settings, name)) is not None
+        }
         config = Config(
             hmm=str(self.model_dir / "en-us"),
             dict=str(self.files["dict"]),
             lm=None,
             lw=self.settings.language_weight,
             wip=self.settings.insertion_penalty,
+            fwdflat=self.settings.fwdflat,
             loglevel="FATAL",
+            **self._feature_params(),
+            **knobs,
         )
         try:
             self.decoder = Decoder(config)
@@ -262,13 +306,30 @@ class SphinxEngine:
             _LOGGER.debug("pack words without a pronunciation: %s", ", ".join(self.missing_words))
         return files
 
+    def _feature_params(self) -> dict[str, str]:
+        """``featparams`` pointing at the model's feat.params with this engine's changes, when there are any.
+
+        The model's feat.params outweighs options given to the decoder, so changes go into a copy."""
+        changes = {"-remove_noise": "yes" if self.settings.remove_noise else "no"}
+        source = self.model_dir / "en-us" / "feat.params"
+        lines = source.read_text(encoding="utf-8").splitlines()
+        edited = [f"{key} {changes[key]}" if (key := line.split(" ", 1)[0]) in changes else line for line in lines]
+        if edited == lines:
+            return {}
+        target = self.files["dict"].parent / f"feat-{hashlib.sha256(repr(edited).encode()).hexdigest()[:12]}.params"
+        if not target.is_file():
+            target.write_text("\n".join(edited) + "\n", encoding="utf-8")
+        return {"featparams": str(target)}
+
     def _start(self, decoder: Decoder) -> None:
         decoder.set_cmn(self._cmn_start)
         decoder.start_utt()
 
     def _load_open(self) -> None:
         try:
-            self._open = Decoder(hmm=str(self.model_dir / "en-us"), loglevel="FATAL")
+            beam = self.settings.open_beam
+            knobs = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam * 1e10, "fwdflat": False}
+            self._open = Decoder(hmm=str(self.model_dir / "en-us"), loglevel="FATAL", **self._feature_params(), **knobs)
         except RuntimeError as error:
             _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
         finally:
@@ -296,31 +357,87 @@ class SphinxEngine:
             )
         return words
 
-    def phone_agreement(self, chunks: list[np.ndarray], words: list[Word]) -> float:
+    def phone_agreement(self, chunks: list[np.ndarray], words: list[Word], whole: bool = False) -> float:
         """Similarity in [0, 1] of the dictionary phones of ``words`` and a phone loop's reading of ``chunks``."""
         expected = [phone for w in words for phone in (self.decoder.lookup_word(w.word) or "").split()]
         if not expected or not chunks:
             return 0.0
         self.decoder.activate_search(PHONE_SEARCH)
-        self._start(self.decoder)
-        for chunk in chunks:
-            self.decoder.process_raw(chunk.tobytes(), False, False)
-        self.decoder.end_utt()
+        self._feed(self.decoder, chunks, whole)
         heard = [s.word for s in (self.decoder.seg() or []) if s.word != "SIL" and not s.word.startswith("+")]
         return float(Levenshtein.normalized_similarity(expected, heard))
+
+    def _feed(self, decoder: Decoder, chunks: list[np.ndarray], whole: bool) -> None:
+        """One utterance: ``chunks`` in one block when ``whole`` (the turn's own cepstral mean), else streamed."""
+        self._start(decoder)
+        if whole:
+            decoder.process_raw(np.concatenate(chunks).tobytes(), False, True)
+        else:
+            for chunk in chunks:
+                decoder.process_raw(chunk.tobytes(), False, False)
+        decoder.end_utt()
+
+    def _weak(self, words: list[Word], expects: str | None) -> bool:
+        confidence = min((w.confidence for w in words), default=0.0)
+        least = self.settings.idle_word_posterior if expects is None else self.settings.weak_word_posterior
+        return not words or confidence < least
 
     def transcribe(
         self, samples: Audio, expects: str | None = None, on_partial: PartialCallback | None = None
     ) -> Transcript:
         """Recognise one turn with the grammar of ``expects`` (or the whole pack), falling back to open vocabulary."""
         search = _state_search(expects)
-        self.decoder.activate_search(search if search in self.files else PACK_SEARCH)
+        search = search if search in self.files else PACK_SEARCH
+        chunks = chunks_of(samples)
+        if on_partial is None and (self.settings.whole_turn_cmn or self.settings.denoise):
+            # A turn comes whole from the endpointer: decode it in one block (a turn too long to hold streams).
+            held = HeldAudio()
+            for chunk in chunks:
+                if not held.add(chunk):
+                    return self._streamed(itertools.chain(held.drain(), chunks), search, expects, on_partial)
+            return self._whole(held.drain(), search, expects)
+        return self._streamed(chunks, search, expects, on_partial)
+
+    def _whole(self, chunks: list[np.ndarray], search: str, expects: str | None) -> Transcript:
+        end_of_audio = time.perf_counter()
+        fed = sum(len(chunk) for chunk in chunks)
+        if not fed:
+            return final_transcript(self.name, [], 0.0, 0, end_of_audio)
+        whole = self.settings.whole_turn_cmn
+        if self.settings.denoise:
+            chunks = [denoise(np.concatenate(chunks))]
+        self.decoder.activate_search(search)
+        self._feed(self.decoder, chunks, whole)
+        words = self._result(self.decoder)
+        confidence = min((w.confidence for w in words), default=0.0)
+        weak = self._weak(words, expects)
+        if not weak and expects != "routine":
+            weak = self.phone_agreement(chunks, words, whole) < self.settings.phone_agreement
+        if weak:
+            second = self.open_decoder()
+            if second is not None:
+                self._feed(second, chunks, whole)
+                words, confidence = self._open_reading(second, words, confidence)
+        return final_transcript(self.name, words, confidence, fed, end_of_audio)
+
+    def _open_reading(self, second: Decoder, words: list[Word], confidence: float) -> tuple[list[Word], float]:
+        """The open-vocabulary reading when it disagrees with ``words`` (speech outside the grammar)."""
+        open_words = self._result(second)
+        if [w.word for w in open_words] == [w.word for w in words]:
+            return words, confidence
+        # Report what was said, too unsure to pass for a command.
+        return open_words, (min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0)
+
+    def _streamed(
+        self, chunks: Iterable[np.ndarray], search: str, expects: str | None, on_partial: PartialCallback | None
+    ) -> Transcript:
+        self.decoder.activate_search(search)
         held = HeldAudio()
         second: Decoder | None = None
         fed = 0
         last_partial = ""
         self._start(self.decoder)
-        for chunk in chunks_of(samples):
+        for chunk in chunks:
             data = chunk.tobytes()
             fed += len(chunk)
             self.decoder.process_raw(data, False, False)
@@ -347,8 +464,7 @@ class SphinxEngine:
         self.decoder.end_utt()
         words = self._result(self.decoder)
         confidence = min((w.confidence for w in words), default=0.0)
-        least = self.settings.idle_word_posterior if expects is None else self.settings.weak_word_posterior
-        weak = not words or confidence < least
+        weak = self._weak(words, expects)
         if not weak and second is None and expects != "routine":
             # During a stretch the phone check turned more right commands ("resume") into
             # open-vocabulary guesses than it caught wrong ones; a yes/no answer keeps it, since a
@@ -364,13 +480,7 @@ class SphinxEngine:
                         second.process_raw(old.tobytes(), False, False)
             if second is not None:
                 second.end_utt()
-                open_words = self._result(second)
-                if [w.word for w in open_words] != [w.word for w in words]:
-                    # Speech outside the grammar: report what was said, too unsure to pass for a command.
-                    words = open_words
-                    confidence = (
-                        min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0
-                    )
+                words, confidence = self._open_reading(second, words, confidence)
         elif second is not None:
             second.end_utt()
         return final_transcript(self.name, words, confidence, fed, end_of_audio)
