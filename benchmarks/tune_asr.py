@@ -63,6 +63,20 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "raw-file": {"endpointer": None},
     "open-fast": {"open_beam": 1e-30},
     "open-faster": {"open_beam": 1e-20},
+    "front-end": {"whole_turn_cmn": True, "dither": True, "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150}},
+    "front-end-denoise": {
+        "whole_turn_cmn": True,
+        "dither": True,
+        "denoise": True,
+        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
+    },
+    "batch-dither-fast": {"whole_turn_cmn": True, "dither": True, "open_beam": 1e-30},
+    "batch-dither-trim-fast": {
+        "whole_turn_cmn": True,
+        "dither": True,
+        "open_beam": 1e-30,
+        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
+    },
     "trim150": {"endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150}},
 }
 

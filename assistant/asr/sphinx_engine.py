@@ -88,6 +88,8 @@ class SphinxSettings:
     """A result whose phones agree less than this with a phone loop is weak."""
     whole_turn_cmn: bool = False
     """Decode a turn that arrives whole in one pass, so its cepstral mean is the turn's own (batch CMN)."""
+    dither: bool = False
+    """PocketSphinx -dither (seeded): a least-significant bit of noise, so digital silence has a finite energy."""
     remove_noise: bool = True
     """PocketSphinx's own noise removal (the model's feat.params turns it on)."""
     denoise: bool = False
@@ -236,6 +238,8 @@ class SphinxEngine:
             lw=self.settings.language_weight,
             wip=self.settings.insertion_penalty,
             fwdflat=self.settings.fwdflat,
+            dither=self.settings.dither,
+            seed=1,
             loglevel="FATAL",
             **self._feature_params(),
             **knobs,
@@ -329,7 +333,14 @@ class SphinxEngine:
         try:
             beam = self.settings.open_beam
             knobs = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam * 1e10, "fwdflat": False}
-            self._open = Decoder(hmm=str(self.model_dir / "en-us"), loglevel="FATAL", **self._feature_params(), **knobs)
+            self._open = Decoder(
+                hmm=str(self.model_dir / "en-us"),
+                loglevel="FATAL",
+                dither=self.settings.dither,
+                seed=1,
+                **self._feature_params(),
+                **knobs,
+            )
         except RuntimeError as error:
             _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
         finally:
