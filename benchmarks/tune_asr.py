@@ -48,6 +48,13 @@ SHORT_COMMANDS = [
     ("my calf is cramping", "cramp_now", {"muscle": "calf"}),
     ("hey coach my calf is cramping", "cramp_now", {"muscle": "calf"}),
 ]
+BEFORE: dict[str, Any] = {
+    "whole_turn_cmn": False,
+    "dither": False,
+    "denoise": False,
+    "endpointer": {"lead_in_ms": 300, "keep_trailing_ms": None},
+}
+"""The front end before spectral gating (batch CMN, dither and the trimmed turn were measured and left off)."""
 CONFIGS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "idle-posterior0.6": {"idle_word_posterior": 0.6},
@@ -55,29 +62,33 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "agreement0.25": {"phone_agreement": 0.25},
     "lw9": {"language_weight": 9.0},
     "wip0.3": {"insertion_penalty": 0.3},
-    "batch-cmn": {"whole_turn_cmn": True},
+    "no-denoise": {"denoise": False},
     "no-remove-noise": {"remove_noise": False},
-    "batch-cmn-no-remove-noise": {"whole_turn_cmn": True, "remove_noise": False},
-    "denoise": {"denoise": True},
-    "batch-cmn-denoise": {"whole_turn_cmn": True, "denoise": True},
     "raw-file": {"endpointer": None},
     "open-fast": {"open_beam": 1e-30},
-    "open-faster": {"open_beam": 1e-20},
-    "front-end": {"whole_turn_cmn": True, "dither": True, "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150}},
-    "front-end-denoise": {
-        "whole_turn_cmn": True,
-        "dither": True,
-        "denoise": True,
-        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
-    },
-    "batch-dither-fast": {"whole_turn_cmn": True, "dither": True, "open_beam": 1e-30},
-    "batch-dither-trim-fast": {
+    "before": BEFORE,
+    "before-batch-cmn": {**BEFORE, "whole_turn_cmn": True},
+    "before-open-fast": {**BEFORE, "open_beam": 1e-30},
+    "before-batch-dither-fast": {**BEFORE, "whole_turn_cmn": True, "dither": True, "open_beam": 1e-30},
+    "before-batch-dither-trim-fast": {
+        **BEFORE,
         "whole_turn_cmn": True,
         "dither": True,
         "open_beam": 1e-30,
         "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
     },
-    "trim150": {"endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150}},
+    "before-batch-dither-trim": {
+        **BEFORE,
+        "whole_turn_cmn": True,
+        "dither": True,
+        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
+    },
+    "batch-dither-trim": {
+        "whole_turn_cmn": True,
+        "dither": True,
+        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
+    },
+    "before-denoise": {**BEFORE, "denoise": True},
 }
 
 
