@@ -67,3 +67,13 @@ def test_ten_minutes_of_silence_give_no_speech(tmp_path: Path) -> None:
     started = time.perf_counter()
     assert list(speech_only(iter_audio(tmp_path / "quiet.wav"))) == []
     print(f"10 min of silence scanned in {time.perf_counter() - started:.2f} s")
+
+
+def test_keep_trailing_ms_drops_most_of_the_closing_pause(tmp_path: Path) -> None:
+    word = load_audio(speak(tmp_path, "pause", lead_s=0, tail_s=0))
+    stream = np.concatenate([silence(0.5), word, silence(1.0)])
+    whole = feed_all(Endpointer(trailing_silence_ms=500), stream)[0]
+    trimmed = feed_all(Endpointer(trailing_silence_ms=500, keep_trailing_ms=100), stream)[0]
+    assert trimmed.end_s == whole.end_s
+    dropped = (len(whole.samples) - len(trimmed.samples)) / SAMPLE_RATE
+    assert 0.3 < dropped < 0.5

@@ -65,11 +65,14 @@ class Endpointer:
         lead_in_ms: int = 300,
         threshold: float = 0.5,
         detector: SpeechDetector | None = None,
+        keep_trailing_ms: int | None = None,
     ) -> None:
+        """``keep_trailing_ms``: how much of the closing pause the turn keeps (None: all of it)."""
         self.trailing_frames = max(1, round(trailing_silence_ms / 1000 / FRAME_S))
         self.min_speech_frames = max(1, round(min_speech_ms / 1000 / FRAME_S))
         self.max_turn_frames = max(1, round(max_turn_s / FRAME_S))
         self.threshold = threshold
+        self.keep_trailing_frames = None if keep_trailing_ms is None else round(keep_trailing_ms / 1000 / FRAME_S)
         # Hysteresis: once in speech, a dip has to go clearly below the start threshold.
         self.end_threshold = max(0.05, threshold - 0.15)
         self.detector = detector if detector is not None else silero_detector()
@@ -201,6 +204,9 @@ class Endpointer:
         self._early_frames = None
         if self._speech_frames < self.min_speech_frames:
             return None
+        if self.keep_trailing_frames is not None:
+            drop = min(self._silent_run - self.keep_trailing_frames, len(turn) - 1)
+            turn = turn[: len(turn) - drop] if drop > 0 else turn
         return SpeechSegment(
             samples=np.concatenate(turn),
             start_s=self._turn_start * FRAME_S,
