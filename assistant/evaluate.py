@@ -122,6 +122,7 @@ def evaluate(
                     latencies.append(transcript.latency_ms)
                 text = transcript.text
                 record["transcript"] = text
+                record["asr_confidence"] = transcript.confidence
                 if item.reference is not None:
                     edits, count = word_errors(normalize(item.reference), normalize(text))
                     word_edits += edits
