@@ -91,15 +91,12 @@ class WakePhrase:
 
     def addressed(self, text: str, awaiting_reply: bool) -> str | None:
         """The text meant for the assistant, "" for the bare wake phrase, None when not addressed."""
-        has_phrase, rest = self.split(text)
+        taken = self.would_take(text, awaiting_reply)
         if self.mode != "wake" or awaiting_reply or self.armed:
             self.armed = False
-            return rest
-        if not has_phrase:
-            return None
-        if not rest:
-            self.armed = True
-        return rest
+        elif taken == "":
+            self.armed = True  # the wake phrase alone: the next turn needs none
+        return taken
 
 
 class SessionLog:

@@ -51,6 +51,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pocketsphinx import Config, Decoder, get_model_path
@@ -264,17 +265,21 @@ class SphinxEngine:
             for name in ("beam", "wbeam", "pbeam", "topn")
             if (value := getattr(self.settings, name)) is not None
         }
+        self._common: dict[str, Any] = {
+            "hmm": str(self.model_dir / "en-us"),
+            "loglevel": "FATAL",
+            "dither": self.settings.dither,
+            "seed": 1,
+            **self._feature_params(),
+        }
+        """Options every decoder of this engine shares (the model, its front end)."""
         config = Config(
-            hmm=str(self.model_dir / "en-us"),
             dict=str(self.files["dict"]),
             lm=None,
             lw=self.settings.language_weight,
             wip=self.settings.insertion_penalty,
             fwdflat=self.settings.fwdflat,
-            dither=self.settings.dither,
-            seed=1,
-            loglevel="FATAL",
-            **self._feature_params(),
+            **self._common,
             **knobs,
         )
         try:
@@ -374,28 +379,17 @@ class SphinxEngine:
                 beam = self.settings.open_beam
                 knobs = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam * 1e10, "fwdflat": False}
                 try:
-                    self._open = Decoder(
-                        hmm=str(self.model_dir / "en-us"),
-                        loglevel="FATAL",
-                        dither=self.settings.dither,
-                        seed=1,
-                        **self._feature_params(),
-                        **knobs,
-                    )
+                    self._open = Decoder(**self._common, **knobs)
                 except RuntimeError as error:
                     _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
         finally:
             self._open_ready.set()
         try:
             phones = Decoder(
-                hmm=str(self.model_dir / "en-us"),
                 allphone=str(self.model_dir / "en-us-phone.lm.bin"),
                 lw=self.settings.language_weight,
                 wip=self.settings.insertion_penalty,
-                loglevel="FATAL",
-                dither=self.settings.dither,
-                seed=1,
-                **self._feature_params(),
+                **self._common,
             )
         except RuntimeError as error:
             _LOGGER.warning("phone-loop PocketSphinx decoder unavailable: %s", error)
@@ -453,8 +447,7 @@ class SphinxEngine:
                 decoder.process_raw(chunk.tobytes(), False, False)
         decoder.end_utt()
 
-    def _weak(self, words: list[Word], expects: str | None) -> bool:
-        confidence = min((w.confidence for w in words), default=0.0)
+    def _weak(self, words: list[Word], confidence: float, expects: str | None) -> bool:
         least = self.settings.idle_word_posterior if expects is None else self.settings.weak_word_posterior
         return not words or confidence < least
 
@@ -490,7 +483,7 @@ class SphinxEngine:
         self._feed(self.decoder, chunks, whole)
         words = self._result(self.decoder)
         confidence = min((w.confidence for w in words), default=0.0)
-        weak = self._weak(words, expects)
+        weak = self._weak(words, confidence, expects)
         if not weak and expects != "routine":
             weak = self.phone_agreement(chunks, words, whole) < self.settings.phone_agreement
         if weak:
@@ -507,6 +500,15 @@ class SphinxEngine:
             return words, confidence
         # Report what was said, too unsure to pass for a command.
         return open_words, (min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0)
+
+    def _open_caught_up(self, chunks: list[np.ndarray]) -> Decoder | None:
+        """The open-vocabulary decoder, in an utterance that has heard ``chunks`` (None if unavailable)."""
+        second = self.open_decoder()
+        if second is not None:
+            self._start(second)
+            for chunk in chunks:
+                second.process_raw(chunk.tobytes(), False, False)
+        return second
 
     def _streamed(
         self, chunks: Iterable[np.ndarray], search: str, expects: str | None, on_partial: PartialCallback | None
@@ -542,17 +544,14 @@ class SphinxEngine:
                 # Too long to hold for a second pass: decode it openly alongside from here on.
                 old_chunks = held.drain()
                 if second is None:
-                    second = self.open_decoder()
+                    second = self._open_caught_up(old_chunks)
                     if second is not None:
-                        self._start(second)
-                        for old in old_chunks:
-                            second.process_raw(old.tobytes(), False, False)
                         listeners.append(second)
         end_of_audio = time.perf_counter()
         self.decoder.end_utt()
         words = self._result(self.decoder)
         confidence = min((w.confidence for w in words), default=0.0)
-        weak = self._weak(words, expects)
+        weak = self._weak(words, confidence, expects)
         if not weak and check_phones and (phones is not None or held.chunks):
             agreement = self.phone_agreement(held.chunks, words, listened=phones)
             weak = agreement < self.settings.phone_agreement
@@ -560,11 +559,7 @@ class SphinxEngine:
             phones.end_utt()
         if weak and fed:
             if second is None:
-                second = self.open_decoder()
-                if second is not None:
-                    self._start(second)
-                    for old in held.drain():
-                        second.process_raw(old.tobytes(), False, False)
+                second = self._open_caught_up(held.drain())
             if second is not None:
                 second.end_utt()
                 words, confidence = self._open_reading(second, words, confidence)
