@@ -89,6 +89,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
     },
     "before-denoise": {**BEFORE, "denoise": True},
+    "old-open": {"open_words": None, "open_alongside": False},
+    "open-after": {"open_alongside": False},
+    "open5k": {"open_words": 5000},
+    "fill1e-4": {"fillprob": 1e-4},
+    "fill1e-2": {"fillprob": 1e-2},
+    "fill1e-1": {"fillprob": 0.1},
 }
 
 

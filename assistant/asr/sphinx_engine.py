@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pocketsphinx import Config, Decoder, get_model_path
+from pocketsphinx import Config, Decoder, NGramModel, get_model_path
 from pocketsphinx.lm import ArpaBoLM
 from rapidfuzz.distance import Levenshtein
 
@@ -96,6 +96,11 @@ below 0.3), so below this the turn goes to the open-vocabulary decoder.
 
 PHONE_SEARCH = "phone_loop"
 
+OPEN_WORDS = 20_000
+"""Words of the open-vocabulary decoder's dictionary, chosen by their unigram probability in the model's
+general language model (benchmarks/tune_asr.py: the same readings as the whole dictionary, RTF 0.133 -> see
+the module docstring)."""
+
 
 @dataclass(frozen=True)
 class SphinxSettings:
@@ -127,10 +132,19 @@ class SphinxSettings:
     """PocketSphinx -pbeam (None: its default)."""
     topn: int | None = None
     """PocketSphinx -topn (None: its default)."""
+    fillprob: float | None = None
+    """PocketSphinx -fillprob, how readily noise and breath fillers are inserted (None: its default)."""
+    silprob: float | None = None
+    """PocketSphinx -silprob (None: its default)."""
     fwdflat: bool = True
     """PocketSphinx's second, flat-lexicon pass."""
     open_beam: float | None = None
     """-beam/-pbeam of the open-vocabulary decoder (its -wbeam 1e10 wider, no flat pass); None: defaults."""
+    open_words: int | None = OPEN_WORDS
+    """The open-vocabulary decoder's dictionary: the general language model's most likely words, this many,
+    plus the pack's (None: the whole 126,000-word dictionary)."""
+    open_alongside: bool = True
+    """The open-vocabulary decoder listens alongside in every state, so a weak turn is settled when it ends."""
 
 
 def cache_root() -> Path:
@@ -214,6 +228,25 @@ def _compose(word: str, known: dict[str, str], depth: int = 0) -> str | None:
     return None
 
 
+def _open_dictionary(model_dir: Path, pack_dict: Path, size: int) -> Path:
+    """A dictionary of the general language model's ``size`` likeliest words and the pack's words (cached
+    beside ``pack_dict``): the open-vocabulary decoder searches a smaller lexicon with the same model."""
+    target = pack_dict.parent / f"open-{size}.dict"
+    if target.is_file():
+        return target
+    source = model_dir / "cmudict-en-us.dict"
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    heads = {line.split(" ", 1)[0].split("(", 1)[0] for line in lines}
+    general = NGramModel.readfile(str(model_dir / "en-us.lm.bin"))
+    likeliest = set(sorted(heads, key=lambda word: (-general.prob([word]), word))[:size])
+    kept = [line for line in lines if line.split(" ", 1)[0].split("(", 1)[0] in likeliest]
+    pack_lines = pack_dict.read_text(encoding="utf-8").splitlines(keepends=True)
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text("".join(sorted(set(kept) | set(pack_lines))), encoding="utf-8")
+    partial.replace(target)
+    return target
+
+
 QUIET_FLOOR_DB = 35.0
 """A turn whose quietest fifth is this far below its loudest fifth is clean and left as it is."""
 
@@ -262,7 +295,7 @@ class SphinxEngine:
         self.files = self._build(cache if cache is not None else cache_root())
         knobs = {
             name: value
-            for name in ("beam", "wbeam", "pbeam", "topn")
+            for name in ("beam", "wbeam", "pbeam", "topn", "fillprob", "silprob")
             if (value := getattr(self.settings, name)) is not None
         }
         self._common: dict[str, Any] = {
@@ -377,7 +410,16 @@ class SphinxEngine:
         try:
             if open_vocabulary:
                 beam = self.settings.open_beam
-                knobs = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam * 1e10, "fwdflat": False}
+                knobs: dict[str, Any] = {}
+                if beam is not None:
+                    knobs.update(beam=beam, pbeam=beam, wbeam=beam * 1e10, fwdflat=False)
+                if self.settings.open_words is not None:
+                    try:
+                        knobs["dict"] = str(
+                            _open_dictionary(self.model_dir, self.files["dict"], self.settings.open_words)
+                        )
+                    except (OSError, RuntimeError, ValueError) as error:
+                        _LOGGER.warning("the whole dictionary serves the open-vocabulary decoder: %s", error)
                 try:
                     self._open = Decoder(**self._common, **knobs)
                 except RuntimeError as error:
@@ -519,8 +561,10 @@ class SphinxEngine:
         # forced "yes" there would answer a triage question for the user.
         check_phones = expects != "routine"
         phones = self._phones if check_phones else None
-        # A waiting state's turns are short replies: the open-vocabulary decoder listens alongside too.
-        second = self._open if expects is not None and self._open_ready.is_set() else None
+        # The open-vocabulary decoder listens alongside too (in a waiting state always: its turns are short
+        # replies), so a weak turn is settled as soon as it ends instead of being decoded again.
+        alongside = expects is not None or self.settings.open_alongside
+        second = self._open if alongside and self._open_ready.is_set() else None
         listeners = [decoder for decoder in (self.decoder, phones, second) if decoder is not None]
         for decoder in listeners:
             self._start(decoder)
