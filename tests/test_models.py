@@ -70,9 +70,19 @@ class Server:
         self.httpd.server_close()
 
 
+def pin(monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
+    """Make the catalogue expect ``body``'s checksum for NAME (the served zip stands in for the real one)."""
+    info = models.CATALOGUE[NAME]
+    checksum = hashlib.sha256(body).hexdigest()
+    monkeypatch.setitem(
+        models.CATALOGUE, NAME, models.ModelInfo(info.name, info.size_mb, checksum, info.grammar, info.note)
+    )
+
+
 @pytest.fixture()
-def server() -> Iterator[Server]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     running = Server(model_zip())
+    pin(monkeypatch, running.body)
     yield running
     running.close()
 
@@ -87,7 +97,9 @@ def test_catalogue_lists_sizes_urls_and_checksum_state(tmp_path: Path) -> None:
     line = models.describe(listed[0])
     assert "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip" in line
     assert "MB" in line and "not installed" in line
-    assert "SHA-256 unknown" in line  # no invented checksums
+    assert "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498" in line
+    assert "SHA-256 unknown" in models.describe(listed[2])  # no invented checksums
+    assert all(s.info.sha256 is None or len(s.info.sha256) == 64 for s in listed)
 
 
 def test_download_unpacks_and_records(server: Server, tmp_path: Path) -> None:
@@ -133,8 +145,19 @@ def test_offline_is_a_clear_message(tmp_path: Path) -> None:
         models.download_model(NAME, tmp_path, progress=False, base_url=f"http://127.0.0.1:{port}/", timeout_s=2)
 
 
-def test_corrupt_zip_is_reported_and_removed(tmp_path: Path) -> None:
+def test_published_checksum_refuses_a_different_zip(tmp_path: Path) -> None:
+    other = Server(model_zip())  # a well-formed model zip, but not the published one
+    try:
+        with pytest.raises(AssistantError, match="checksum mismatch"):
+            models.download_model(NAME, tmp_path, progress=False, base_url=other.url)
+    finally:
+        other.close()
+    assert not (tmp_path / NAME).exists() and not list(tmp_path.glob("*.zip*"))
+
+
+def test_corrupt_zip_is_reported_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = Server(b"PK\x03\x04 this is not really a zip" * 100)
+    pin(monkeypatch, bad.body)
     try:
         with pytest.raises(AssistantError, match="not a usable zip"):
             models.download_model(NAME, tmp_path, progress=False, base_url=bad.url)
