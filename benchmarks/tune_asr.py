@@ -92,6 +92,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "old-open": {"open_words": None, "open_alongside": False},
     "open-after": {"open_alongside": False},
     "open5k": {"open_words": 5000},
+    "no-rescue": {"open_rescue": 1.01},
     "fill1e-4": {"fillprob": 1e-4},
     "fill1e-2": {"fillprob": 1e-2},
     "fill1e-1": {"fillprob": 0.1},

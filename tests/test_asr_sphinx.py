@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from asr_fixtures import speak, tiny_pack
+from pocketsphinx import Decoder
 
 from assistant.asr.base import engine_notice, open_engine
 from assistant.asr.sphinx_engine import SphinxEngine, _compose
@@ -79,6 +80,38 @@ def test_commands_of_another_state_are_not_forced_into_this_one(
 
     result = engine.transcribe(load_audio(speak(tmp_path, said)), expects=expects)
     assert Matcher(engine.pack).match(result.text).intent not in active_intents(engine.pack, expects)
+
+
+def _reading(engine: SphinxEngine, tmp_path: Path, said: str) -> Decoder:
+    """The open-vocabulary decoder after hearing ``said``."""
+    second = engine.open_decoder()
+    assert second is not None
+    samples = load_audio(speak(tmp_path, said))
+    second.start_utt()
+    second.process_raw(samples.tobytes(), False, True)
+    second.end_utt()
+    return second
+
+
+def test_a_weak_result_stands_when_the_open_reading_sounds_the_same(engine: SphinxEngine, tmp_path: Path) -> None:
+    from assistant.messages import Word
+
+    second = _reading(engine, tmp_path, "my half is cramping")
+    heard = [w.word for w in engine._result(second)]
+    pack_words = [Word(w, 0.1 * i, 0.1 * i + 0.1, 0.1) for i, w in enumerate(["my", "calf", "is", "cramping"])]
+    assert heard != [w.word for w in pack_words]
+    assert engine._phone_similarity(pack_words, engine._result(second), second) >= engine.settings.open_rescue
+    assert engine._open_reading(second, pack_words, 0.1) == (pack_words, 0.1)
+
+
+def test_a_weak_result_gives_way_to_an_open_reading_that_sounds_different(engine: SphinxEngine, tmp_path: Path) -> None:
+    from assistant.messages import Word
+
+    second = _reading(engine, tmp_path, "what is the weather in paris")
+    pack_words = [Word(w, 0.1 * i, 0.1 * i + 0.1, 0.1) for i, w in enumerate(["why", "does", "my", "foot", "twitch"])]
+    words, confidence = engine._open_reading(second, pack_words, 0.1)
+    assert [w.word for w in words] == [w.word for w in engine._result(second)] != [w.word for w in pack_words]
+    assert confidence <= 0.5
 
 
 def test_streamed_chunks_and_partials(engine: SphinxEngine, tmp_path: Path) -> None:

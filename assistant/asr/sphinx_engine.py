@@ -96,6 +96,10 @@ below 0.3), so below this the turn goes to the open-vocabulary decoder.
 
 PHONE_SEARCH = "phone_loop"
 
+OPEN_RESCUE = 0.6
+"""A weak result stands when the open-vocabulary decoder heard nearly the same sounds in other words
+("i have a crab in my side" for "i have a cramp in my side"); see the module docstring for its measurement."""
+
 OPEN_WORDS = 20_000
 """Words of the open-vocabulary decoder's dictionary, chosen by their unigram probability in the model's
 general language model (benchmarks/tune_asr.py: the same readings as the whole dictionary, RTF 0.133 -> see
@@ -115,7 +119,7 @@ class SphinxSettings:
     idle_word_posterior: float = IDLE_WORD_POSTERIOR
     """A word with a lower posterior makes the whole-pack result weak."""
     phone_agreement: float = PHONE_AGREEMENT
-    """A result whose phones agree less than this with a phone loop is weak."""
+    """A result whose phones agree less than this with a phone loop is weak (0: no phone-loop check)."""
     whole_turn_cmn: bool = False
     """Decode a turn that arrives whole in one pass, so its cepstral mean is the turn's own (batch CMN)."""
     dither: bool = False
@@ -143,6 +147,8 @@ class SphinxSettings:
     open_words: int | None = OPEN_WORDS
     """The open-vocabulary decoder's dictionary: the general language model's most likely words, this many,
     plus the pack's (None: the whole 126,000-word dictionary)."""
+    open_rescue: float = OPEN_RESCUE
+    """A weak pack result is kept when the open-vocabulary reading's phones agree with its phones this much."""
     open_alongside: bool = True
     """The open-vocabulary decoder listens alongside in every state, so a weak turn is settled when it ends."""
 
@@ -526,7 +532,7 @@ class SphinxEngine:
         words = self._result(self.decoder)
         confidence = min((w.confidence for w in words), default=0.0)
         weak = self._weak(words, confidence, expects)
-        if not weak and expects != "routine":
+        if not weak and expects != "routine" and self.settings.phone_agreement > 0:
             weak = self.phone_agreement(chunks, words, whole) < self.settings.phone_agreement
         if weak:
             second = self.open_decoder()
@@ -536,12 +542,21 @@ class SphinxEngine:
         return final_transcript(self.name, words, confidence, fed, end_of_audio)
 
     def _open_reading(self, second: Decoder, words: list[Word], confidence: float) -> tuple[list[Word], float]:
-        """The open-vocabulary reading when it disagrees with ``words`` (speech outside the grammar)."""
+        """For a weak result ``words``: kept when the open-vocabulary reading sounds nearly the same (their
+        phones agree at least ``open_rescue``), else the open reading (speech outside the grammar)."""
         open_words = self._result(second)
         if [w.word for w in open_words] == [w.word for w in words]:
             return words, confidence
+        if words and self._phone_similarity(words, open_words, second) >= self.settings.open_rescue:
+            return words, confidence
         # Report what was said, too unsure to pass for a command.
         return open_words, (min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0)
+
+    def _phone_similarity(self, words: list[Word], open_words: list[Word], second: Decoder) -> float:
+        """Similarity in [0, 1] of the dictionary phones of the pack reading and of the open reading."""
+        ours = [p for w in words for p in (self.decoder.lookup_word(w.word) or "").split()]
+        theirs = [p for w in open_words for p in (second.lookup_word(w.word) or "").split()]
+        return float(Levenshtein.normalized_similarity(ours, theirs)) if ours else 0.0
 
     def _open_caught_up(self, chunks: list[np.ndarray]) -> Decoder | None:
         """The open-vocabulary decoder, in an utterance that has heard ``chunks`` (None if unavailable)."""
@@ -559,7 +574,7 @@ class SphinxEngine:
         # During a stretch the phone check turned more right commands ("resume") into
         # open-vocabulary guesses than it caught wrong ones; a yes/no answer keeps it, since a
         # forced "yes" there would answer a triage question for the user.
-        check_phones = expects != "routine"
+        check_phones = expects != "routine" and self.settings.phone_agreement > 0
         phones = self._phones if check_phones else None
         # The open-vocabulary decoder listens alongside too (in a waiting state always: its turns are short
         # replies), so a weak turn is settled as soon as it ends instead of being decoded again.
