@@ -121,6 +121,7 @@ def evaluate(
                 if transcript.latency_ms is not None:
                     latencies.append(transcript.latency_ms)
                 text = transcript.text
+                alternatives = transcript.alternatives
                 record["transcript"] = text
                 record["asr_confidence"] = transcript.confidence
                 if item.reference is not None:
@@ -129,7 +130,8 @@ def evaluate(
                     ref_words += count
             else:
                 text = item.text or ""
-            match = matcher.match(text)
+                alternatives = ()
+            match = matcher.match_heard(text, alternatives)
         except AssistantError as error:
             errors += 1
             record["error"] = error.message

@@ -43,6 +43,9 @@ class Transcript:
     """Where in the audio the speech ended (seconds), when known."""
     latency_ms: float | None = None
     """Wall time from end of audio (or end of speech) to this final result."""
+    alternatives: tuple[str, ...] = ()
+    """Other readings of the same speech that the engine overruled (an open-vocabulary reading); an
+    emergency in any of them wins, and one that matches almost exactly stands in for a reading not understood."""
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "idle-posterior0.6": {"idle_word_posterior": 0.6},
     "posterior0.2": {"weak_word_posterior": 0.2},
     "agreement0.25": {"phone_agreement": 0.25},
+    "phone-loop": {"phone_agreement": 0.3},
+    "flat-passes": {"fwdflat": True, "open_fwdflat": True},
     "lw9": {"language_weight": 9.0},
     "wip0.3": {"insertion_penalty": 0.3},
     "no-denoise": {"denoise": False},
@@ -183,7 +185,7 @@ def _run(task: tuple[str | None, dict[str, Any]]) -> dict[str, Any]:
         # Through the silence gate, as `assistant eval` and the microphone hear a turn (its time counted).
         transcript = _ENGINE.transcribe(list(speech_only([audio], Endpointer(max_turn_s=30.0, **_ENDPOINTER))), state)
     spent = time.perf_counter() - started
-    match = _MATCHER.match(transcript.text)
+    match = _MATCHER.match_heard(transcript.text, transcript.alternatives)
     ok = match.intent == row["intent"] and all(match.slots.get(k) == v for k, v in (row["slots"] or {}).items())
     return {
         "state": state or "idle",

@@ -54,6 +54,21 @@ def test_not_understood_still_names_the_closest_topic(matcher: Matcher) -> None:
     assert match.closest == "eye_twitch"
 
 
+def test_an_emergency_in_another_reading_of_the_speech_wins() -> None:
+    matcher = Matcher(load_pack())  # the bundled pack, with its emergency phrases
+    routine = {"state": "routine", "expects": "routine"}
+    heard = matcher.match_heard("hold menu want", ["call an ambulance"], routine)
+    assert heard.intent == "emergency"
+    assert matcher.match_heard("pause", ["i can't breathe"], routine).intent == "emergency"
+    # Other readings count for emergencies only: the engine's own reading stands otherwise.
+    assert matcher.match_heard("pause", ["next stretch"], routine).intent == "pause"
+    assert matcher.match_heard("hold menu want", ["what time is it"], routine).intent is None
+    # A reading that is not understood gives way to another that matches almost exactly.
+    assert matcher.match_heard("why is my tight which it", ["why is my eye twitching"]).intent == "eye_twitch"
+    assert matcher.match_heard("next stretch", ["why is my eye twitching"], routine).intent == "next"
+    assert matcher.match_heard("chest pain", ["pause"], routine).intent == "emergency"
+
+
 def test_exact_sentence_scores_higher_than_garbled(matcher: Matcher) -> None:
     assert matcher.match("why is my eye twitching").confidence > matcher.match("why eye twitch thing going").confidence
 

@@ -166,7 +166,12 @@ def engine_notice(engine: SpeechEngine) -> str:
 
 
 def final_transcript(
-    engine: str, words: list[Word], confidence: float, samples_fed: int, end_of_audio: float
+    engine: str,
+    words: list[Word],
+    confidence: float,
+    samples_fed: int,
+    end_of_audio: float,
+    alternatives: tuple[str, ...] = (),
 ) -> Transcript:
     """A turn's final result, timed the same way for every engine (latency: end of audio to now)."""
     text = " ".join(w.word for w in words).lower()
@@ -179,4 +184,5 @@ def final_transcript(
         audio_s=samples_fed / SAMPLE_RATE,
         speech_end_s=words[-1].end_s if words else None,
         latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
+        alternatives=tuple(a for a in alternatives if a and a != text),
     )

@@ -4,14 +4,29 @@ Start-up writes (once per pack, into the cache) a dictionary holding only the pa
 a trigram model of the pack's phrases, and one per waiting state of the dialogue. Trigram
 models rather than JSGF grammars, by measurement: for the bundled pack (9,800 phrases) the
 JSGF grammar took 6 s and 1.2 GB to load, the trigram model 16 ms.
-A restricted model always answers with something close to its phrases, so each result is checked: word
-posteriors, and agreement with a free phone loop (cheap, RTF about 0.03). Measured and dropped
-(benchmarks/tune_asr.py): finite-state grammars written from the templates (RTF 0.3 and worse
-readings than the trigram models), and letting the matcher choose among the N best readings (more
-commands heard, but out-of-domain false accepts above 3% at every setting). A weak result
-goes to a second decoder with the full English dictionary and language model, whose
-open-vocabulary reading is returned (with a confidence no command threshold accepts)
-when it disagrees. That decoder loads in the background so start-up does not wait.
+A restricted model always answers with something close to its phrases, so each result is checked
+by its word posteriors, and in the yes/no state also by agreement with a free phone loop (cheap, RTF
+about 0.03). A second decoder with the full English dictionary and language model listens alongside
+(so nothing is decoded again when the turn ends). A weak result stands when the open-vocabulary reading
+sounds nearly the same (phones agree >= 0.6: "i have a crab in my side" for "i have a cramp in my
+side"), carrying that reading as an alternative (an emergency in it wins; it stands in when the kept
+reading is not understood and it matches a command almost exactly); otherwise the open-vocabulary reading
+is returned. That decoder loads in the background so start-up does not wait.
+Measured and dropped (benchmarks/tune_asr.py): finite-state grammars written from the templates (RTF
+0.3 and worse readings than the trigram models), and letting the matcher choose among the N best
+readings (more commands heard, but out-of-domain false accepts above 3% at every setting).
+
+Third session (decision rules simulated on per-turn readings, with a 20,000-word open dictionary, of the
+tuning set (1,369 state/turn pairs) and of the 600-recording spoken set of benchmarks/report.py; the
+chosen settings then ran for real in the report):
+    before                                  tuning .287 OOD 3.5%   spoken set noisy mean .219 OOD 7.3%
+    + weak result stands when phones agree  tuning .328 OOD 1.7%   spoken set noisy mean .258 OOD 8.2%
+    + no flat second passes                 tuning .325 OOD 1.5%   spoken set noisy mean .253 OOD 8.2%
+    + phone loop in the yes/no state only   tuning .339 OOD 1.5%
+The flat passes ran after the turn ended: end of turn to result p95 192 ms (pack) and 563 ms (open
+vocabulary) with them, 5 and 45 ms without, on 40 spoken-set turns. Phone loop in every state but stretches
+(as before) against yes/no only: yes/no keeps it, because without it a flite "pause" was heard as "yes"
+to a triage question. Kept the whole dictionary for the open decoder (see ``OPEN_WORDS``).
 
 Front end (benchmarks/tune_asr.py, 862 turns of espeak-us and Piper joe, clean/24/12/6 dB babble,
 clatter, treadmill and pink noise, heard through the endpointer; command acceptance by SNR,
@@ -32,10 +47,9 @@ yes/no answer 13.5% (gating alone 8.1%, before 2.7%) and clean flite speech in t
 ("nope", "why is my eye twitching"); the knobs stay (whole_turn_cmn, dither, Endpointer keep_trailing_ms).
 Dropped: narrower open-vocabulary beams (-beam 1e-30, no flat pass: RTF .42 -> .16 and OOD false accepts
 7.7% -> 2.6%, but acceptance .35 -> .26, because the open decoder agreeing with the pack model is what
-lets many right commands through). Dropping only its flat second pass saved 20-60 ms at the end of a
-live turn and changed none of the demo's or the soak's readings, but on the 600-recording spoken set
-(benchmarks/report.py) out-of-domain false accepts rose 6.4% -> 9.1% and 6 dB acceptance fell 8.2% -> 5.1%,
-so the pass stays. Still open: out-of-domain false accepts far above the 3% target, RTF above 0.1.
+lets many right commands through). Filler insertion (-fillprob 1e-2, so gym noise is read as noise
+rather than words): acceptance .298 -> .286, dropped. Still open: out-of-domain false accepts above the
+3% target on the spoken set, RTF above 0.1.
 """
 
 from __future__ import annotations
@@ -101,9 +115,10 @@ OPEN_RESCUE = 0.6
 ("i have a crab in my side" for "i have a cramp in my side"); see the module docstring for its measurement."""
 
 OPEN_WORDS = 20_000
-"""Words of the open-vocabulary decoder's dictionary, chosen by their unigram probability in the model's
-general language model (benchmarks/tune_asr.py: the same readings as the whole dictionary, RTF 0.133 -> see
-the module docstring)."""
+"""A smaller open-vocabulary dictionary, when ``SphinxSettings.open_words`` asks for one: the words most
+likely in the model's general language model. Measured and left off: the open decoder ran about 25% faster,
+but its readings changed (a Piper-voiced "call an ambulance" became "poland and you want") and command
+acceptance on the tuning set fell .298 -> .287."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,9 @@ class SphinxSettings:
     """A word with a lower posterior makes the whole-pack result weak."""
     phone_agreement: float = PHONE_AGREEMENT
     """A result whose phones agree less than this with a phone loop is weak (0: no phone-loop check)."""
+    phone_check_states: tuple[str | None, ...] = ("yes_no",)
+    """Waiting states (None: idle) whose results the phone loop checks: a yes/no answer, since a forced
+    "yes" would answer a triage question for the user (see the module docstring)."""
     whole_turn_cmn: bool = False
     """Decode a turn that arrives whole in one pass, so its cepstral mean is the turn's own (batch CMN)."""
     dither: bool = False
@@ -140,13 +158,15 @@ class SphinxSettings:
     """PocketSphinx -fillprob, how readily noise and breath fillers are inserted (None: its default)."""
     silprob: float | None = None
     """PocketSphinx -silprob (None: its default)."""
-    fwdflat: bool = True
-    """PocketSphinx's second, flat-lexicon pass."""
+    fwdflat: bool = False
+    """PocketSphinx's second, flat-lexicon pass (it ran after the turn ended: see the module docstring)."""
+    open_fwdflat: bool = False
+    """The open-vocabulary decoder's flat second pass."""
     open_beam: float | None = None
     """-beam/-pbeam of the open-vocabulary decoder (its -wbeam 1e10 wider, no flat pass); None: defaults."""
-    open_words: int | None = OPEN_WORDS
+    open_words: int | None = None
     """The open-vocabulary decoder's dictionary: the general language model's most likely words, this many,
-    plus the pack's (None: the whole 126,000-word dictionary)."""
+    plus the pack's (None, the default: the whole 126,000-word dictionary; see ``OPEN_WORDS``)."""
     open_rescue: float = OPEN_RESCUE
     """A weak pack result is kept when the open-vocabulary reading's phones agree with its phones this much."""
     open_alongside: bool = True
@@ -416,7 +436,7 @@ class SphinxEngine:
         try:
             if open_vocabulary:
                 beam = self.settings.open_beam
-                knobs: dict[str, Any] = {}
+                knobs: dict[str, Any] = {"fwdflat": self.settings.open_fwdflat}
                 if beam is not None:
                     knobs.update(beam=beam, pbeam=beam, wbeam=beam * 1e10, fwdflat=False)
                 if self.settings.open_words is not None:
@@ -432,6 +452,8 @@ class SphinxEngine:
                     _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
         finally:
             self._open_ready.set()
+        if self.settings.phone_agreement <= 0 or not self.settings.phone_check_states:
+            return
         try:
             phones = Decoder(
                 allphone=str(self.model_dir / "en-us-phone.lm.bin"),
@@ -495,6 +517,9 @@ class SphinxEngine:
                 decoder.process_raw(chunk.tobytes(), False, False)
         decoder.end_utt()
 
+    def _checks_phones(self, expects: str | None) -> bool:
+        return self.settings.phone_agreement > 0 and expects in self.settings.phone_check_states
+
     def _weak(self, words: list[Word], confidence: float, expects: str | None) -> bool:
         least = self.settings.idle_word_posterior if expects is None else self.settings.weak_word_posterior
         return not words or confidence < least
@@ -532,25 +557,31 @@ class SphinxEngine:
         words = self._result(self.decoder)
         confidence = min((w.confidence for w in words), default=0.0)
         weak = self._weak(words, confidence, expects)
-        if not weak and expects != "routine" and self.settings.phone_agreement > 0:
+        if not weak and self._checks_phones(expects):
             weak = self.phone_agreement(chunks, words, whole) < self.settings.phone_agreement
+        alternatives: tuple[str, ...] = ()
         if weak:
             second = self.open_decoder()
             if second is not None:
                 self._feed(second, chunks, whole)
-                words, confidence = self._open_reading(second, words, confidence)
-        return final_transcript(self.name, words, confidence, fed, end_of_audio)
+                words, confidence, alternatives = self._open_reading(second, words, confidence)
+        return final_transcript(self.name, words, confidence, fed, end_of_audio, alternatives)
 
-    def _open_reading(self, second: Decoder, words: list[Word], confidence: float) -> tuple[list[Word], float]:
+    def _open_reading(
+        self, second: Decoder, words: list[Word], confidence: float
+    ) -> tuple[list[Word], float, tuple[str, ...]]:
         """For a weak result ``words``: kept when the open-vocabulary reading sounds nearly the same (their
-        phones agree at least ``open_rescue``), else the open reading (speech outside the grammar)."""
+        phones agree at least ``open_rescue``), else the open reading (speech outside the grammar).
+        A kept result carries the open reading as an alternative (``Matcher.match_heard``), so keeping a
+        result never hides an emergency, or a command, that the open reading would have been heard as."""
         open_words = self._result(second)
         if [w.word for w in open_words] == [w.word for w in words]:
-            return words, confidence
+            return words, confidence, ()
         if words and self._phone_similarity(words, open_words, second) >= self.settings.open_rescue:
-            return words, confidence
+            return words, confidence, (" ".join(w.word for w in open_words),)
         # Report what was said, too unsure to pass for a command.
-        return open_words, (min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0)
+        open_confidence = min(0.5, sum(w.confidence for w in open_words) / len(open_words)) if open_words else 0.0
+        return open_words, open_confidence, ()
 
     def _phone_similarity(self, words: list[Word], open_words: list[Word], second: Decoder) -> float:
         """Similarity in [0, 1] of the dictionary phones of the pack reading and of the open reading."""
@@ -571,10 +602,7 @@ class SphinxEngine:
         self, chunks: Iterable[np.ndarray], search: str, expects: str | None, on_partial: PartialCallback | None
     ) -> Transcript:
         self.decoder.activate_search(search)
-        # During a stretch the phone check turned more right commands ("resume") into
-        # open-vocabulary guesses than it caught wrong ones; a yes/no answer keeps it, since a
-        # forced "yes" there would answer a triage question for the user.
-        check_phones = expects != "routine" and self.settings.phone_agreement > 0
+        check_phones = self._checks_phones(expects)
         phones = self._phones if check_phones else None
         # The open-vocabulary decoder listens alongside too (in a waiting state always: its turns are short
         # replies), so a weak turn is settled as soon as it ends instead of being decoded again.
@@ -616,19 +644,21 @@ class SphinxEngine:
             weak = agreement < self.settings.phone_agreement
         elif phones is not None:
             phones.end_utt()
+        alternatives: tuple[str, ...] = ()
         if weak and fed:
             if second is None:
                 second = self._open_caught_up(held.drain())
             if second is not None:
                 second.end_utt()
-                words, confidence = self._open_reading(second, words, confidence)
+                words, confidence, alternatives = self._open_reading(second, words, confidence)
         elif second is not None:
             second.end_utt()
-        return final_transcript(self.name, words, confidence, fed, end_of_audio)
+        return final_transcript(self.name, words, confidence, fed, end_of_audio, alternatives)
 
     def describe(self) -> str:
         """Engine, model and grammar size."""
-        line = f"pocketsphinx (en-us, pack language models for {len(self.files) - 1} state(s) + open vocabulary)"
+        states = sum(1 for search in self.files if search != "dict")
+        line = f"pocketsphinx (en-us, pack language models for {states} state(s) + open vocabulary)"
         if self.missing_words:
             line += (
                 f"; {len(self.missing_words)} pack word(s) not in its dictionary: {', '.join(self.missing_words[:8])}"
