@@ -121,7 +121,6 @@ def evaluate(
                 if transcript.latency_ms is not None:
                     latencies.append(transcript.latency_ms)
                 text = transcript.text
-                alternatives = transcript.alternatives
                 record["transcript"] = text
                 record["asr_confidence"] = transcript.confidence
                 if item.reference is not None:
@@ -130,8 +129,8 @@ def evaluate(
                     ref_words += count
             else:
                 text = item.text or ""
-                alternatives = ()
-            match = matcher.match_heard(text, alternatives)
+                transcript = Transcript(text)
+            match = matcher.match_heard(text, transcript)
         except AssistantError as error:
             errors += 1
             record["error"] = error.message

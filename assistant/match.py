@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from num2words import num2words
 from rapidfuzz import fuzz, process
 
 from .errors import BadInput
-from .messages import Match
+from .messages import Match, Transcript
 from .normalize import normalize
 from .pack import Pack
 
@@ -380,24 +380,32 @@ class Matcher:
             return _FUNCTION_WEIGHT
         return 1.0
 
-    def match_heard(
-        self, text: str, alternatives: Iterable[str] = (), context: Mapping[str, Any] | None = None
-    ) -> Match:
-        """The match of ``text``, the engine's reading of what was heard, weighed against ``alternatives``
-        (other readings of the same speech): an emergency in any reading wins, and when ``text`` is not
-        understood, an alternative that matches almost exactly (``ALTERNATIVE_BAR``) is taken."""
+    def match_heard(self, text: str, heard: Transcript, context: Mapping[str, Any] | None = None) -> Match:
+        """The match of ``text`` (what ``heard`` says, the wake phrase taken off), weighed against the other
+        readings of the same speech: an emergency in any of ``heard.alternatives`` wins, and when ``text``
+        is not understood, an alternative or ``heard.fallback`` that matches a command almost exactly
+        (``ALTERNATIVE_BAR``) is taken; the fallback never as an emergency."""
         found = self.match(text, context)
         if self._emergency(found.intent):
             return found
-        fallback: Match | None = None
-        for other in alternatives:
+        standby: Match | None = None
+        for other in heard.alternatives:
             candidate = self.match(other, context)
             if self._emergency(candidate.intent):
                 return candidate
-            understood = candidate.intent is not None and candidate.confidence >= ALTERNATIVE_BAR
-            if found.intent is None and fallback is None and understood:
-                fallback = candidate
-        return fallback or found
+            if standby is None and self._sure(candidate):
+                standby = candidate
+        if found.intent is not None:
+            return found
+        if standby is None and heard.fallback:
+            candidate = self.match(heard.fallback, context)
+            if self._sure(candidate) and not self._emergency(candidate.intent):
+                standby = candidate
+        return standby or found
+
+    @staticmethod
+    def _sure(candidate: Match) -> bool:
+        return candidate.intent is not None and candidate.confidence >= ALTERNATIVE_BAR
 
     def _emergency(self, intent: str | None) -> bool:
         behaviour = self.pack.behaviours.get(intent) if intent else None

@@ -200,7 +200,7 @@ class Conversation:
                 match = Match(text=transcript.text, normalized="", intent=None)
                 turn = Turn(say=(self.wake.acknowledgement,), state=self.dialogue.state.value)
             else:
-                match = self.matcher.match_heard(text, transcript.alternatives, self.dialogue.context())
+                match = self.matcher.match_heard(text, transcript, self.dialogue.context())
                 if match.intent is None and self.is_talking:
                     # Unclear sound while the assistant talks is most likely its own voice or the gym.
                     return Exchange(source, transcript, match, ignored="not understood while talking")

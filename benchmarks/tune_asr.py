@@ -185,7 +185,7 @@ def _run(task: tuple[str | None, dict[str, Any]]) -> dict[str, Any]:
         # Through the silence gate, as `assistant eval` and the microphone hear a turn (its time counted).
         transcript = _ENGINE.transcribe(list(speech_only([audio], Endpointer(max_turn_s=30.0, **_ENDPOINTER))), state)
     spent = time.perf_counter() - started
-    match = _MATCHER.match_heard(transcript.text, transcript.alternatives)
+    match = _MATCHER.match_heard(transcript.text, transcript)
     ok = match.intent == row["intent"] and all(match.slots.get(k) == v for k, v in (row["slots"] or {}).items())
     return {
         "state": state or "idle",

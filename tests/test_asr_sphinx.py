@@ -101,7 +101,7 @@ def test_a_weak_result_stands_when_the_open_reading_sounds_the_same(engine: Sphi
     pack_words = [Word(w, 0.1 * i, 0.1 * i + 0.1, 0.1) for i, w in enumerate(["my", "calf", "is", "cramping"])]
     assert heard != [w.word for w in pack_words]
     assert engine._phone_similarity(pack_words, engine._result(second), second) >= engine.settings.open_rescue
-    assert engine._open_reading(second, pack_words, 0.1) == (pack_words, 0.1, (" ".join(heard),))
+    assert engine._open_reading(second, pack_words, 0.1, None) == (pack_words, 0.1, (" ".join(heard),), "")
 
 
 def test_a_weak_result_gives_way_to_an_open_reading_that_sounds_different(engine: SphinxEngine, tmp_path: Path) -> None:
@@ -109,8 +109,10 @@ def test_a_weak_result_gives_way_to_an_open_reading_that_sounds_different(engine
 
     second = _reading(engine, tmp_path, "what is the weather in paris")
     pack_words = [Word(w, 0.1 * i, 0.1 * i + 0.1, 0.1) for i, w in enumerate(["why", "does", "my", "foot", "twitch"])]
-    words, confidence, alternatives = engine._open_reading(second, pack_words, 0.1)
-    assert alternatives == ()
+    words, confidence, alternatives, fallback = engine._open_reading(second, pack_words, 0.1, None)
+    assert alternatives == () and fallback == "why does my foot twitch"
+    # In a yes/no answer a grammar reading is never a fallback: it would answer a triage question.
+    assert engine._open_reading(second, pack_words, 0.1, "yes_no")[3] == ""
     assert [w.word for w in words] == [w.word for w in engine._result(second)] != [w.word for w in pack_words]
     assert confidence <= 0.5
 

@@ -55,18 +55,38 @@ def test_not_understood_still_names_the_closest_topic(matcher: Matcher) -> None:
 
 
 def test_an_emergency_in_another_reading_of_the_speech_wins() -> None:
+    from assistant.messages import Transcript
+
     matcher = Matcher(load_pack())  # the bundled pack, with its emergency phrases
     routine = {"state": "routine", "expects": "routine"}
-    heard = matcher.match_heard("hold menu want", ["call an ambulance"], routine)
-    assert heard.intent == "emergency"
-    assert matcher.match_heard("pause", ["i can't breathe"], routine).intent == "emergency"
-    # Other readings count for emergencies only: the engine's own reading stands otherwise.
-    assert matcher.match_heard("pause", ["next stretch"], routine).intent == "pause"
-    assert matcher.match_heard("hold menu want", ["what time is it"], routine).intent is None
-    # A reading that is not understood gives way to another that matches almost exactly.
-    assert matcher.match_heard("why is my tight which it", ["why is my eye twitching"]).intent == "eye_twitch"
-    assert matcher.match_heard("next stretch", ["why is my eye twitching"], routine).intent == "next"
-    assert matcher.match_heard("chest pain", ["pause"], routine).intent == "emergency"
+
+    def heard(text: str, *others: str, fallback: str = "", context: dict[str, str] | None = routine) -> str | None:
+        return matcher.match_heard(text, Transcript(text, alternatives=others, fallback=fallback), context).intent
+
+    assert heard("hold menu want", "call an ambulance") == "emergency"
+    assert heard("pause", "i can't breathe") == "emergency"
+    assert heard("chest pain", "pause") == "emergency"
+    # Otherwise the engine's own reading stands when it is understood ...
+    assert heard("pause", "next stretch") == "pause"
+    assert heard("hold menu want", "what time is it") is None
+    # ... and gives way, when it is not, to another reading that matches almost exactly.
+    assert heard("why is my tight which it", "why is my eye twitching", context=None) == "eye_twitch"
+    assert heard("next stretch", "why is my eye twitching") == "next"
+
+
+def test_a_grammar_fallback_stands_in_but_never_as_an_emergency() -> None:
+    from assistant.messages import Transcript
+
+    matcher = Matcher(load_pack())
+    routine = {"state": "routine", "expects": "routine"}
+
+    def heard(text: str, fallback: str) -> str | None:
+        return matcher.match_heard(text, Transcript(text, fallback=fallback), routine).intent
+
+    assert heard("how do i prevent rabbits", "next stretch") == "next"
+    assert heard("call an ambulance", "pause") == "emergency"  # the reported reading comes first
+    assert heard("pause please", "next stretch") == "pause"
+    assert heard("the old any case", "call an ambulance") is None  # a grammar's emergency is not trusted
 
 
 def test_exact_sentence_scores_higher_than_garbled(matcher: Matcher) -> None:

@@ -172,6 +172,7 @@ def final_transcript(
     samples_fed: int,
     end_of_audio: float,
     alternatives: tuple[str, ...] = (),
+    fallback: str = "",
 ) -> Transcript:
     """A turn's final result, timed the same way for every engine (latency: end of audio to now)."""
     text = " ".join(w.word for w in words).lower()
@@ -185,4 +186,5 @@ def final_transcript(
         speech_end_s=words[-1].end_s if words else None,
         latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
         alternatives=tuple(a for a in alternatives if a and a != text),
+        fallback=fallback if fallback != text else "",
     )
