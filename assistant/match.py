@@ -386,12 +386,12 @@ class Matcher:
         is not understood, an alternative or ``heard.fallback`` that matches a command almost exactly
         (``ALTERNATIVE_BAR``) is taken; the fallback never as an emergency."""
         found = self.match(text, context)
-        if self._emergency(found.intent):
+        if self.pack.is_emergency(found.intent):
             return found
         standby: Match | None = None
         for other in heard.alternatives:
             candidate = self.match(other, context)
-            if self._emergency(candidate.intent):
+            if self.pack.is_emergency(candidate.intent):
                 return candidate
             if standby is None and self._sure(candidate):
                 standby = candidate
@@ -399,17 +399,13 @@ class Matcher:
             return found
         if standby is None and heard.fallback:
             candidate = self.match(heard.fallback, context)
-            if self._sure(candidate) and not self._emergency(candidate.intent):
+            if self._sure(candidate) and not self.pack.is_emergency(candidate.intent):
                 standby = candidate
         return standby or found
 
     @staticmethod
     def _sure(candidate: Match) -> bool:
         return candidate.intent is not None and candidate.confidence >= ALTERNATIVE_BAR
-
-    def _emergency(self, intent: str | None) -> bool:
-        behaviour = self.pack.behaviours.get(intent) if intent else None
-        return behaviour is not None and behaviour.emergency
 
     def match(self, text: str, context: Mapping[str, Any] | None = None) -> Match:
         """The best intent for ``text``; intent None when confidence is below the threshold."""

@@ -306,6 +306,11 @@ class Pack:
         """All intent ids, in pack order."""
         return list(self.intents.intents)
 
+    def is_emergency(self, intent_id: str | None) -> bool:
+        """Whether ``intent_id`` is an emergency (answered at once in every state)."""
+        behaviour = self.behaviours.get(intent_id) if intent_id else None
+        return behaviour is not None and behaviour.emergency
+
     def routine_for(self, muscle: str, kind: str) -> StretchRoutine | None:
         """The routine of ``kind`` for ``muscle``, falling back to the other kind."""
         fallback = None

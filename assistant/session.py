@@ -264,8 +264,7 @@ class Conversation:
         self.speaker.stop()
 
     def _urgent(self, turn: Turn) -> bool:
-        behaviour = self.matcher.pack.behaviours.get(turn.intent or "")
-        return behaviour is not None and behaviour.emergency
+        return self.matcher.pack.is_emergency(turn.intent)
 
     def _say(self, turn: Turn) -> float | None:
         if self._voice is None:

@@ -8,6 +8,7 @@ import pytest
 from assistant import match as match_module
 from assistant.errors import BadInput
 from assistant.match import Matcher
+from assistant.messages import Transcript
 from assistant.pack import load_pack, pack_from_dict
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -54,39 +55,39 @@ def test_not_understood_still_names_the_closest_topic(matcher: Matcher) -> None:
     assert match.closest == "eye_twitch"
 
 
-def test_an_emergency_in_another_reading_of_the_speech_wins() -> None:
-    from assistant.messages import Transcript
+ROUTINE = {"state": "routine", "expects": "routine"}
 
-    matcher = Matcher(load_pack())  # the bundled pack, with its emergency phrases
-    routine = {"state": "routine", "expects": "routine"}
 
-    def heard(text: str, *others: str, fallback: str = "", context: dict[str, str] | None = routine) -> str | None:
-        return matcher.match_heard(text, Transcript(text, alternatives=others, fallback=fallback), context).intent
+@pytest.fixture(scope="module")
+def bundled() -> Matcher:
+    return Matcher(load_pack())  # the bundled pack, with its emergency phrases
 
-    assert heard("hold menu want", "call an ambulance") == "emergency"
-    assert heard("pause", "i can't breathe") == "emergency"
-    assert heard("chest pain", "pause") == "emergency"
+
+def heard(
+    matcher: Matcher, text: str, *others: str, fallback: str = "", context: dict[str, str] | None = ROUTINE
+) -> str | None:
+    """The intent ``match_heard`` finds for ``text`` read with ``others`` as alternatives and ``fallback``."""
+    return matcher.match_heard(text, Transcript(text, alternatives=others, fallback=fallback), context).intent
+
+
+def test_an_emergency_in_another_reading_of_the_speech_wins(bundled: Matcher) -> None:
+    assert heard(bundled, "hold menu want", "call an ambulance") == "emergency"
+    assert heard(bundled, "pause", "i can't breathe") == "emergency"
+    assert heard(bundled, "chest pain", "pause") == "emergency"
     # Otherwise the engine's own reading stands when it is understood ...
-    assert heard("pause", "next stretch") == "pause"
-    assert heard("hold menu want", "what time is it") is None
+    assert heard(bundled, "pause", "next stretch") == "pause"
+    assert heard(bundled, "hold menu want", "what time is it") is None
     # ... and gives way, when it is not, to another reading that matches almost exactly.
-    assert heard("why is my tight which it", "why is my eye twitching", context=None) == "eye_twitch"
-    assert heard("next stretch", "why is my eye twitching") == "next"
+    assert heard(bundled, "why is my tight which it", "why is my eye twitching", context=None) == "eye_twitch"
+    assert heard(bundled, "next stretch", "why is my eye twitching") == "next"
 
 
-def test_a_grammar_fallback_stands_in_but_never_as_an_emergency() -> None:
-    from assistant.messages import Transcript
-
-    matcher = Matcher(load_pack())
-    routine = {"state": "routine", "expects": "routine"}
-
-    def heard(text: str, fallback: str) -> str | None:
-        return matcher.match_heard(text, Transcript(text, fallback=fallback), routine).intent
-
-    assert heard("how do i prevent rabbits", "next stretch") == "next"
-    assert heard("call an ambulance", "pause") == "emergency"  # the reported reading comes first
-    assert heard("pause please", "next stretch") == "pause"
-    assert heard("the old any case", "call an ambulance") is None  # a grammar's emergency is not trusted
+def test_a_grammar_fallback_stands_in_but_never_as_an_emergency(bundled: Matcher) -> None:
+    assert heard(bundled, "how do i prevent rabbits", fallback="next stretch") == "next"
+    assert heard(bundled, "call an ambulance", fallback="pause") == "emergency"  # the reported reading comes first
+    assert heard(bundled, "pause please", fallback="next stretch") == "pause"
+    # a grammar's emergency is not trusted
+    assert heard(bundled, "the old any case", fallback="call an ambulance") is None
 
 
 def test_exact_sentence_scores_higher_than_garbled(matcher: Matcher) -> None:

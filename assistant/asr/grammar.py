@@ -68,8 +68,7 @@ def active_intents(pack: Pack, expects: str | None = None) -> list[str]:
     if expects is None or expects not in pack.dialogue.expects:
         return pack.intent_ids
     wanted = set(pack.dialogue.expects[expects])
-    wanted |= {intent_id for intent_id, behaviour in pack.behaviours.items() if behaviour.emergency}
-    return [intent_id for intent_id in pack.intent_ids if intent_id in wanted]
+    return [intent_id for intent_id in pack.intent_ids if intent_id in wanted or pack.is_emergency(intent_id)]
 
 
 def phrases(pack: Pack, expects: str | None = None, per_intent: int = PHRASES_PER_INTENT) -> list[str]:

@@ -184,17 +184,21 @@ def cache_root() -> Path:
     return base / "gym-voice-assistant" / "pocketsphinx"
 
 
+def _entry_word(line: str) -> str:
+    """The word a CMU dictionary line spells, without its variant number ("read(2) R EH D" -> "read")."""
+    return line.split(" ", 1)[0].split("(", 1)[0]
+
+
 def _read_dictionary(path: Path, words: set[str]) -> tuple[list[str], set[str]]:
     """Lines of the CMU dictionary for ``words`` (with alternative pronunciations), and the words found."""
     lines: list[str] = []
     found: set[str] = set()
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            head = line.split(" ", 1)[0]
-            base = head.split("(", 1)[0]
-            if base in words:
+            word = _entry_word(line)
+            if word in words:
                 lines.append(line if line.endswith("\n") else line + "\n")
-                found.add(base)
+                found.add(word)
     return lines, found
 
 
@@ -267,10 +271,10 @@ def _open_dictionary(model_dir: Path, pack_dict: Path, size: int) -> Path:
         return target
     source = model_dir / "cmudict-en-us.dict"
     lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
-    heads = {line.split(" ", 1)[0].split("(", 1)[0] for line in lines}
+    heads = {_entry_word(line) for line in lines}
     general = NGramModel.readfile(str(model_dir / "en-us.lm.bin"))
     likeliest = set(sorted(heads, key=lambda word: (-general.prob([word]), word))[:size])
-    kept = [line for line in lines if line.split(" ", 1)[0].split("(", 1)[0] in likeliest]
+    kept = [line for line in lines if _entry_word(line) in likeliest]
     pack_lines = pack_dict.read_text(encoding="utf-8").splitlines(keepends=True)
     partial = target.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text("".join(sorted(set(kept) | set(pack_lines))), encoding="utf-8")
@@ -301,6 +305,11 @@ def denoise(samples: np.ndarray) -> np.ndarray:
     noise = frames[np.sort(quiet)].reshape(-1)
     cleaned = noisereduce.reduce_noise(y=audio, sr=SAMPLE_RATE, y_noise=noise, stationary=True, prop_decrease=0.9)
     return np.clip(np.asarray(cleaned) * 32768.0, -32768, 32767).astype(np.int16)
+
+
+def _dictionary_phones(decoder: Decoder, words: list[Word]) -> list[str]:
+    """The phones of ``words`` as ``decoder``'s dictionary spells them."""
+    return [phone for w in words for phone in (decoder.lookup_word(w.word) or "").split()]
 
 
 def _state_search(expects: str | None) -> str:
@@ -498,7 +507,7 @@ class SphinxEngine:
     ) -> float:
         """Similarity in [0, 1] of the dictionary phones of ``words`` and a phone loop's reading of ``chunks``
         (or the reading of ``listened``, a phone-loop decoder that heard the turn alongside)."""
-        expected = [phone for w in words for phone in (self.decoder.lookup_word(w.word) or "").split()]
+        expected = _dictionary_phones(self.decoder, words)
         if listened is not None:
             listened.end_utt()
         elif not chunks:
@@ -594,8 +603,8 @@ class SphinxEngine:
 
     def _phone_similarity(self, words: list[Word], open_words: list[Word], second: Decoder) -> float:
         """Similarity in [0, 1] of the dictionary phones of the pack reading and of the open reading."""
-        ours = [p for w in words for p in (self.decoder.lookup_word(w.word) or "").split()]
-        theirs = [p for w in open_words for p in (second.lookup_word(w.word) or "").split()]
+        ours = _dictionary_phones(self.decoder, words)
+        theirs = _dictionary_phones(second, open_words)
         return float(Levenshtein.normalized_similarity(ours, theirs)) if ours else 0.0
 
     def _open_caught_up(self, chunks: list[np.ndarray]) -> Decoder | None:
@@ -667,8 +676,7 @@ class SphinxEngine:
 
     def describe(self) -> str:
         """Engine, model and grammar size."""
-        states = sum(1 for search in self.files if search != "dict")
-        line = f"pocketsphinx (en-us, pack language models for {states} state(s) + open vocabulary)"
+        line = f"pocketsphinx (en-us, pack language models for {len(self.files) - 1} state(s) + open vocabulary)"
         if self.missing_words:
             line += (
                 f"; {len(self.missing_words)} pack word(s) not in its dictionary: {', '.join(self.missing_words[:8])}"
