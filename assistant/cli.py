@@ -40,11 +40,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     transcript = None
     if args.audio:
         engine = _engine(args, pack, announce=not args.json)
-        transcript = _transcribe_file(engine, Path(args.audio))
+        transcript = _transcribe_file(engine, Path(args.audio), denoise=not args.no_denoise)
         text = transcript.text
     else:
         text = _question(" ".join(args.text))
-    match = matcher.match(text)
+    match = matcher.match_heard(text, transcript) if transcript is not None else matcher.match(text)
     turn = Dialogue(pack).handle(match)
     behaviour = pack.behaviours.get(match.intent or "")
     answer = behaviour.answer.say if behaviour and behaviour.answer else " ".join(turn.say)
@@ -101,7 +101,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # The speech engine starts only if the manifest holds audio items.
         if not engines:
             engines.append(_engine(args, pack, announce=not args.json))
-        return _transcribe_file(engines[0], path)
+        return _transcribe_file(engines[0], path, denoise=not args.no_denoise)
 
     with contextlib.ExitStack() as stack:
         out_handle = stack.enter_context(_results_file(Path(args.out))) if args.out else None
@@ -180,11 +180,11 @@ def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
     return engine
 
 
-def _transcribe_file(engine: Any, path: Path) -> Any:
-    """One file, one spoken turn (silence skipped, so a long silent file is quick)."""
+def _transcribe_file(engine: Any, path: Path, denoise: bool = True) -> Any:
+    """One file, one spoken turn (noise taken out, silence skipped, so a long silent file is quick)."""
     from .audio.mic import FileTurns
 
-    turn = next(iter(FileTurns([path])))
+    turn = next(iter(FileTurns([path], denoise=denoise)))
     return engine.transcribe(turn.chunks)
 
 
@@ -246,10 +246,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
     pack = _pack(args)
     conversation = _conversation(args, pack)
     if args.input:
-        conversation.run(FileTurns(args.input))
+        conversation.run(FileTurns(args.input, denoise=not args.no_denoise))
         return 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
-    microphone = MicrophoneTurns(device)
+    microphone = MicrophoneTurns(device, denoise=not args.no_denoise)
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
     print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
@@ -288,7 +288,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     conversation.wake.mode = "always"
     for turn in script:
         print(f'\n# {turn.name}: the user says "{turn.text}"', flush=True)
-        conversation.hear(next(iter(FileTurns([turn.audio]))))
+        conversation.hear(next(iter(FileTurns([turn.audio], denoise=not args.no_denoise))))
         if turn.wait_s:
             print(f"  ({turn.wait_s:g} seconds pass)", flush=True)
             for due in conversation.dialogue.advance(turn.wait_s):
@@ -343,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     speech = argparse.ArgumentParser(add_help=False)
     speech.add_argument("--asr", choices=("auto", "vosk", "pocketsphinx"), default="auto", help="speech engine")
     speech.add_argument("--vosk-model", metavar="PATH", help="folder of an unpacked Vosk model")
+    speech.add_argument(
+        "--no-denoise", action="store_true", help="hear the audio as it is (no RNNoise noise suppression first)"
+    )
 
     parser = argparse.ArgumentParser(
         prog="assistant",

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.asr import grammar  # noqa: E402
 from assistant.asr.sphinx_engine import SphinxEngine, SphinxSettings  # noqa: E402
+from assistant.audio.denoise import suppressed  # noqa: E402
 from assistant.audio.io import load_audio  # noqa: E402
 from assistant.audio.vad import Endpointer, speech_only  # noqa: E402
 from assistant.match import Matcher  # noqa: E402
@@ -49,14 +50,15 @@ SHORT_COMMANDS = [
     ("hey coach my calf is cramping", "cramp_now", {"muscle": "calf"}),
 ]
 BEFORE: dict[str, Any] = {
+    "suppress_noise": False,
     "whole_turn_cmn": False,
     "dither": False,
-    "denoise": False,
     "endpointer": {"lead_in_ms": 300, "keep_trailing_ms": None},
 }
-"""The front end before spectral gating (batch CMN, dither and the trimmed turn were measured and left off)."""
+"""The front end before noise suppression (batch CMN, dither and the trimmed turn were measured and left off)."""
 CONFIGS: dict[str, dict[str, Any]] = {
     "defaults": {},
+    "no-rnnoise": {"suppress_noise": False},
     "idle-posterior0.6": {"idle_word_posterior": 0.6},
     "posterior0.2": {"weak_word_posterior": 0.2},
     "agreement0.25": {"phone_agreement": 0.25},
@@ -64,7 +66,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "flat-passes": {"fwdflat": True, "open_fwdflat": True},
     "lw9": {"language_weight": 9.0},
     "wip0.3": {"insertion_penalty": 0.3},
-    "no-denoise": {"denoise": False},
     "no-remove-noise": {"remove_noise": False},
     "raw-file": {"endpointer": None},
     "open-fast": {"open_beam": 1e-30},
@@ -90,7 +91,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "dither": True,
         "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
     },
-    "before-denoise": {**BEFORE, "denoise": True},
     "old-open": {"open_words": None, "open_alongside": False},
     "open-after": {"open_alongside": False},
     "open5k": {"open_words": 5000},
@@ -162,12 +162,15 @@ _ENGINE: SphinxEngine | None = None
 _MATCHER: Matcher | None = None
 _ENDPOINTER: dict[str, Any] | None = {}
 """Endpointer options for hearing a file as `assistant eval` hears it; None: the raw file."""
+_SUPPRESS = True
+"""Take the noise out first (RNNoise), as `assistant eval` and the microphone do."""
 
 
 def _init(settings: dict[str, Any]) -> None:
-    global _ENGINE, _MATCHER, _ENDPOINTER
+    global _ENGINE, _MATCHER, _ENDPOINTER, _SUPPRESS
     settings = dict(settings)
     _ENDPOINTER = settings.pop("endpointer", {})
+    _SUPPRESS = settings.pop("suppress_noise", True)
     pack = load_pack(ROOT / "intents/en")
     _ENGINE = SphinxEngine(pack, settings=SphinxSettings(**settings))
     _ENGINE.open_decoder(60)
@@ -179,11 +182,12 @@ def _run(task: tuple[str | None, dict[str, Any]]) -> dict[str, Any]:
     state, row = task
     audio = load_audio(OUT / "set" / row["audio"])
     started = time.perf_counter()
+    heard = list(suppressed([audio])) if _SUPPRESS else [audio]  # its time counted, as the endpointer's
     if _ENDPOINTER is None:
-        transcript = _ENGINE.transcribe(audio, expects=state)
+        transcript = _ENGINE.transcribe(heard, expects=state)
     else:
-        # Through the silence gate, as `assistant eval` and the microphone hear a turn (its time counted).
-        transcript = _ENGINE.transcribe(list(speech_only([audio], Endpointer(max_turn_s=30.0, **_ENDPOINTER))), state)
+        # Through the silence gate, as `assistant eval` and the microphone hear a turn.
+        transcript = _ENGINE.transcribe(list(speech_only(heard, Endpointer(max_turn_s=30.0, **_ENDPOINTER))), state)
     spent = time.perf_counter() - started
     match = _MATCHER.match_heard(transcript.text, transcript)
     ok = match.intent == row["intent"] and all(match.slots.get(k) == v for k, v in (row["slots"] or {}).items())

@@ -117,12 +117,12 @@ def test_a_weak_result_gives_way_to_an_open_reading_that_sounds_different(engine
     assert confidence <= 0.5
 
 
-@pytest.mark.parametrize("settings", [{"whole_turn_cmn": True, "dither": True}, {"denoise": True}])
-def test_whole_turn_settings_still_hear_commands(tmp_path: Path, settings: dict[str, bool]) -> None:
+def test_whole_turn_settings_still_hear_commands(tmp_path: Path) -> None:
     from assistant.asr.sphinx_engine import SphinxSettings
 
     pack = tiny_pack(tmp_path)
-    engine = SphinxEngine(pack, cache=tmp_path / "cache", settings=SphinxSettings(**settings))
+    settings = SphinxSettings(whole_turn_cmn=True, dither=True)
+    engine = SphinxEngine(pack, cache=tmp_path / "cache", settings=settings)
     assert engine.open_decoder() is not None
     result = engine.transcribe(load_audio(speak(tmp_path, "my calf is cramping")))
     assert Matcher(pack).match(result.text).intent == "cramp_now", result.text

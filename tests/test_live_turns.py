@@ -90,10 +90,10 @@ def test_a_whole_command_ends_the_turn_sooner_than_a_question_pause() -> None:
         WakePhrase(pack.dialogue.wake_phrase, "always"),
         on_exchange=exchanges.append,
     )
-    cramp = speech_of("08-cramp.wav")
+    left = speech_of("11-left.wav")  # "how much longer"
     lead = silence(0.5)
-    waited = _turn_length_after_speech(talk, np.concatenate([lead, cramp, silence(2.0)]), len(lead) + len(cramp))
-    assert exchanges[-1].match is not None and exchanges[-1].match.intent == "cramp_now"
+    waited = _turn_length_after_speech(talk, np.concatenate([lead, left, silence(2.0)]), len(lead) + len(left))
+    assert exchanges[-1].match is not None and exchanges[-1].match.intent == "time_left"
     # Without the shorter pause the turn runs about QUESTION_PAUSE_MS past the speech.
     assert COMPLETE_PAUSE_MS / 1000 - 2 * FRAME_S <= waited < (COMPLETE_PAUSE_MS + QUESTION_PAUSE_MS) / 2000
 

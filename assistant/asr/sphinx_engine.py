@@ -149,8 +149,6 @@ class SphinxSettings:
     """PocketSphinx -dither (seeded): a least-significant bit of noise, so digital silence has a finite energy."""
     remove_noise: bool = True
     """PocketSphinx's own noise removal (the model's feat.params turns it on)."""
-    denoise: bool = False
-    """Spectral gating (noisereduce) of noisy turns, whole, before decoding (see the module docstring)."""
     beam: float | None = None
     """PocketSphinx -beam (None: its default)."""
     wbeam: float | None = None
@@ -280,31 +278,6 @@ def _open_dictionary(model_dir: Path, pack_dict: Path, size: int) -> Path:
     partial.write_text("".join(sorted(set(kept) | set(pack_lines))), encoding="utf-8")
     partial.replace(target)
     return target
-
-
-QUIET_FLOOR_DB = 35.0
-"""A turn whose quietest fifth is this far below its loudest fifth is clean and left as it is."""
-
-
-def denoise(samples: np.ndarray) -> np.ndarray:
-    """Spectral gating (noisereduce) with the noise profile taken from the turn's quietest fifth (noisy turns only)."""
-    import noisereduce
-
-    audio = samples.astype(np.float32) / 32768.0
-    frame = 512
-    count = len(audio) // frame
-    if count < 10:
-        return samples
-    frames = audio[: count * frame].reshape(count, frame)
-    energy = np.var(frames, axis=1)  # about each frame's own mean, so a DC offset is not noise
-    order = np.argsort(energy)
-    quiet = order[: max(4, count // 5)]
-    floor, loud = float(np.mean(energy[quiet])), float(np.mean(energy[order[-max(4, count // 5) :]]))
-    if floor < loud * 10 ** (-QUIET_FLOOR_DB / 10):
-        return samples  # a clean turn: gating would only take speech away
-    noise = frames[np.sort(quiet)].reshape(-1)
-    cleaned = noisereduce.reduce_noise(y=audio, sr=SAMPLE_RATE, y_noise=noise, stationary=True, prop_decrease=0.9)
-    return np.clip(np.asarray(cleaned) * 32768.0, -32768, 32767).astype(np.int16)
 
 
 def _dictionary_phones(decoder: Decoder, words: list[Word]) -> list[str]:
@@ -445,8 +418,6 @@ class SphinxEngine:
         decoder.start_utt()
 
     def _load_helpers(self, open_vocabulary: bool) -> None:
-        if self.settings.denoise:
-            import noisereduce  # noqa: F401 - imported here (0.8 s) so the first turn does not wait for it
         try:
             if open_vocabulary:
                 beam = self.settings.open_beam
@@ -545,12 +516,12 @@ class SphinxEngine:
 
         By default the turn is decoded as it streams in (a live turn while the user speaks), with the
         checking decoders listening alongside, so little is left to do when it ends. The whole-turn
-        front-end settings (``denoise``, ``whole_turn_cmn``; off by default) wait for the whole turn.
+        front-end setting ``whole_turn_cmn`` (off by default) waits for the whole turn.
         """
         search = _state_search(expects)
         search = search if search in self.files else PACK_SEARCH
         chunks = chunks_of(samples)
-        if self.settings.whole_turn_cmn or self.settings.denoise:
+        if self.settings.whole_turn_cmn:
             held = HeldAudio()
             for chunk in chunks:
                 if not held.add(chunk):
@@ -564,8 +535,6 @@ class SphinxEngine:
         if not fed:
             return final_transcript(self.name, [], 0.0, 0, end_of_audio)
         whole = self.settings.whole_turn_cmn
-        if self.settings.denoise:
-            chunks = [denoise(np.concatenate(chunks))]
         self.decoder.activate_search(search)
         self._feed(self.decoder, chunks, whole)
         words = self._result(self.decoder)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..clock import Clock, SystemClock
 from ..errors import AssistantError
+from .denoise import suppressed
 from .io import SAMPLE_RATE, iter_audio
 from .vad import FRAME_SAMPLES, Endpointer, LiveTurn, speech_only
 
@@ -133,8 +134,11 @@ class MicrophoneTurns:
         reopen_wait_s: float = 1.0,
         clock: Clock | None = None,
         on_notice: Callable[[str], None] | None = None,
+        denoise: bool = True,
     ) -> None:
         self.device = device
+        self.denoise = denoise
+        """Take the noise out (RNNoise) before the endpointer and the speech engine hear the stream."""
         self.endpointer = endpointer if endpointer is not None else Endpointer()
         self.stream_factory = stream_factory
         self.reopen_attempts = reopen_attempts
@@ -172,7 +176,8 @@ class MicrophoneTurns:
             lost: list[BaseException] = []
             try:
                 with self._open() as stream:
-                    for turn in self.endpointer.live_turns(self._read(stream, error_type, lost)):
+                    heard = self._read(stream, error_type, lost)
+                    for turn in self.endpointer.live_turns(suppressed(heard) if self.denoise else heard):
                         failures = 0  # speech came through: the device works again
                         yield AudioTurn(str(self.name), turn, turn.start_s)
             except error_type as error:  # opening (or closing) the device failed
@@ -211,11 +216,13 @@ class MicrophoneTurns:
 
 
 class FileTurns:
-    """Each file is one spoken turn, streamed from disk; silence is skipped when ``skip_silence``."""
+    """Each file is one spoken turn, streamed from disk; noise is taken out when ``denoise`` and
+    silence skipped when ``skip_silence``, as the microphone's turns are."""
 
-    def __init__(self, paths: Sequence[str | Path], skip_silence: bool = True) -> None:
+    def __init__(self, paths: Sequence[str | Path], skip_silence: bool = True, denoise: bool = True) -> None:
         self.paths = [Path(p) for p in paths]
         self.skip_silence = skip_silence
+        self.denoise = denoise
 
     def __iter__(self) -> Iterator[AudioTurn]:
         for path in self.paths:
@@ -223,6 +230,8 @@ class FileTurns:
             # Opening here (first chunk) makes bad files fail at their turn, with their name.
             first = next(iter(chunks), None)  # type: ignore[call-overload]
             stream = _chain(first, chunks)
+            if self.denoise:
+                stream = suppressed(stream)
             yield AudioTurn(str(path), speech_only(stream) if self.skip_silence else stream)
 
 
