@@ -22,6 +22,20 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples.astype(np.float64)))))
 
 
+@pytest.fixture()
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The chunk sizes the network is given (it is still run)."""
+    given: list[int] = []
+    process = NoiseSuppressor.process
+
+    def counted(self: NoiseSuppressor, chunk: np.ndarray, last: bool = False) -> np.ndarray:
+        given.append(len(chunk))
+        return process(self, chunk, last)
+
+    monkeypatch.setattr(NoiseSuppressor, "process", counted)
+    return given
+
+
 def cleaned(samples: np.ndarray, chunk: int = 1600) -> np.ndarray:
     return np.concatenate(list(suppressed(samples[i : i + chunk] for i in range(0, len(samples), chunk))))
 
@@ -59,15 +73,7 @@ def test_how_the_stream_is_cut_does_not_change_what_comes_out() -> None:
     assert np.array_equal(cleaned(speech, 160), cleaned(speech, 4000))
 
 
-def test_near_silence_passes_untouched_without_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    process = NoiseSuppressor.process
-
-    def counted(self: NoiseSuppressor, chunk: np.ndarray, last: bool = False) -> np.ndarray:
-        calls.append(len(chunk))
-        return process(self, chunk, last)
-
-    monkeypatch.setattr(NoiseSuppressor, "process", counted)
+def test_near_silence_passes_untouched_without_the_network(calls: list[int]) -> None:
     quiet = np.random.default_rng(2).integers(-3, 4, SAMPLE_RATE * 60).astype(np.int16)  # a minute, -80 dBFS
     assert np.array_equal(cleaned(quiet), quiet)
     assert calls == []
@@ -104,3 +110,18 @@ def test_a_question_in_babble_at_6_db_is_heard_after_suppression(tmp_path: Path)
     transcript = pocketsphinx().transcribe(turn.chunks)
     match = Matcher(pack).match_heard(transcript.text, transcript)
     assert match.intent == "als_worry", transcript.text
+
+
+@pytest.mark.parametrize("flag", [[], ["--no-denoise"]])
+def test_ask_audio_cleans_the_file_unless_told_not_to(
+    flag: list[str], calls: list[int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant import cli
+
+    monkeypatch.setattr("assistant.asr.base.open_engine", lambda *args, **kwargs: pocketsphinx())
+    status = cli.main(
+        ["ask", "--json", "--asr", "pocketsphinx", *flag, "--audio", str(samples_folder() / "08-cramp.wav")]
+    )
+    out = capsys.readouterr().out
+    assert status == 0 and '"transcript"' in out
+    assert bool(calls) is not bool(flag)
