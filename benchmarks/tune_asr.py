@@ -199,6 +199,8 @@ def _run(task: tuple[str | None, dict[str, Any]]) -> dict[str, Any]:
         "intent": row["intent"],
         "heard": transcript.text,
         "got": match.intent,
+        "confidence": round(match.confidence, 4),
+        "asr_confidence": round(transcript.confidence, 4),
         "ok": ok,
         "spent": spent,
         "audio_s": transcript.audio_s,
