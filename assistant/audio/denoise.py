@@ -2,9 +2,10 @@
 
 RNNoise (Xiph, the library the ``pyrnnoise`` wheel ships) works on 10 ms frames at 48 kHz, so the
 stream is resampled up and back down with soxr's streaming resamplers; the state carries over from
-chunk to chunk, so a microphone stream is cleaned as it arrives, a few milliseconds late.
-The gym noises it was measured on (babble, clatter, treadmill, pink) and the figures are in
-``benchmarks/tune_asr.py``'s docstring and BENCHMARKS.md.
+chunk to chunk, so a microphone stream is cleaned as it arrives, 20 ms late (the network's frame
+and the two resamplers). Measured with ``benchmarks/tune_asr.py`` on gym noises (babble, clatter,
+treadmill, pink) against DeepFilterNet3 and partial suppression: the figures are in the docstring of
+``assistant/asr/sphinx_engine.py``; the spoken-set figures in BENCHMARKS.md.
 
 The library is bound here with ctypes (four C functions) rather than through ``import pyrnnoise``:
 that import also loads audio-file and plotting modules (measured 0.2-0.4 s), which start-up cannot afford.
