@@ -38,7 +38,8 @@ def _library() -> ctypes.CDLL:
     if _LIBRARY is None:
         spec = importlib.util.find_spec("pyrnnoise")
         folders = list(spec.submodule_search_locations or []) if spec is not None else []
-        found = [Path(folder) / "librnnoise.so" for folder in folders if (Path(folder) / "librnnoise.so").is_file()]
+        names = ("librnnoise.so", "librnnoise.dylib", "rnnoise.dll")  # as the pyrnnoise wheels name it
+        found = [Path(folder) / name for folder in folders for name in names if (Path(folder) / name).is_file()]
         if not found:
             raise AssistantError("noise suppression needs the pyrnnoise package (pip install pyrnnoise)")
         try:
