@@ -8,7 +8,7 @@ treadmill, pink) against DeepFilterNet3 and partial suppression: the figures are
 ``assistant/asr/sphinx_engine.py``; the spoken-set figures in BENCHMARKS.md.
 
 The library is bound here with ctypes (four C functions) rather than through ``import pyrnnoise``:
-that import also loads audio-file and plotting modules (measured 0.2-0.4 s), which start-up cannot afford.
+that import also loads its audio-file layer (audiolab, PyAV; measured 0.2-0.4 s), which start-up cannot afford.
 """
 
 from __future__ import annotations
