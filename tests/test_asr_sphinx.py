@@ -151,19 +151,6 @@ def test_dictionary_holds_only_pack_words(engine: SphinxEngine) -> None:
     assert len(words) < 60
 
 
-def test_open_dictionary_holds_the_likeliest_words_and_the_packs(engine: SphinxEngine) -> None:
-    from assistant.asr.sphinx_engine import OPEN_WORDS, _open_dictionary
-
-    built = _open_dictionary(engine.model_dir, engine.files["dict"], OPEN_WORDS)
-    assert built.parent == engine.files["dict"].parent  # built once, beside the pack's files
-    words = {line.split(" ", 1)[0].split("(")[0] for line in built.read_text(encoding="utf-8").splitlines()}
-    pack_words = {line.split(" ", 1)[0].split("(")[0] for line in engine.files["dict"].read_text().splitlines()}
-    assert pack_words <= words
-    assert {"the", "weather", "what", "time"} <= words  # common speech outside the pack can be heard
-    assert "aachen" not in words and "zyuganov" not in words  # rare words are left out
-    assert OPEN_WORDS <= len(words) <= OPEN_WORDS + len(pack_words)
-
-
 def test_build_is_cached(tmp_path: Path) -> None:
     pack = tiny_pack(tmp_path)
     first = SphinxEngine(pack, cache=tmp_path / "cache", open_vocabulary=False)

@@ -69,6 +69,12 @@ class Server:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def pin(monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
     """Make the catalogue expect ``body``'s checksum for NAME (the served zip stands in for the real one)."""
@@ -81,10 +87,9 @@ def pin(monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
 
 @pytest.fixture()
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    running = Server(model_zip())
-    pin(monkeypatch, running.body)
-    yield running
-    running.close()
+    with Server(model_zip()) as running:
+        pin(monkeypatch, running.body)
+        yield running
 
 
 def test_catalogue_lists_sizes_urls_and_checksum_state(tmp_path: Path) -> None:
@@ -147,22 +152,16 @@ def test_offline_is_a_clear_message(tmp_path: Path) -> None:
 
 def test_published_checksum_refuses_a_different_zip(tmp_path: Path) -> None:
     other = Server(model_zip())  # a well-formed model zip, but not the published one
-    try:
-        with pytest.raises(AssistantError, match="checksum mismatch"):
-            models.download_model(NAME, tmp_path, progress=False, base_url=other.url)
-    finally:
-        other.close()
+    with other, pytest.raises(AssistantError, match="checksum mismatch"):
+        models.download_model(NAME, tmp_path, progress=False, base_url=other.url)
     assert not (tmp_path / NAME).exists() and not list(tmp_path.glob("*.zip*"))
 
 
 def test_corrupt_zip_is_reported_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bad = Server(b"PK\x03\x04 this is not really a zip" * 100)
-    pin(monkeypatch, bad.body)
-    try:
+    with Server(b"PK\x03\x04 this is not really a zip" * 100) as bad:
+        pin(monkeypatch, bad.body)
         with pytest.raises(AssistantError, match="not a usable zip"):
             models.download_model(NAME, tmp_path, progress=False, base_url=bad.url)
-    finally:
-        bad.close()
     assert not (tmp_path / NAME).exists() and not list(tmp_path.glob("*.zip*"))
 
 

@@ -31,7 +31,9 @@ chosen settings then ran for real in the report):
 The flat passes ran after the turn ended: end of turn to result p95 192 ms (pack) and 563 ms (open
 vocabulary) with them, 5 and 45 ms without, on 40 spoken-set turns. Phone loop in every state but stretches
 (as before) against yes/no only: yes/no keeps it, because without it a flite "pause" was heard as "yes"
-to a triage question. Kept the whole dictionary for the open decoder (see ``OPEN_WORDS``).
+to a triage question. Kept the whole dictionary for the open decoder: a 20,000-word one (the general
+language model's likeliest words plus the pack's) ran about 25% faster, but its readings changed (a
+Piper-voiced "call an ambulance" became "poland and you want") and acceptance fell .298 -> .287.
 
 Front end (benchmarks/tune_asr.py, 862 turns of espeak-us and Piper joe, clean/24/12/6 dB babble,
 clatter, treadmill and pink noise, heard through the endpointer; command acceptance by SNR,
@@ -81,7 +83,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pocketsphinx import Config, Decoder, NGramModel, get_model_path
+from pocketsphinx import Config, Decoder, get_model_path
 from pocketsphinx.lm import ArpaBoLM
 from rapidfuzz.distance import Levenshtein
 
@@ -127,12 +129,6 @@ OPEN_RESCUE = 0.6
 """A weak result stands when the open-vocabulary decoder heard nearly the same sounds in other words
 ("i have a crab in my side" for "i have a cramp in my side"); see the module docstring for its measurement."""
 
-OPEN_WORDS = 20_000
-"""A smaller open-vocabulary dictionary, when ``SphinxSettings.open_words`` asks for one: the words most
-likely in the model's general language model. Measured and left off: the open decoder ran about 25% faster,
-but its readings changed (a Piper-voiced "call an ambulance" became "poland and you want") and command
-acceptance on the tuning set fell .298 -> .287."""
-
 
 @dataclass(frozen=True)
 class SphinxSettings:
@@ -175,9 +171,6 @@ class SphinxSettings:
     """The open-vocabulary decoder's flat second pass."""
     open_beam: float | None = None
     """-beam/-pbeam of the open-vocabulary decoder (its -wbeam 1e10 wider, no flat pass); None: defaults."""
-    open_words: int | None = None
-    """The open-vocabulary decoder's dictionary: the general language model's most likely words, this many,
-    plus the pack's (None, the default: the whole 126,000-word dictionary; see ``OPEN_WORDS``)."""
     open_rescue: float = OPEN_RESCUE
     """A weak pack result is kept when the open-vocabulary reading's phones agree with its phones this much."""
     open_alongside: bool = True
@@ -267,25 +260,6 @@ def _compose(word: str, known: dict[str, str], depth: int = 0) -> str | None:
     if word.endswith("e") and word[:-1] in known:
         return known[word[:-1]]  # a silent final e ("glute" as "glut")
     return None
-
-
-def _open_dictionary(model_dir: Path, pack_dict: Path, size: int) -> Path:
-    """A dictionary of the general language model's ``size`` likeliest words and the pack's words (cached
-    beside ``pack_dict``): the open-vocabulary decoder searches a smaller lexicon with the same model."""
-    target = pack_dict.parent / f"open-{size}.dict"
-    if target.is_file():
-        return target
-    source = model_dir / "cmudict-en-us.dict"
-    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
-    heads = {_entry_word(line) for line in lines}
-    general = NGramModel.readfile(str(model_dir / "en-us.lm.bin"))
-    likeliest = set(sorted(heads, key=lambda word: (-general.prob([word]), word))[:size])
-    kept = [line for line in lines if _entry_word(line) in likeliest]
-    pack_lines = pack_dict.read_text(encoding="utf-8").splitlines(keepends=True)
-    partial = target.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text("".join(sorted(set(kept) | set(pack_lines))), encoding="utf-8")
-    partial.replace(target)
-    return target
 
 
 def _dictionary_phones(decoder: Decoder, words: list[Word]) -> list[str]:
@@ -432,13 +406,6 @@ class SphinxEngine:
                 knobs: dict[str, Any] = {"fwdflat": self.settings.open_fwdflat}
                 if beam is not None:
                     knobs.update(beam=beam, pbeam=beam, wbeam=beam * 1e10, fwdflat=False)
-                if self.settings.open_words is not None:
-                    try:
-                        knobs["dict"] = str(
-                            _open_dictionary(self.model_dir, self.files["dict"], self.settings.open_words)
-                        )
-                    except (OSError, RuntimeError, ValueError) as error:
-                        _LOGGER.warning("the whole dictionary serves the open-vocabulary decoder: %s", error)
                 try:
                     self._open = Decoder(**self._common, **knobs)
                 except RuntimeError as error:

@@ -23,7 +23,7 @@ import soxr
 
 from ..errors import AssistantError
 from .io import SAMPLE_RATE
-from .vad import QUIET_RMS
+from .vad import too_quiet
 
 RNNOISE_RATE = 48000
 """The only rate RNNoise works at."""
@@ -107,11 +107,6 @@ class NoiseSuppressor:
         self.close()
 
 
-def _quiet(chunk: np.ndarray) -> bool:
-    """Too quiet to hold speech (the endpointer's own floor): nothing to clean."""
-    return len(chunk) == 0 or float(np.sqrt(np.mean(np.square(chunk.astype(np.float32))))) < QUIET_RMS
-
-
 def _nonempty(chunk: np.ndarray) -> Iterator[np.ndarray]:
     if len(chunk):
         yield chunk
@@ -126,7 +121,7 @@ def suppressed(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     suppressor: NoiseSuppressor | None = None
     try:
         for chunk in chunks:
-            if _quiet(chunk):
+            if too_quiet(chunk):  # the endpointer's own floor: nothing to clean
                 if suppressor is not None:
                     yield from _nonempty(suppressor.flush())
                     suppressor.close()

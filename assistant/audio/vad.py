@@ -23,6 +23,11 @@ This keeps long silent recordings cheap: the detector costs about 1 ms per 32 ms
 """
 
 
+def too_quiet(samples: np.ndarray) -> bool:
+    """True when int16 ``samples`` are too quiet to hold speech (RMS below ``QUIET_RMS``), or empty."""
+    return len(samples) == 0 or float(np.sqrt(np.mean(np.square(samples.astype(np.float64))))) < QUIET_RMS
+
+
 class SpeechDetector(Protocol):
     """Anything that gives the probability of speech in a 512-sample float window."""
 
@@ -110,10 +115,9 @@ class Endpointer:
 
     def probability(self, frame: np.ndarray) -> float:
         """Speech probability of one 512-sample int16 frame."""
-        as_float = frame.astype(np.float32) / 32768.0
-        if float(np.sqrt(np.mean(np.square(as_float)))) * 32768.0 < QUIET_RMS:
+        if too_quiet(frame):
             return 0.0
-        return float(self.detector.process_samples(as_float))
+        return float(self.detector.process_samples(frame.astype(np.float32) / 32768.0))
 
     def _frames_of(self, chunk: np.ndarray) -> list[np.ndarray]:
         """Whole detector frames from ``chunk`` and what was left over from the last one."""
