@@ -1,24 +1,28 @@
-"""Regenerate BENCHMARKS.md and its plots from scratch: spoken set, text, speech and pipeline benchmarks.
+"""Regenerate BENCHMARKS.md, its plots and README.md's headline figures from scratch: spoken set, text, speech
+and pipeline benchmarks.
 
     .venv/bin/python benchmarks/report.py                     # everything (the full spoken set)
     .venv/bin/python benchmarks/report.py --limit 48          # 48 text items, each spoken by 2 voices x 5 SNRs
 
 Steps: (re)generate the seeded spoken set with scripts/make_spoken_set.py, then run bench_text.py,
 bench_speech.py and bench_latency.py, each in its own process, and write ``OUT/BENCHMARKS.md`` and
-``OUT/benchmarks/plots/*.png``. Timings are medians of ``--repeats`` runs. Raw results are kept in
-``OUT/.cache/bench/`` (not committed).
+``OUT/benchmarks/plots/*.png``, and rewrite the table between ``<!-- figures:start -->`` and
+``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops before it starts if they are missing). Timings are
+medians of ``--repeats`` runs. Raw results are kept in ``OUT/.cache/bench/`` (not committed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -80,6 +84,11 @@ def text_results(cache: Path, repeats: int) -> dict[str, Any]:
         if done.returncode != 0:
             raise SystemExit("report: bench_text.py failed")
         runs.append(json.loads(out.read_text(encoding="utf-8")))
+    return combine_text_runs(runs, at_start)
+
+
+def combine_text_runs(runs: list[dict[str, Any]], ran_on: dict[str, Any]) -> dict[str, Any]:
+    """bench_text.py's runs as one result: accuracy from the first run, timings as medians."""
     first = runs[0]
     return {
         **first,
@@ -88,9 +97,24 @@ def text_results(cache: Path, repeats: int) -> dict[str, Any]:
         "coffee_match_p50_ms": median([r["coffee_match"]["p50_ms"] for r in runs]),
         "coffee_match_p95_ms": median([r["coffee_match"]["p95_ms"] for r in runs]),
         "ask_cold_start_median_ms": median([r["ask_cold_start_ms"]["median"] for r in runs]),
-        "repeats": repeats,
-        "ran_on": at_start,
+        "repeats": len(runs),
+        "ran_on": ran_on,
     }
+
+
+def cached_results(cache: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The text, speech and latency results a finished run left in ``cache``, without running anything again.
+
+    Enough to rewrite the README's figures (``write_readme_figures``); the machine's load when the text
+    benchmark started is not kept, so it is left out.
+    """
+    paths = sorted(cache.glob("text-*.json"), key=lambda path: int(path.stem.removeprefix("text-")))
+    if not paths or not (cache / "speech.json").exists() or not (cache / "latency.json").exists():
+        raise SystemExit(f"report: no complete set of results in {cache}; run benchmarks/report.py first")
+    text = combine_text_runs([json.loads(path.read_text(encoding="utf-8")) for path in paths], {})
+    speech = json.loads((cache / "speech.json").read_text(encoding="utf-8"))
+    latency = json.loads((cache / "latency.json").read_text(encoding="utf-8"))
+    return text, speech, latency
 
 
 def pct(value: float | None) -> str:
@@ -247,6 +271,248 @@ def plot_latency(speech: dict[str, Any], latency: dict[str, Any], path: Path) ->
     plt.close(fig)
 
 
+class Target(NamedTuple):
+    """One row of the Targets table in BENCHMARKS.md; the README's headline table picks its rows by ``key``."""
+
+    key: str
+    name: str
+    goal: str
+    value: float | None
+    shown: str
+    ok: bool | None
+
+
+def pocketsphinx(speech: dict[str, Any]) -> dict[str, Any]:
+    """The PocketSphinx engine's results, or an empty dict when it could not run."""
+    ps: dict[str, Any] = speech["engines"].get("pocketsphinx", {})
+    return ps if ps.get("available") else {}
+
+
+def acceptance_at(speech: dict[str, Any], condition: str) -> float | None:
+    """PocketSphinx's command acceptance in one condition of the spoken set ("6", ..., "clean")."""
+    by_snr = pocketsphinx(speech).get("by_snr", {})
+    value: float | None = (by_snr.get(condition) or {}).get("command_acceptance")
+    return value
+
+
+def target_rows(text: dict[str, Any], speech: dict[str, Any], latency: dict[str, Any]) -> list[Target]:
+    """Every target with its measured figure: the Targets table of BENCHMARKS.md and the README's headline table."""
+    ps = pocketsphinx(speech)
+    timing = ps.get("timing", {})
+    at6 = acceptance_at(speech, "6")
+    rtf = timing.get("rtf")
+    ood_spoken = (ps.get("overall") or {}).get("ood_false_accept_rate")
+    phr, ood = text["phrasings"], text["ood"]
+    return [
+        Target(
+            "noisy_acceptance",
+            "Command acceptance, mean of 24/18/12/6 dB (PocketSphinx)",
+            "≥ 97%",
+            ps.get("noisy_acceptance_mean"),
+            pct(ps.get("noisy_acceptance_mean")),
+            check(ps.get("noisy_acceptance_mean"), 0.97, at_least=True),
+        ),
+        Target(
+            "acceptance_6db",
+            "Command acceptance at 6 dB (PocketSphinx)",
+            "≥ 93%",
+            at6,
+            pct(at6),
+            check(at6, 0.93, at_least=True),
+        ),
+        Target(
+            "spoken_ood",
+            "Spoken OOD false accepts (PocketSphinx, all SNRs)",
+            "≤ 3%",
+            ood_spoken,
+            pct(ood_spoken),
+            None if ood_spoken is None else ood_spoken <= 0.03,
+        ),
+        Target(
+            "rtf",
+            "Real-time factor (PocketSphinx, one process)",
+            "≤ 0.1",
+            rtf,
+            num(rtf, digits=3),
+            None if rtf is None else rtf <= 0.1,
+        ),
+        Target(
+            "file_latency_p95",
+            "End of audio → final intent p95, beyond endpointing (spoken set)",
+            "< 150 ms",
+            timing.get("latency_ms_p95"),
+            num(timing.get("latency_ms_p95"), " ms"),
+            check(timing.get("latency_ms_p95"), 150),
+        ),
+        Target(
+            "decided_p95",
+            "Turn ended → reply decided p95 (live pipeline)",
+            "< 150 ms",
+            latency.get("intent_ms_p95"),
+            num(latency.get("intent_ms_p95"), " ms"),
+            check(latency.get("intent_ms_p95"), 150),
+        ),
+        Target(
+            "response_p50",
+            "Response latency p50, incl. endpointing",
+            "< 400 ms",
+            latency.get("response_ms_p50"),
+            num(latency.get("response_ms_p50"), " ms"),
+            check(latency.get("response_ms_p50"), 400),
+        ),
+        Target(
+            "response_p95",
+            "Response latency p95, incl. endpointing",
+            "< 700 ms",
+            latency.get("response_ms_p95"),
+            num(latency.get("response_ms_p95"), " ms"),
+            check(latency.get("response_ms_p95"), 700),
+        ),
+        Target(
+            "memory",
+            "Resident memory after the turns (default engine)",
+            "< 300 MB",
+            latency.get("rss_after_turns_mb"),
+            num(latency.get("rss_after_turns_mb"), " MiB"),
+            check(latency.get("rss_after_turns_mb"), 300),
+        ),
+        Target(
+            "startup",
+            "Start-up to listening (`assistant listen`)",
+            "< 1.5 s",
+            latency.get("startup_to_listening_s"),
+            num(latency.get("startup_to_listening_s"), " s", 2),
+            check(latency.get("startup_to_listening_s"), 1.5),
+        ),
+        Target(
+            "text_intent",
+            "Text: top-1 intent accuracy (held-out phrasings)",
+            "≥ 95%",
+            phr["intent_accuracy"],
+            pct(phr["intent_accuracy"]),
+            check(phr["intent_accuracy"], 0.95, at_least=True),
+        ),
+        Target(
+            "text_ood",
+            "Text: OOD false accepts",
+            "≤ 5%",
+            ood["ood_false_accept_rate"],
+            pct(ood["ood_false_accept_rate"]),
+            None if ood["ood_false_accept_rate"] is None else ood["ood_false_accept_rate"] <= 0.05,
+        ),
+        Target(
+            "bundled_match_p95",
+            "Text: match p95, bundled pack",
+            "< 2 ms",
+            text["bundled_match_p95_ms"],
+            num(text["bundled_match_p95_ms"], " ms", 2),
+            check(text["bundled_match_p95_ms"], 2),
+        ),
+        Target(
+            "coffee_match_p95",
+            "Text: match p95, coffee pack (million-expansion)",
+            "< 10 ms",
+            text["coffee_match_p95_ms"],
+            num(text["coffee_match_p95_ms"], " ms", 2),
+            check(text["coffee_match_p95_ms"], 10),
+        ),
+        Target(
+            "ask_cold_start",
+            "`assistant ask` cold start (median)",
+            "< 1 s",
+            text["ask_cold_start_median_ms"],
+            num(text["ask_cold_start_median_ms"], " ms"),
+            check(text["ask_cold_start_median_ms"], 1000),
+        ),
+    ]
+
+
+README_START = "<!-- figures:start -->"
+README_END = "<!-- figures:end -->"
+
+
+def readme_figures(text: dict[str, Any], speech: dict[str, Any], latency: dict[str, Any]) -> str:
+    """The README's headline figures (a one-line note and a table), from the same rows as the Targets table."""
+    t = {target.key: target for target in target_rows(text, speech, latency)}
+    p50, p95 = t["response_p50"], t["response_p95"]
+    rows = [
+        (f"Typed questions: top-1 intent on {text['phrasings']['n']} held-out phrasings", t["text_intent"]),
+        (f"Typed questions: out-of-domain false accepts ({text['ood']['n']} items)", t["text_ood"]),
+        (f"Match latency p95, bundled pack ({text['bundled_templates']} templates)", t["bundled_match_p95"]),
+        (
+            f"Match latency p95, {power_of_ten(text['coffee_expansions'])}-sentence coffee pack",
+            t["coffee_match_p95"],
+        ),
+        ("`assistant ask` cold start, median", t["ask_cold_start"]),
+        ("Spoken commands, PocketSphinx, mean of 24/18/12/6 dB", t["noisy_acceptance"]),
+        ("Spoken commands, PocketSphinx, at 6 dB", t["acceptance_6db"]),
+        ("Spoken commands, PocketSphinx, clean synthetic voices", ("", pct(acceptance_at(speech, "clean")))),
+        ("Spoken out-of-domain false accepts", t["spoken_ood"]),
+        ("Real-time factor, PocketSphinx (noise suppression included)", (t["rtf"].goal, num(t["rtf"].value, digits=2))),
+        ("End of audio to final intent p95, spoken set (files, beyond endpointing)", t["file_latency_p95"]),
+        ("Live: turn ended to reply decided, p95", t["decided_p95"]),
+        (
+            "End of speech to first reply sample, p50 / p95 (incl. endpointing)",
+            (
+                f"{p50.goal.removesuffix(' ms')} / {p95.goal.removeprefix('< ')}",
+                f"{num(p50.value)} / {p95.shown}",
+            ),
+        ),
+        ("Resident memory, default engine", t["memory"]),
+        ("Start-up to listening", t["startup"]),
+    ]
+    on = speech["machine"]
+    cores = on.get("cores") or 1
+    shared = ", shared with other work while it ran" if busiest_load(text, speech, latency) > cores / 2 else ""
+    lines = [
+        f"Headline figures, written here by `benchmarks/report.py` ({on.get('cores')}-core {on.get('cpu')}{shared}):",
+        "",
+        "| What | Target | Measured |",
+        "| --- | --- | --- |",
+    ]
+    for what, figure in rows:
+        goal, shown = (figure.goal, figure.shown) if isinstance(figure, Target) else figure
+        lines.append(f"| {what} | {goal} | {shown} |".replace("|  |", "| |"))  # an empty cell as written by hand
+    return "\n".join(lines)
+
+
+def power_of_ten(count: int) -> str:
+    """``count`` to the nearest lower power of ten, written 10¹²."""
+    return "10" + str(len(str(int(count))) - 1).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def with_figures(readme: str, figures: str, name: str = "README.md") -> str:
+    """``readme`` with everything between the figure markers replaced by ``figures``; nothing else changes."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if readme.count(README_START) != 1 or readme.count(README_END) != 1 or end < start:
+        raise SystemExit(
+            f"report: {name} needs one '{README_START}' line and, after it, one '{README_END}' line around "
+            "the headline figures table; add them and run again"
+        )
+    return readme[: start + len(README_START)] + "\n\n" + figures.strip("\n") + "\n\n" + readme[end:]
+
+
+def read_readme(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SystemExit(f"report: cannot read {path} to write the headline figures into it: {error}") from None
+
+
+def write_readme_figures(path: Path, figures: str) -> None:
+    """Rewrite the figures between the README's markers, atomically (a temporary file, then a rename)."""
+    updated = with_figures(read_readme(path), figures, str(path))
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(updated)
+        os.chmod(temporary, path.stat().st_mode & 0o777)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def markdown(
     args: argparse.Namespace,
     items: list[dict[str, Any]],
@@ -259,103 +525,8 @@ def markdown(
 ) -> str:
     """The whole BENCHMARKS.md."""
     command = args.command
-    ps = speech["engines"].get("pocketsphinx", {})
-    ps_ok = bool(ps.get("available"))
-    timing = ps.get("timing", {}) if ps_ok else {}
-    by_snr = ps.get("by_snr", {}) if ps_ok else {}
-    at6 = (by_snr.get("6") or {}).get("command_acceptance")
-    overall = ps.get("overall") or {}
-    rtf = timing.get("rtf")
-    ood_spoken = overall.get("ood_false_accept_rate")
-    phr, ood = text["phrasings"], text["ood"]
-    targets = [
-        (
-            "Command acceptance, mean of 24/18/12/6 dB (PocketSphinx)",
-            "≥ 97%",
-            pct(ps.get("noisy_acceptance_mean")),
-            check(ps.get("noisy_acceptance_mean"), 0.97, at_least=True),
-        ),
-        ("Command acceptance at 6 dB (PocketSphinx)", "≥ 93%", pct(at6), check(at6, 0.93, at_least=True)),
-        (
-            "Spoken OOD false accepts (PocketSphinx, all SNRs)",
-            "≤ 3%",
-            pct(ood_spoken),
-            None if ood_spoken is None else ood_spoken <= 0.03,
-        ),
-        (
-            "Real-time factor (PocketSphinx, one process)",
-            "≤ 0.1",
-            num(rtf, digits=3),
-            None if rtf is None else rtf <= 0.1,
-        ),
-        (
-            "End of audio → final intent p95, beyond endpointing (spoken set)",
-            "< 150 ms",
-            num(timing.get("latency_ms_p95"), " ms"),
-            check(timing.get("latency_ms_p95"), 150),
-        ),
-        (
-            "Turn ended → reply decided p95 (live pipeline)",
-            "< 150 ms",
-            num(latency.get("intent_ms_p95"), " ms"),
-            check(latency.get("intent_ms_p95"), 150),
-        ),
-        (
-            "Response latency p50, incl. endpointing",
-            "< 400 ms",
-            num(latency.get("response_ms_p50"), " ms"),
-            check(latency.get("response_ms_p50"), 400),
-        ),
-        (
-            "Response latency p95, incl. endpointing",
-            "< 700 ms",
-            num(latency.get("response_ms_p95"), " ms"),
-            check(latency.get("response_ms_p95"), 700),
-        ),
-        (
-            "Resident memory after the turns (default engine)",
-            "< 300 MB",
-            num(latency.get("rss_after_turns_mb"), " MiB"),
-            check(latency.get("rss_after_turns_mb"), 300),
-        ),
-        (
-            "Start-up to listening (`assistant listen`)",
-            "< 1.5 s",
-            num(latency.get("startup_to_listening_s"), " s", 2),
-            check(latency.get("startup_to_listening_s"), 1.5),
-        ),
-        (
-            "Text: top-1 intent accuracy (held-out phrasings)",
-            "≥ 95%",
-            pct(phr["intent_accuracy"]),
-            check(phr["intent_accuracy"], 0.95, at_least=True),
-        ),
-        (
-            "Text: OOD false accepts",
-            "≤ 5%",
-            pct(ood["ood_false_accept_rate"]),
-            None if ood["ood_false_accept_rate"] is None else ood["ood_false_accept_rate"] <= 0.05,
-        ),
-        (
-            "Text: match p95, bundled pack",
-            "< 2 ms",
-            num(text["bundled_match_p95_ms"], " ms", 2),
-            check(text["bundled_match_p95_ms"], 2),
-        ),
-        (
-            "Text: match p95, coffee pack (million-expansion)",
-            "< 10 ms",
-            num(text["coffee_match_p95_ms"], " ms", 2),
-            check(text["coffee_match_p95_ms"], 10),
-        ),
-        (
-            "`assistant ask` cold start (median)",
-            "< 1 s",
-            num(text["ask_cold_start_median_ms"], " ms"),
-            check(text["ask_cold_start_median_ms"], 1000),
-        ),
-    ]
-    met = sum(1 for t in targets if t[3])
+    targets = target_rows(text, speech, latency)
+    met = sum(1 for t in targets if t.ok)
     in_domain = sum(1 for i in items if i.get("intent") is not None)
     subset = (
         "the full spoken set"
@@ -393,7 +564,7 @@ def markdown(
         "",
         "| Target | Goal | Measured | |",
         "| --- | --- | --- | --- |",
-        *[f"| {name} | {goal} | {value} | {verdict(ok)} |" for name, goal, value, ok in targets],
+        *[f"| {t.name} | {t.goal} | {t.shown} | {verdict(t.ok)} |" for t in targets],
         "",
     ]
     lines += speech_section(speech, machine_line, rel_plots)
@@ -429,11 +600,16 @@ def markdown(
     return "\n".join(lines)
 
 
+def busiest_load(*results: dict[str, Any]) -> float:
+    """The highest load average recorded as the results' sections started (0 when none was)."""
+    loads = [r.get("ran_on", r.get("machine", {})).get("load_avg_1m") for r in results]
+    return max((load for load in loads if isinstance(load, (int, float))), default=0.0)
+
+
 def busy_note(*results: dict[str, Any]) -> str:
     """A warning when other work shared the CPU while timings were taken."""
-    loads = [r.get("ran_on", r.get("machine", {})).get("load_avg_1m") for r in results]
     cores = machine()["cores"] or 1
-    highest = max((load for load in loads if isinstance(load, (int, float))), default=0.0)
+    highest = busiest_load(*results)
     if highest <= cores / 2:
         return ""
     return (
@@ -604,7 +780,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=0, help="text items to speak (0: all), spread evenly")
     parser.add_argument("--repeats", type=int, default=3, help="runs of every timing (median reported)")
-    parser.add_argument("--out", type=Path, default=ROOT, help="where BENCHMARKS.md and benchmarks/plots/ go")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT,
+        help="where BENCHMARKS.md and benchmarks/plots/ go; its README.md gets the figures",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="processes for the spoken set and the accuracy pass")
     parser.add_argument("--timing-items", type=int, default=24, help="recordings in the single-process timing pass")
     parser.add_argument("--turns", type=int, default=0, help="demo turns per latency run (0: all)")
@@ -618,6 +799,8 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out.resolve()
     cache = out / ".cache" / "bench"
     spoken = cache / "spoken"
+    readme = out / "README.md"
+    with_figures(read_readme(readme), "", str(readme))  # missing markers stop the run now, not after it
     plots = out / "benchmarks" / "plots"
     cache.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
@@ -696,9 +879,10 @@ def main(argv: list[str] | None = None) -> int:
     plot_latency(speech, latency, plots / "latency.png")
     report = markdown(args, items, text, speech, latency, time.perf_counter() - started, plots, out)
     (out / "BENCHMARKS.md").write_text(report, encoding="utf-8")
+    write_readme_figures(readme, readme_figures(text, speech, latency))
     steps.update()
     steps.close()
-    print(f"wrote {out / 'BENCHMARKS.md'} and {plots}/*.png", file=sys.stderr)
+    print(f"wrote {out / 'BENCHMARKS.md'}, {plots}/*.png and the figures in {readme}", file=sys.stderr)
     return 0
 
 
