@@ -74,8 +74,14 @@ def median(values: Sequence[float | None]) -> float | None:
 
 
 def rss_mb(pid: int | None = None) -> float:
-    """Resident memory of a process (this one by default) in MiB."""
-    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+    """Resident memory of a process (this one by default) and its child processes (the engine's
+    open-vocabulary decoder runs in one) in MiB."""
+    process = psutil.Process(pid)
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += child.memory_info().rss
+    return round(total / 2**20, 1)
 
 
 def write_results(results: dict[str, Any], path: Path | None) -> None:

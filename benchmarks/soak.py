@@ -26,6 +26,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import rss_mb  # noqa: E402
 from fakes import FakeMicrophone, babble, bundled_pack, mix, pink_noise, pocketsphinx, silence, spoken  # noqa: E402
 
 from assistant.audio.io import SAMPLE_RATE, load_audio  # noqa: E402
@@ -156,7 +157,8 @@ class Heard:
 
 
 def _rss_mb(process: psutil.Process) -> float:
-    return float(process.memory_info().rss) / 2**20
+    """The process's resident memory with its child processes' (the open-vocabulary decoder runs in one)."""
+    return rss_mb(process.pid)
 
 
 def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:

@@ -80,7 +80,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from pocketsphinx import Config, Decoder, get_model_path
@@ -93,8 +93,12 @@ from ..messages import Transcript, Word
 from ..pack import Pack
 from . import grammar
 from .base import Audio, HeldAudio, PartialCallback, chunks_of, final_transcript
+from .sphinx_worker import DecoderProcess
 
 _LOGGER = logging.getLogger(__name__)
+
+AnyDecoder: TypeAlias = "Decoder | DecoderProcess"
+"""A decoder in this process or in a child process (the open-vocabulary one, see sphinx_worker.py)."""
 
 
 FRAME_S = 0.01
@@ -175,6 +179,8 @@ class SphinxSettings:
     """A weak pack result is kept when the open-vocabulary reading's phones agree with its phones this much."""
     open_alongside: bool = True
     """The open-vocabulary decoder listens alongside in every state, so a weak turn is settled when it ends."""
+    open_process: bool = True
+    """The open-vocabulary decoder runs in a child process, on the second core (see sphinx_worker.py)."""
 
 
 def cache_root() -> Path:
@@ -262,9 +268,14 @@ def _compose(word: str, known: dict[str, str], depth: int = 0) -> str | None:
     return None
 
 
-def _dictionary_phones(decoder: Decoder, words: list[Word]) -> list[str]:
+def _dictionary_phones(decoder: AnyDecoder, words: list[Word]) -> list[str]:
     """The phones of ``words`` as ``decoder``'s dictionary spells them."""
     return [phone for w in words for phone in (decoder.lookup_word(w.word) or "").split()]
+
+
+def _still_there(decoder: AnyDecoder) -> bool:
+    """False for an open-vocabulary decoder whose process stopped during the turn (its reading is lost)."""
+    return not isinstance(decoder, DecoderProcess) or decoder.alive
 
 
 def _state_search(expects: str | None) -> str:
@@ -325,7 +336,8 @@ class SphinxEngine:
         # the same estimate keeps one noisy or odd turn from spoiling the next ones.
         self._cmn_start = self.decoder.get_cmn()
         self.start_s = time.perf_counter() - started
-        self._open: Decoder | None = None
+        self._open: AnyDecoder | None = None
+        self._open_config: dict[str, Any] = {}
         self._open_ready = threading.Event()
         self._phones: Decoder | None = None
         """A phone-loop decoder that listens alongside the pack decoder, so the phone check is ready
@@ -395,7 +407,7 @@ class SphinxEngine:
             target.write_text("\n".join(edited) + "\n", encoding="utf-8")
         return {"featparams": str(target)}
 
-    def _start(self, decoder: Decoder) -> None:
+    def _start(self, decoder: AnyDecoder) -> None:
         decoder.set_cmn(self._cmn_start)
         decoder.start_utt()
 
@@ -406,10 +418,8 @@ class SphinxEngine:
                 knobs: dict[str, Any] = {"fwdflat": self.settings.open_fwdflat}
                 if beam is not None:
                     knobs.update(beam=beam, pbeam=beam, wbeam=beam * 1e10, fwdflat=False)
-                try:
-                    self._open = Decoder(**self._common, **knobs)
-                except RuntimeError as error:
-                    _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
+                self._open_config = {**self._common, **knobs}
+                self._open = self._open_vocabulary_decoder(self._open_config)
         finally:
             self._open_ready.set()
         if self.settings.phone_agreement <= 0 or not self.settings.phone_check_states:
@@ -426,12 +436,32 @@ class SphinxEngine:
         else:
             self._phones = phones
 
-    def open_decoder(self, timeout_s: float = 5.0) -> Decoder | None:
+    def _open_vocabulary_decoder(self, config: dict[str, Any]) -> AnyDecoder | None:
+        """The open-vocabulary decoder: in a child process (the second core), else in this one."""
+        if self.settings.open_process:
+            try:
+                return DecoderProcess(config)
+            except (RuntimeError, OSError) as error:
+                _LOGGER.warning("open-vocabulary decoder process unavailable (%s); decoding in this one", error)
+        try:
+            return Decoder(**config)
+        except RuntimeError as error:
+            _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
+            return None
+
+    def open_decoder(self, timeout_s: float = 5.0) -> AnyDecoder | None:
         """The full-vocabulary decoder (waits for the background load)."""
         self._open_ready.wait(timeout_s)
+        return self._usable_open()
+
+    def _usable_open(self) -> AnyDecoder | None:
+        """The open-vocabulary decoder, started again if its process has stopped."""
+        if isinstance(self._open, DecoderProcess) and not self._open.alive:
+            _LOGGER.warning("starting the open-vocabulary decoder again")
+            self._open = self._open_vocabulary_decoder(self._open_config)
         return self._open
 
-    def _result(self, decoder: Decoder) -> list[Word]:
+    def _result(self, decoder: AnyDecoder) -> list[Word]:
         frame_rate = FRAME_S
         words = []
         for segment in decoder.seg() or ():
@@ -467,7 +497,7 @@ class SphinxEngine:
         heard = [s.word for s in (listened.seg() or []) if s.word != "SIL" and not s.word.startswith("+")]
         return float(Levenshtein.normalized_similarity(expected, heard))
 
-    def _feed(self, decoder: Decoder, chunks: list[np.ndarray], whole: bool) -> None:
+    def _feed(self, decoder: AnyDecoder, chunks: list[np.ndarray], whole: bool) -> None:
         """One utterance: ``chunks`` in one block when ``whole`` (the turn's own cepstral mean), else streamed."""
         self._start(decoder)
         if whole:
@@ -523,11 +553,12 @@ class SphinxEngine:
             second = self.open_decoder()
             if second is not None:
                 self._feed(second, chunks, whole)
-                words, confidence, alternatives, fallback = self._open_reading(second, words, confidence, expects)
+                if _still_there(second):
+                    words, confidence, alternatives, fallback = self._open_reading(second, words, confidence, expects)
         return final_transcript(self.name, words, confidence, fed, end_of_audio, alternatives, fallback)
 
     def _open_reading(
-        self, second: Decoder, words: list[Word], confidence: float, expects: str | None
+        self, second: AnyDecoder, words: list[Word], confidence: float, expects: str | None
     ) -> tuple[list[Word], float, tuple[str, ...], str]:
         """For a weak result ``words``: kept when the open-vocabulary reading sounds nearly the same (their
         phones agree at least ``open_rescue``), else the open reading (speech outside the grammar).
@@ -545,13 +576,13 @@ class SphinxEngine:
         fallback = "" if expects in self.settings.phone_check_states else " ".join(w.word for w in words)
         return open_words, open_confidence, (), fallback
 
-    def _phone_similarity(self, words: list[Word], open_words: list[Word], second: Decoder) -> float:
+    def _phone_similarity(self, words: list[Word], open_words: list[Word], second: AnyDecoder) -> float:
         """Similarity in [0, 1] of the dictionary phones of the pack reading and of the open reading."""
         ours = _dictionary_phones(self.decoder, words)
         theirs = _dictionary_phones(second, open_words)
         return float(Levenshtein.normalized_similarity(ours, theirs)) if ours else 0.0
 
-    def _open_caught_up(self, chunks: list[np.ndarray]) -> Decoder | None:
+    def _open_caught_up(self, chunks: list[np.ndarray]) -> AnyDecoder | None:
         """The open-vocabulary decoder, in an utterance that has heard ``chunks`` (None if unavailable)."""
         second = self.open_decoder()
         if second is not None:
@@ -569,7 +600,7 @@ class SphinxEngine:
         # The open-vocabulary decoder listens alongside too (in a waiting state always: its turns are short
         # replies), so a weak turn is settled as soon as it ends instead of being decoded again.
         alongside = expects is not None or self.settings.open_alongside
-        second = self._open if alongside and self._open_ready.is_set() else None
+        second = self._usable_open() if alongside and self._open_ready.is_set() else None
         listeners = [decoder for decoder in (self.decoder, phones, second) if decoder is not None]
         for decoder in listeners:
             self._start(decoder)
@@ -613,7 +644,8 @@ class SphinxEngine:
                 second = self._open_caught_up(held.drain())
             if second is not None:
                 second.end_utt()
-                words, confidence, alternatives, fallback = self._open_reading(second, words, confidence, expects)
+                if _still_there(second):
+                    words, confidence, alternatives, fallback = self._open_reading(second, words, confidence, expects)
         elif second is not None:
             second.end_utt()
         return final_transcript(self.name, words, confidence, fed, end_of_audio, alternatives, fallback)

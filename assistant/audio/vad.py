@@ -270,8 +270,17 @@ class LiveTurn:
 
 
 def speech_only(chunks: Iterable[np.ndarray], endpointer: Endpointer | None = None) -> Iterator[np.ndarray]:
-    """Pass on only the spoken parts of a stream (turn by turn), so silence costs no recognition time."""
+    """Pass on only the spoken parts of a stream (turn by turn), so silence costs no recognition time.
+
+    Speech is passed on as it is heard, so a recogniser decodes while the rest of a file is still being
+    read and cleaned; an endpointer that trims the closing pause (``keep_trailing_ms``) can only hand
+    a turn on when it ends.
+    """
     endpointer = endpointer if endpointer is not None else Endpointer(max_turn_s=30.0)
+    if endpointer.keep_trailing_frames is None:
+        for turn in endpointer.live_turns(chunks):
+            yield from turn
+        return
     for chunk in chunks:
         for segment in endpointer.feed(chunk):
             yield segment.samples
