@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/bench_speech.py [--manifest .cache/spoken/manifest.jsonl] [--jobs 2] [--json OUT]
 
-Two passes. The accuracy pass recognises every recording with every installed engine (engines side by
-side, ``--jobs`` processes), then ``assistant.evaluate.evaluate`` scores the whole set and each slice of
-it (per SNR, voice, voice x SNR, noise kind) from those transcripts. The timing pass runs ``evaluate``
-with the live engine in this one process on a spread of ``--timing-items`` recordings, ``--repeats``
-times, for the real-time factor and the end-of-audio-to-intent latency (medians over repeats), so that
-parallel workers never inflate a timing. A recording is heard as ``assistant eval`` hears it: one file,
-one turn, through the silence gate. Latency counts from the end of the turn's audio (what the endpointer
-hands over) to the matched intent, so it is what comes on top of the endpointing window.
+Two passes. The accuracy pass recognises every recording with every installed engine (engines side by side,
+``--jobs`` processes), then ``assistant.evaluate.evaluate`` scores the whole set and each slice of it (per
+SNR, voice, voice x SNR, noise kind) from those transcripts. The timing pass runs ``evaluate`` with one live
+engine (as in use: its open-vocabulary decoder in a child process) on a spread of ``--timing-items``
+recordings, ``--repeats`` times, for the real-time factor and the end-of-audio-to-intent latency (medians
+over repeats), so that parallel workers never inflate a timing. A recording is heard as ``assistant eval``
+hears it: one file, one turn, through the silence gate. Latency counts from the end of the turn's audio
+(what the endpointer hands over) to the matched intent, so it is what comes on top of the endpointing
+window.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def timing_rows(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
 
 
 def time_engine(kind: str, rows: list[dict[str, Any]], repeats: int, folder: Path) -> dict[str, Any]:
-    """RTF and end-of-audio-to-intent latency in this single process, median over repeats."""
+    """RTF and end-of-audio-to-intent latency of one engine, median over repeats."""
     pack = load_pack()
     matcher = Matcher(pack)
     engine = open_engine(kind, pack)  # type: ignore[arg-type]
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=ROOT / ".cache" / "spoken" / "manifest.jsonl")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma list (default: pocketsphinx,vosk)")
     parser.add_argument("--jobs", type=int, default=2, help="recognition processes for the accuracy pass")
-    parser.add_argument("--timing-items", type=int, default=24, help="recordings in the single-process timing pass")
+    parser.add_argument("--timing-items", type=int, default=24, help="recordings in the one-engine timing pass")
     parser.add_argument("--repeats", type=int, default=3, help="timing-pass repeats (median reported)")
     parser.add_argument("--json", type=Path, help="write the results here instead of stdout")
     args = parser.parse_args(argv)

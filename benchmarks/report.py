@@ -330,7 +330,7 @@ def target_rows(text: dict[str, Any], speech: dict[str, Any], latency: dict[str,
         ),
         Target(
             "rtf",
-            "Real-time factor (PocketSphinx, one process)",
+            "Real-time factor (PocketSphinx, one recogniser on 2 cores)",
             "≤ 0.1",
             rtf,
             num(rtf, digits=3),
@@ -628,7 +628,8 @@ def speech_section(speech: dict[str, Any], machine_line: str, plots: Path) -> li
         "by `assistant.evaluate.evaluate`. Command acceptance: intent and slots right, over in-domain items. "
         "Intent accuracy: over all items (an out-of-domain item is right when rejected). "
         f"The accuracy pass ran {speech['jobs']} recognition processes side by side; RTF and latency come from a "
-        "separate single-process pass over an even spread of the recordings.",
+        "separate pass with one recogniser (its open-vocabulary decoder in its own process, as in use) over an even "
+        "spread of the recordings.",
         "",
         f"![Command acceptance vs SNR]({plots / 'acceptance_vs_snr.png'})",
         "",
@@ -684,7 +685,7 @@ def speech_section(speech: dict[str, Any], machine_line: str, plots: Path) -> li
         lines += [
             "",
             "Latency per condition above was measured in the parallel accuracy pass, so it is only "
-            "indicative; the single-process timing pass is the one quoted in the targets.",
+            "indicative; the one-recogniser timing pass is the one quoted in the targets.",
             "",
         ]
     return lines
@@ -733,7 +734,8 @@ def latency_section(latency: dict[str, Any], plots: Path) -> list[str]:
         "`Exchange.response_ms` counts from the turn's last audio reaching the engine (decoding runs while the "
         "user speaks); the first row is what a user waits.",
         "",
-        f"Resident memory (psutil RSS, default engine): {num(latency['rss_start_mb'], ' MiB')} once the conversation "
+        "Resident memory (psutil RSS, default engine, its open-vocabulary decoder's process included): "
+        f"{num(latency['rss_start_mb'], ' MiB')} once the conversation "
         f"is built, {num(latency['rss_after_turns_mb'], ' MiB')} after {len(turns)} turns. "
         f"Start-up to listening (`assistant listen --mode always --no-speakers`, process start to its "
         f'"Listening" line): median {num(latency["startup_to_listening_s"], " s", 2)} over '
@@ -787,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where BENCHMARKS.md and benchmarks/plots/ go; its README.md gets the figures",
     )
     parser.add_argument("--jobs", type=int, default=2, help="processes for the spoken set and the accuracy pass")
-    parser.add_argument("--timing-items", type=int, default=24, help="recordings in the single-process timing pass")
+    parser.add_argument("--timing-items", type=int, default=24, help="recordings in the one-engine timing pass")
     parser.add_argument("--turns", type=int, default=0, help="demo turns per latency run (0: all)")
     parser.add_argument("--startup-runs", type=int, default=5, help="start-up measurements")
     args = parser.parse_args(argv)
