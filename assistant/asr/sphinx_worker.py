@@ -191,4 +191,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> int:
 
 
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us by closing the pipe
     sys.exit(serve(sys.stdin.buffer, sys.stdout.buffer))
