@@ -59,11 +59,11 @@ class DecoderProcess:
     """A ``pocketsphinx.Decoder`` in a child process, for the engine's open-vocabulary reading.
 
     Audio is sent as it comes and decoded there while the parent goes on; ``end_utt`` waits for the
-    result. If the child dies, the decoder hears nothing from then on (a warning is logged) and the
-    engine keeps its own reading.
+    result. If the child dies, the decoder hears nothing from then on (a warning is logged): the turn
+    keeps the pack decoder's reading and the engine starts a new child for the next one.
     """
 
-    def __init__(self, config: dict[str, Any], start_timeout_s: float = 30.0) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._process = subprocess.Popen(
             [sys.executable, "-m", __name__],
             stdin=subprocess.PIPE,
