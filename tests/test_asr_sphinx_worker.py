@@ -32,6 +32,7 @@ def _heard(decoder: Decoder | DecoderProcess, samples: np.ndarray, cmn: str) -> 
 
 
 def test_the_child_hears_what_a_decoder_here_hears(engine: SphinxEngine, tmp_path: Path) -> None:
+    assert engine.loaded()  # the decoders loading in the background (the child among them) are ready
     second = engine.open_decoder()
     assert isinstance(second, DecoderProcess) and second.alive
     here = Decoder(**engine._open_config)

@@ -341,6 +341,7 @@ class SphinxEngine:
         self._open: AnyDecoder | None = None
         self._open_config: dict[str, Any] = {}
         self._open_ready = threading.Event()
+        self._loaded = threading.Event()
         self._phones: Decoder | None = None
         """A phone-loop decoder that listens alongside the pack decoder, so the phone check is ready
         when the turn ends (loaded in the background; until then the check decodes the held audio)."""
@@ -415,6 +416,12 @@ class SphinxEngine:
 
     def _load_helpers(self, open_vocabulary: bool) -> None:
         try:
+            self._load_helper_decoders(open_vocabulary)
+        finally:
+            self._loaded.set()
+
+    def _load_helper_decoders(self, open_vocabulary: bool) -> None:
+        try:
             if open_vocabulary:
                 beam = self.settings.open_beam
                 knobs: dict[str, Any] = {"fwdflat": self.settings.open_fwdflat}
@@ -450,6 +457,10 @@ class SphinxEngine:
         except RuntimeError as error:
             _LOGGER.warning("open-vocabulary PocketSphinx decoder unavailable: %s", error)
             return None
+
+    def loaded(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the decoders that load in the background are ready; False if ``timeout_s`` passed first."""
+        return self._loaded.wait(timeout_s)
 
     def open_decoder(self, timeout_s: float = 5.0) -> AnyDecoder | None:
         """The full-vocabulary decoder (waits for the background load)."""
