@@ -43,6 +43,13 @@ _CONTRACTIONS = {
     "kinda": "kind of",
     "y'all": "you all",
 }
+_COMPOUNDS = {
+    "anyway": "any way",
+    "anytime": "any time",
+    "everyday": "every day",
+}
+"""Words a recogniser writes as one word or two ("any way" for "anyway"), split so both meet."""
+_COMPOUND_RE = re.compile(r"\b(" + "|".join(_COMPOUNDS) + r")\b")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _CONTRACTION_RE = re.compile("|".join(re.escape(k) for k in sorted(_CONTRACTIONS, key=len, reverse=True)))
 _NUMBER_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(st|nd|rd|th|s)?(?![\w])")
@@ -91,6 +98,7 @@ def normalize(text: str) -> str:
     text = _CONTRACTION_RE.sub(_expand_contraction, text)
     text = _POSSESSIVE_RE.sub("", text).replace("'", "")
     text = _NON_WORD_RE.sub(" ", text)
+    text = _COMPOUND_RE.sub(lambda match: _COMPOUNDS[match.group(1)], text)
     return _SPACE_RE.sub(" ", text).strip()
 
 

@@ -19,6 +19,9 @@ from assistant.normalize import MAX_CHARS, normalize
         ("   ", ""),
         ("call 911", "call nine one one"),
         ("rest 120 seconds", "rest one hundred and twenty seconds"),
+        ("what causes cramps, anyway?", "what causes cramps any way"),  # a recogniser may write "any way"
+        ("Anytime I run", "any time i run"),
+        ("companyway", "companyway"),  # only whole words
     ],
 )
 def test_normalize(text: str, expected: str) -> None:
@@ -31,3 +34,13 @@ def test_unicode_and_symbols_do_not_break_it() -> None:
 
 def test_very_long_input_is_cut() -> None:
     assert len(normalize("cramp " * 100_000)) <= MAX_CHARS
+
+
+def test_a_compound_written_as_two_words_still_matches() -> None:
+    from assistant.match import Matcher
+    from assistant.pack import load_pack
+
+    matcher = Matcher(load_pack())
+    heard = matcher.match("what causes cramps any way")  # as PocketSphinx wrote "anyway" in the spoken set
+    assert (heard.intent, heard.confidence) == ("spasm_causes", 1.0)
+    assert matcher.match("is there any way to stop cramps").intent == "prevent_cramps"
