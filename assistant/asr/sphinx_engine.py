@@ -8,7 +8,8 @@ A restricted model always answers with something close to its phrases, so each r
 by its word posteriors, and in the yes/no state also by agreement with a free phone loop (cheap, RTF
 about 0.03). A second decoder with the full English dictionary and language model listens alongside
 (so nothing is decoded again when the turn ends), in a process of its own so that it decodes on the
-second core (sphinx_worker.py; 30 spoken-set files: RTF 0.19 -> 0.12 on 2 cores, the same readings).
+second core (sphinx_worker.py; spoken-set timing pass RTF 0.24 -> 0.14 on 2 cores, and on 30 files the
+same readings as in this process).
 A weak result stands when the open-vocabulary reading sounds nearly the same (phones agree >= 0.6: "i
 have a crab in my side" for "i have a cramp in my side"), carrying that reading as an alternative (an
 emergency in it wins; it stands in when the kept reading is not understood and it matches a command
