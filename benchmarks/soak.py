@@ -157,11 +157,6 @@ class Heard:
     end_s: float | None
 
 
-def _rss_mb(process: psutil.Process) -> float:
-    """The process's resident memory with its child processes' (the open-vocabulary decoder runs in one)."""
-    return rss_mb(process.pid)
-
-
 def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
     """Play ``audio`` through MicrophoneTurns -> Conversation.run and measure."""
     process = psutil.Process()
@@ -190,7 +185,7 @@ def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
         for turn in listening:
             if turn.start_s >= next_sample:
                 gc.collect()
-                figures.rss_mb.append((turn.start_s, _rss_mb(process)))
+                figures.rss_mb.append((turn.start_s, rss_mb()))
                 next_sample = turn.start_s + sample_every_s
             yield turn
             turns.append(Heard(turn.start_s, turn.end_s))  # heard by now, so its end is known
@@ -201,7 +196,7 @@ def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
     conversation.run(tracked())
     figures.wall_s = time.perf_counter() - started
     gc.collect()
-    figures.rss_mb.append((audio.seconds, _rss_mb(process)))
+    figures.rss_mb.append((audio.seconds, rss_mb()))
     figures.threads = (threads_before, threading.active_count())
     figures.fds = (fds_before, process.num_fds())
     figures.turns = len(turns)

@@ -22,12 +22,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> SphinxEngine:
     return SphinxEngine(tiny_pack(folder), cache=folder / "cache")
 
 
-def _heard(decoder: Decoder | DecoderProcess, samples: np.ndarray, cmn: str) -> list[tuple[str, int, int, float]]:
-    decoder.set_cmn(cmn)
-    decoder.start_utt()
-    for start in range(0, len(samples), 1600):
-        decoder.process_raw(samples[start : start + 1600].tobytes(), False, False)
-    decoder.end_utt()
+def _heard(engine: SphinxEngine, decoder: Decoder | DecoderProcess, samples: np.ndarray) -> list[tuple]:
+    """``decoder``'s words for ``samples``, streamed in the way the engine feeds its decoders."""
+    engine._feed(decoder, [samples[i : i + 1600] for i in range(0, len(samples), 1600)], whole=False)
     return [(s.word, s.start_frame, s.end_frame, round(float(s.prob), 6)) for s in decoder.seg()]
 
 
@@ -38,8 +35,8 @@ def test_the_child_hears_what_a_decoder_here_hears(engine: SphinxEngine, tmp_pat
     here = Decoder(**engine._open_config)
     for said in ("what is the weather in paris", "my half is cramping"):
         samples = load_audio(speak(tmp_path, said))
-        heard = _heard(second, samples, engine._cmn_start)
-        assert heard == _heard(here, samples, engine._cmn_start)
+        heard = _heard(engine, second, samples)
+        assert heard == _heard(engine, here, samples)
         assert len(heard) >= 3  # words, not just silence
         words = [word for word, *_ in heard if not word.startswith("<") and word != "<sil>"]
         assert all(second.lookup_word(w.split("(")[0]) == here.lookup_word(w.split("(")[0]) for w in words)

@@ -16,6 +16,7 @@ Run as ``python -m assistant.asr.sphinx_worker``; it imports nothing of the assi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import struct
@@ -149,11 +150,9 @@ class DecoderProcess:
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     for stream in (process.stdin, process.stdout):
-        try:
-            if stream is not None:
+        if stream is not None:
+            with contextlib.suppress(OSError):
                 stream.close()
-        except OSError:
-            pass
     try:
         process.wait(timeout=2)
     except subprocess.TimeoutExpired:
