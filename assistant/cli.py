@@ -328,10 +328,12 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"installed {path}")
         return 0
     checks = models.verify_models(dest)
-    bad = [check for check in checks if not check.ok]
+    if not checks:
+        print(f"no models in {dest or models.models_dir()}", file=sys.stderr)
+        return 1
     for check in checks:
-        print(check)
-    return 1 if bad else 0
+        print(models.describe_check(check))
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

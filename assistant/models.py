@@ -3,19 +3,23 @@
 Nothing is downloaded unless asked. A download goes to ``<dest>/<name>.zip.part``, resumes
 with an HTTP Range request, is checked against the catalogue's SHA-256 when one is known,
 and is unpacked into ``<dest>/<name>/`` with a record of its files, so ``verify`` can tell a
-complete model from a half-copied one.
+complete model from a half-copied one. One download per model and folder runs at a time (a file
+lock); the record holds every file's size and SHA-256, and ``verify`` hashes the files again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import shutil
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
@@ -24,7 +28,7 @@ from .errors import AssistantError, BadInput
 
 BASE_URL = "https://alphacephei.com/vosk/models/"
 RECORD = ".download.json"
-"""Written into a model folder after a complete unpack: checksum and file sizes."""
+"""Written into a model folder after a complete unpack: the zip's checksum, each file's size and SHA-256."""
 
 CHUNK = 1 << 16
 
@@ -146,7 +150,13 @@ def _fetch(url: str, part: Path, progress: bool, timeout_s: float) -> None:
         response = urllib.request.urlopen(request, timeout=timeout_s)
     except urllib.error.HTTPError as error:
         if error.code == 416 and have:
-            return  # the part file already holds everything
+            total = _range_total(error.headers.get("Content-Range", ""))
+            if total == have:
+                return  # the part file already holds everything
+            # Longer than the file (or a length the server will not say): what it holds cannot be trusted.
+            part.unlink()
+            _fetch(url, part, progress, timeout_s)
+            return
         raise AssistantError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
@@ -183,6 +193,12 @@ def _fetch(url: str, part: Path, progress: bool, timeout_s: float) -> None:
         raise AssistantError(f"download of {url} stopped early; run the same command again to resume")
 
 
+def _range_total(content_range: str) -> int | None:
+    """The full length in a Content-Range header ("bytes */41205931"), or None."""
+    total = content_range.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
+
 def _unpack(archive: Path, name: str, dest: Path) -> Path:
     target = dest / name
     staging = dest / f".{name}.unpacking"
@@ -195,7 +211,9 @@ def _unpack(archive: Path, name: str, dest: Path) -> Path:
             bundle.extractall(staging)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         shutil.rmtree(staging, ignore_errors=True)
-        raise AssistantError(f"{archive}: not a usable zip ({error}); delete it and download again") from None
+        raise AssistantError(
+            f"{archive}: not a usable zip ({error}); it was deleted, run the same command to download it again"
+        ) from None
     entries = list(staging.iterdir())
     root = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
     if not is_vosk_model(root):
@@ -208,7 +226,11 @@ def _unpack(archive: Path, name: str, dest: Path) -> Path:
 
 
 def _record(folder: Path, checksum: str) -> None:
-    files = {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
+    files = {
+        str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
     (folder / RECORD).write_text(json.dumps({"sha256": checksum, "files": files}, indent=1), encoding="utf-8")
 
 
@@ -222,7 +244,29 @@ def download_model(
     """Download, check and unpack the catalogue model ``name`` into ``dest``; returns the model folder."""
     info = _info(name)
     folder = Path(dest) if dest is not None else models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(f"{folder}: cannot make the models folder: {error.strerror}") from None
+    with _download_lock(folder, name):
+        return _download(info, folder, base_url, progress, timeout_s)
+
+
+@contextlib.contextmanager
+def _download_lock(folder: Path, name: str) -> Iterator[None]:
+    """Hold ``<folder>/.<name>.lock`` for one download; a second download of the same model fails at once."""
+    with open(folder / f".{name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AssistantError(
+                f"another download of {name} into {folder} is running; wait for it to finish"
+            ) from None
+        yield
+
+
+def _download(info: ModelInfo, folder: Path, base_url: str, progress: bool, timeout_s: float) -> Path:
+    name = info.name
     url = f"{base_url.rstrip('/')}/{name}.zip"
     part = folder / f"{name}.zip.part"
     _fetch(url, part, progress, timeout_s)
@@ -245,10 +289,13 @@ def download_model(
 
 
 def verify_models(dest: Path | None = None) -> list[ModelCheck]:
-    """Check every model folder in ``dest``: complete files per the download record, or at least a model's layout."""
+    """Check every model folder in ``dest``: files as the download record has them (size and content),
+    or at least a model's layout."""
     folder = Path(dest) if dest is not None else models_dir()
+    if not folder.exists():
+        raise BadInput(f"{folder}: no such models folder")
     if not folder.is_dir():
-        return []
+        raise BadInput(f"{folder}: not a folder")
     checks = []
     for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         checks.append(_verify(path))
@@ -270,15 +317,38 @@ def _verify(path: Path) -> ModelCheck:
         files = dict(record["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return ModelCheck(path.name, path, False, f"{RECORD} is unreadable")
-    for relative, size in files.items():
+    hashed = 0
+    for relative, entry in files.items():
+        if not _inside(relative):
+            return ModelCheck(path.name, path, False, f"{RECORD} names a file outside the model folder: {relative}")
+        size, digest = (entry.get("size"), entry.get("sha256")) if isinstance(entry, dict) else (entry, None)
         file = path / relative
         if not file.is_file():
             return ModelCheck(path.name, path, False, f"missing file {relative}")
         if file.stat().st_size != size:
             return ModelCheck(path.name, path, False, f"{relative} has {file.stat().st_size} bytes, expected {size}")
+        if digest is not None:
+            if _sha256(file) != digest:
+                return ModelCheck(path.name, path, False, f"{relative} was changed since it was downloaded")
+            hashed += 1
     info = CATALOGUE.get(path.name)
     if info is not None and info.sha256 is not None and record.get("sha256") != info.sha256:
         return ModelCheck(path.name, path, False, "downloaded zip did not match the catalogue checksum")
+    content = "content checked" if hashed == len(files) else "sizes only: this record holds no file hashes"
     return ModelCheck(
-        path.name, path, True, f"complete ({len(files)} files, zip SHA-256 {str(record.get('sha256'))[:12]}...)"
+        path.name,
+        path,
+        True,
+        f"complete ({len(files)} files, {content}; zip SHA-256 {str(record.get('sha256'))[:12]}...)",
     )
+
+
+def _inside(relative: str) -> bool:
+    """True for a relative path that stays inside its folder (no absolute path, no '..')."""
+    parts = PurePosixPath(relative).parts
+    return bool(parts) and not PurePosixPath(relative).is_absolute() and ".." not in parts
+
+
+def describe_check(check: ModelCheck) -> str:
+    """One line for ``assistant models verify``."""
+    return f"{check.name}: {'ok' if check.ok else 'PROBLEM'} - {check.problem}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
 import socket
 import threading
 import zipfile
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant import models
+from assistant.cli import main
 from assistant.errors import AssistantError, BadInput
 
 NAME = "vosk-model-small-en-us-0.15"
@@ -36,14 +38,24 @@ class Server:
         self.body = body
         self.cut: int | None = None
         self.ranges: list[str | None] = []
+        self.gate: threading.Event | None = None
+        """When set, replies wait until the event is set (a slow download)."""
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server.ranges.append(self.headers.get("Range"))
                 start = 0
+                if server.gate is not None:
+                    server.gate.wait(10)
                 if self.headers.get("Range"):
                     start = int(self.headers["Range"].removeprefix("bytes=").split("-")[0])
+                    if start >= len(server.body):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(server.body)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(server.body) - 1}/{len(server.body)}")
                 else:
@@ -160,8 +172,9 @@ def test_published_checksum_refuses_a_different_zip(tmp_path: Path) -> None:
 def test_corrupt_zip_is_reported_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with Server(b"PK\x03\x04 this is not really a zip" * 100) as bad:
         pin(monkeypatch, bad.body)
-        with pytest.raises(AssistantError, match="not a usable zip"):
+        with pytest.raises(AssistantError, match="not a usable zip") as raised:
             models.download_model(NAME, tmp_path, progress=False, base_url=bad.url)
+    assert "it was deleted, run the same command to download it again" in str(raised.value)
     assert not (tmp_path / NAME).exists() and not list(tmp_path.glob("*.zip*"))
 
 
@@ -184,3 +197,79 @@ def test_hand_copied_model_without_record_is_accepted_with_a_note(tmp_path: Path
 def test_unknown_model_name(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="unknown model"):
         models.download_model("vosk-model-tiny-klingon", tmp_path, progress=False)
+
+
+def test_two_downloads_at_once_the_second_is_told_another_is_running(server: Server, tmp_path: Path) -> None:
+    server.gate = threading.Event()
+    first: list[object] = []
+    worker = threading.Thread(
+        target=lambda: first.append(models.download_model(NAME, tmp_path, progress=False, base_url=server.url))
+    )
+    worker.start()
+    try:
+        for _ in range(200):
+            if server.ranges:
+                break
+            threading.Event().wait(0.02)
+        with pytest.raises(AssistantError, match=f"another download of {NAME} into .* is running"):
+            models.download_model(NAME, tmp_path, progress=False, base_url=server.url)
+    finally:
+        server.gate.set()
+        worker.join(20)
+    assert first == [tmp_path / NAME]
+    assert [c.ok for c in models.verify_models(tmp_path)] == [True]
+
+
+def test_verify_finds_a_same_size_change(server: Server, tmp_path: Path) -> None:
+    folder = models.download_model(NAME, tmp_path, progress=False, base_url=server.url)
+    assert "content checked" in models.verify_models(tmp_path)[0].problem
+    model = folder / "am" / "final.mdl"
+    model.write_bytes(b"M" + model.read_bytes()[1:])  # same size, different content
+    check = models.verify_models(tmp_path)[0]
+    assert not check.ok and check.problem == "am/final.mdl was changed since it was downloaded"
+
+
+@pytest.mark.parametrize("outside", ["../elsewhere.txt", "/etc/hostname", "am/../../x"])
+def test_verify_refuses_a_record_naming_files_outside_the_model(server: Server, tmp_path: Path, outside: str) -> None:
+    folder = models.download_model(NAME, tmp_path, progress=False, base_url=server.url)
+    (tmp_path / "elsewhere.txt").write_text("x")
+    record = json.loads((folder / models.RECORD).read_text())
+    record["files"][outside] = {"size": 1, "sha256": hashlib.sha256(b"x").hexdigest()}
+    (folder / models.RECORD).write_text(json.dumps(record))
+    check = models.verify_models(tmp_path)[0]
+    assert not check.ok and "outside the model folder" in check.problem
+
+
+def test_oversized_partial_download_is_fetched_again_not_installed(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = models.CATALOGUE[NAME]
+    monkeypatch.setitem(models.CATALOGUE, NAME, models.ModelInfo(NAME, info.size_mb, None, info.grammar, info.note))
+    (tmp_path / f"{NAME}.zip.part").write_bytes(server.body + b"junk" * 25)  # longer than the file
+    folder = models.download_model(NAME, tmp_path, progress=False, base_url=server.url)
+    assert server.ranges[-1] is None  # fetched again from the start
+    record = json.loads((folder / models.RECORD).read_text())
+    assert record["sha256"] == hashlib.sha256(server.body).hexdigest()
+
+
+def test_verify_on_a_missing_or_non_folder_models_dir_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(["models", "verify", "--models-dir", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err == f"assistant: error: {tmp_path / 'nope'}: no such models folder\n"
+    assert main(["models", "verify", "--models-dir", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == f"assistant: error: {tmp_path / 'file'}: not a folder\n"
+    (tmp_path / "empty").mkdir()
+    assert main(["models", "verify", "--models-dir", str(tmp_path / "empty")]) == 1
+    assert capsys.readouterr().err == f"no models in {tmp_path / 'empty'}\n"
+
+
+def test_verify_prints_one_plain_line_per_model(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models.download_model(NAME, tmp_path, progress=False, base_url=server.url)
+    assert main(["models", "verify", "--models-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{NAME}: ok - complete (3 files, content checked;") and out.count("\n") == 1
+    assert "ModelCheck" not in out
