@@ -90,6 +90,7 @@ from pocketsphinx import Config, Decoder, get_model_path
 from pocketsphinx.lm import ArpaBoLM
 from rapidfuzz.distance import Levenshtein
 
+from .. import cache
 from ..audio.io import SAMPLE_RATE
 from ..errors import AssistantError
 from ..messages import Transcript, Word
@@ -350,7 +351,7 @@ class SphinxEngine:
             target=self._load_helpers, args=(open_vocabulary,), name="pocketsphinx-helpers", daemon=True
         ).start()
 
-    def _build(self, cache: Path) -> dict[str, Path]:
+    def _build(self, cache_folder: Path) -> dict[str, Path]:
         """Write (or reuse) the pack dictionary and grammars; returns search name -> file, plus "dict"."""
         states: list[str | None] = [None, *self.pack.dialogue.expects]
         phrase_sets = {state: grammar.phrases(self.pack, state) for state in states}
@@ -368,28 +369,26 @@ class SphinxEngine:
                     version("pocketsphinx"),
                     source.stat().st_size,
                     _compose.__doc__,
+                    cache.MANIFEST,
                 )
             ).encode()
         ).hexdigest()[:16]
-        folder = cache / key
-        files = {
-            "dict": folder / "pack.dict",
-            **{_state_search(s): folder / f"{_state_search(s)}.arpa" for s in states},
-        }
-        known_file = folder / "known.txt"
-        if all(path.is_file() for path in files.values()) and known_file.is_file():
-            known = set(known_file.read_text(encoding="utf-8").split())
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
+        names = {"pack.dict": "dict", **{f"{_state_search(s)}.arpa": _state_search(s) for s in states}, "known.txt": ""}
+
+        def build() -> dict[str, bytes]:
             lines, known = _read_dictionary(source, vocabulary)
             composed = _pronunciations(vocabulary - known, source)
             lines += [f"{word} {phones}\n" for word, phones in sorted(composed.items())]
             known |= set(composed)
+            built = {"pack.dict": "".join(lines), "known.txt": "\n".join(sorted(known))}
             for state, phrase_list in phrase_sets.items():
                 usable = [p for p in phrase_list if all(w in known for w in p.split())]
-                files[_state_search(state)].write_text(_language_model(usable or ["<unk>"]), encoding="utf-8")
-            files["dict"].write_text("".join(lines), encoding="utf-8")
-            known_file.write_text("\n".join(sorted(known)), encoding="utf-8")
+                built[f"{_state_search(state)}.arpa"] = _language_model(usable or ["<unk>"])
+            return {name: text.encode() for name, text in built.items()}
+
+        paths = cache.ensure(cache_folder / key, names, build)
+        known = set(paths.pop("known.txt").read_text(encoding="utf-8").split())
+        files = {names[name]: path for name, path in paths.items()}
         self.missing_words = tuple(sorted(vocabulary - known))
         if self.missing_words:
             # Said once by describe() (and `assistant check`), not on every start.
@@ -408,7 +407,7 @@ class SphinxEngine:
             return {}
         target = self.files["dict"].parent / f"feat-{hashlib.sha256(repr(edited).encode()).hexdigest()[:12]}.params"
         if not target.is_file():
-            target.write_text("\n".join(edited) + "\n", encoding="utf-8")
+            cache.write_atomic(target, ("\n".join(edited) + "\n").encode())
         return {"featparams": str(target)}
 
     def _start(self, decoder: AnyDecoder) -> None:
