@@ -1,4 +1,10 @@
-"""Fuzzy intent matching: normalised text against hassil templates, without expanding them.
+"""Intent matching: hassil's own recognition for what a template says exactly, fuzzy alignment for the rest.
+
+A sentence the pack can say (slots and all) is recognised by hassil's ``recognize_best`` on copies of
+the templates and list values run through the project's normaliser, so "can't", "5" and "Can not"
+meet them as they meet the fuzzy matcher. Only the templates whose words (and list words) cover
+every word said are handed to hassil, so a sentence no template can say exactly costs a few set
+operations there, and goes on to the fuzzy matcher.
 
 Each template is compiled once into a small word graph (alternatives branch, optionals skip,
 ``(a;b;c)`` permutations become subset states, ``{lists}`` become slot arcs). A query is
@@ -10,13 +16,15 @@ with the number of sentences it expands to, so a million-expansion pack stays fa
 
 Only the few templates whose vocabulary best covers the query (an inverted-index prefilter)
 are aligned, and an alignment stops as soon as it can no longer beat the best one so far.
-Confidence is one minus the alignment cost over the weight of what was said.
+Confidence is one minus the alignment cost over the weight of what was said, on both paths: an
+exact match is aligned against the template hassil chose (filler words still cost their little).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +33,9 @@ import numpy as np
 from hassil import (
     Alternative,
     Expression,
+    Group,
     IntentData,
+    Intents,
     ListReference,
     Permutation,
     RangeSlotList,
@@ -35,8 +45,12 @@ from hassil import (
     SlotList,
     TextChunk,
     TextSlotList,
+    TextSlotValue,
     WildcardSlotList,
+    recognize_best,
 )
+from hassil.intents import Intent
+from hassil.models import MatchEntity
 from hassil.util import check_excluded_context, check_required_context
 from num2words import num2words
 from rapidfuzz import fuzz, process
@@ -104,7 +118,8 @@ _FUNCTION_WEIGHT = 0.35
 _SKIP_WEIGHT = 0.05
 _WORD_CUTOFF = 70.0
 _SLOT_CUTOFF = 78.0
-_MAX_SLOT_WORDS = 4
+_MAX_SLOT_WORDS = 12
+"""A slot's words span at most its list's longest value and one word more, and never more than this."""
 _MAX_WILDCARD_WORDS = 8
 _WILDCARD_COST = 0.15
 _MISSING_SLOT_COST = 1.0
@@ -112,6 +127,7 @@ _BEAM = 3.0
 _MAX_ACTIVE = 64
 _GOOD_ENOUGH = 0.999
 _MAX_CANDIDATES = 8
+_MAX_TIED = 48
 _MAX_RULE_DEPTH = 24
 _MAX_VALUE_PHRASES = 64
 _MAX_RANGE_VALUES = 2000
@@ -159,6 +175,8 @@ class _Graph:
     """Names of the value lists on slot arcs (inline ranges under their own names)."""
     has_wildcard: bool = False
     """Whether any arc is a wildcard."""
+    exact: IntentData | None = None
+    """The template alone in a copy of its block, text and lists normalised, for hassil to recognise."""
 
     def new_node(self) -> int:
         self.arcs.append([])
@@ -198,9 +216,25 @@ class Matcher:
             for data in intent.data:
                 for name, slot_list in data.slot_lists.items():
                     self._add_list(name, slot_list)
+                block = dataclasses.replace(
+                    data,
+                    slot_lists={name: _normalized_list(slot_list) for name, slot_list in data.slot_lists.items()},
+                    expansion_rules={name: _normalized_sentence(rule) for name, rule in data.expansion_rules.items()},
+                )
                 for sentence in data.sentences:
-                    self._graphs.append(self._compile(intent.name, data, sentence))
+                    graph = self._compile(intent.name, data, sentence)
+                    graph.exact = _alone(block, _normalized_sentence(sentence))
+                    self._graphs.append(graph)
         self._build_index()
+        self._exact_intents = Intents(
+            language=intents.language,
+            intents={},
+            slot_lists={name: _normalized_list(slot_list) for name, slot_list in intents.slot_lists.items()},
+            expansion_rules={name: _normalized_sentence(rule) for name, rule in intents.expansion_rules.items()},
+            skip_words=sorted(self._skip),
+            settings=intents.settings,
+        )
+        self._build_exact_index()
 
     # ---- compiling -------------------------------------------------------------------------
 
@@ -349,9 +383,33 @@ class Matcher:
         self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
         self._required = np.array([graph.required for graph in self._graphs], dtype=np.float32)
         self._value_choices = {name: [v.words for v in values] for name, values in self._values.items()}
+        self._exact_values = {
+            name: {v.words: v.out for v in reversed(values)} for name, values in self._values.items()
+        }  # reversed: the first value of the list with a spoken form wins, as in extractOne
+        self._span_words = {
+            name: min(_MAX_SLOT_WORDS, 1 + max((len(v.words.split()) for v in values), default=0))
+            for name, values in self._values.items()
+        }
         self._value_words = {
             name: sorted({w for v in values for w in v.words.split()}) for name, values in self._values.items()
         }
+
+    def _build_exact_index(self) -> None:
+        """Per word, a bit mask of the templates that could say it (their words, list words, skip words)."""
+        masks: dict[str, int] = defaultdict(int)
+        self._any_words = 0  # templates with a wildcard could say any word
+        for index, graph in enumerate(self._graphs):
+            bit = 1 << index
+            if graph.has_wildcard:
+                self._any_words |= bit
+                continue
+            words = set(graph.words)
+            for name in graph.slot_lists:
+                words.update(self._value_words.get(name, ()))
+            for word in words:
+                masks[word] |= bit
+        self._word_masks = dict(masks)
+        self._subtree_words: dict[int, frozenset[str]] = {}
 
     # ---- matching --------------------------------------------------------------------------
 
@@ -408,7 +466,90 @@ class Matcher:
         return candidate.intent is not None and candidate.confidence >= ALTERNATIVE_BAR
 
     def match(self, text: str, context: Mapping[str, Any] | None = None) -> Match:
-        """The best intent for ``text``; intent None when confidence is below the threshold."""
+        """The best intent for ``text``: what a template says exactly (``match_exact``), else the fuzzy
+        match (``match_fuzzy``), whose intent is None when its confidence is below the threshold."""
+        return self.match_exact(text, context) or self.match_fuzzy(text, context)
+
+    def match_exact(self, text: str, context: Mapping[str, Any] | None = None) -> Match | None:
+        """hassil's recognition of ``text`` when a template says it exactly, slots and all, else None.
+
+        Only templates whose vocabulary covers every word said are handed to hassil. The confidence is
+        the fuzzy alignment's against the template hassil chose, so it means the same on both paths.
+        """
+        normalized = normalize(text)
+        tokens = normalized.split()
+        if not tokens:
+            return None
+        # Filler may be left out of any template, unless nothing but filler was said.
+        said = {token for token in tokens if token not in self._skip} or set(tokens)
+        covering = -1
+        for token in said:
+            covering &= self._word_masks.get(token, 0)
+            if not covering:
+                break
+        candidates = covering | self._any_words
+        if not candidates:
+            return None
+        blocks: dict[str, list[IntentData]] = defaultdict(list)
+        graph_of: dict[int, _Graph] = {}
+        pruner = _Pruner(normalized, self._exact_intents.expansion_rules, self._subtree_words)
+        while candidates:
+            lowest = candidates & -candidates
+            candidates ^= lowest
+            graph = self._graphs[lowest.bit_length() - 1]
+            assert graph.exact is not None
+            block = graph.exact
+            if block.expansion_rules:  # rules of its own: its pruning is its own too
+                rules = {**self._exact_intents.expansion_rules, **block.expansion_rules}
+                pruned = _Pruner(normalized, rules, {}).prune(block.sentences[0].expression)
+            else:
+                pruned = pruner.prune(block.sentences[0].expression)
+            if pruned is None:
+                continue
+            block = _alone(block, Sentence(expression=pruned, text=graph.text))
+            graph_of[id(block)] = graph
+            blocks[graph.intent].append(block)
+        intents = dataclasses.replace(
+            self._exact_intents, intents={name: Intent(name=name, data=data) for name, data in blocks.items()}
+        )
+        result = recognize_best(normalized, intents, intent_context=dict(context) if context else None)
+        if result is None:
+            return None
+        graph = graph_of[id(result.intent_data)]
+        slots = {entity.name: str(entity.value) for entity in result.entities_list}
+        return Match(
+            text=text,
+            normalized=normalized,
+            intent=graph.intent,
+            slots=slots,
+            confidence=self._exact_confidence(graph, tokens, result.entities_list),
+            closest=graph.intent,
+            template=graph.text,
+        )
+
+    def _exact_confidence(self, graph: _Graph, tokens: list[str], entities: list[MatchEntity]) -> float:
+        """What the fuzzy alignment costs hassil's reading: filler left out costs its weight, a wildcard
+        its cost per word, the rest nothing; over the larger of what was said and the template path."""
+        cost = path_weight = 0.0
+        literal = Counter(tokens)
+        for entity in entities:
+            said = normalize(entity.text or "").split()
+            if said:  # fixed slots and slots from context were not said
+                literal.subtract(said)
+                path_weight += 1.0
+                cost += _WILDCARD_COST * len(said) if entity.is_wildcard else 0.0
+        total = sum(self._weight(token) for token in tokens)
+        for token, count in literal.items():
+            if count <= 0:
+                continue
+            if token in self._skip and token not in graph.words:
+                cost += self._weight(token) * count  # filler hassil left out
+            else:
+                path_weight += self._weight(token) * count
+        return max(0.0, 1.0 - cost / max(total, path_weight, 1.0))
+
+    def match_fuzzy(self, text: str, context: Mapping[str, Any] | None = None) -> Match:
+        """The best fuzzy alignment of ``text``; intent None when confidence is below the threshold."""
         normalized = normalize(text)
         tokens = normalized.split()
         if not tokens:
@@ -455,8 +596,12 @@ class Matcher:
         # threshold, the only thing left to find is the closest topic.
         bound = coverage / np.maximum(self._required, total)
         budget = _MAX_CANDIDATES if len(order) and bound.max() >= self.threshold else 2
+        top = coverage[order[0]] if len(order) else 0.0
         for index in order:
-            if tried >= budget or coverage[index] < floor:
+            # Templates that explain the words as well as the best one differ only in order (slots in
+            # another order, say): the budget does not stop those, up to a bound.
+            tied = coverage[index] >= top - 1e-4 and tried < _MAX_TIED
+            if (tried >= budget and not tied) or coverage[index] < floor:
                 break
             if best >= _GOOD_ENOUGH or (tried >= 3 and best < self.threshold * 0.6):
                 break  # found, or nothing close among the likeliest: the rest will not do better
@@ -748,7 +893,8 @@ class _SpanCache:
         found = self._starting.get(key)
         if found is None:
             found = []
-            for end in range(start + 1, min(len(self._tokens), start + _MAX_SLOT_WORDS) + 1):
+            longest = self._matcher._span_words.get(list_name, 0)
+            for end in range(start + 1, min(len(self._tokens), start + longest) + 1):
                 hit = self.value(start, end, list_name)
                 if hit is not None:
                     found.append((end, hit[0], hit[1]))
@@ -767,6 +913,9 @@ class _SpanCache:
         if not values:
             return None
         spoken = " ".join(self._tokens[start:end])
+        exact = self._matcher._exact_values[list_name].get(spoken)
+        if exact is not None:
+            return exact, 0.0  # a value said as it is written beats any value it merely resembles
         choices = self._matcher._value_choices[list_name]
         found = process.extractOne(spoken, choices, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF)
         if found is None:
@@ -784,13 +933,125 @@ class _SpanCache:
             if words and process.extractOne(
                 self._tokens[position], words, scorer=fuzz.ratio, score_cutoff=_SLOT_CUTOFF
             ):
-                for start in range(max(0, position - _MAX_SLOT_WORDS + 1), position + 1):
-                    for end in range(position + 1, min(len(self._tokens), start + _MAX_SLOT_WORDS) + 1):
+                longest = self._matcher._span_words.get(list_name, 0)
+                for start in range(max(0, position - longest + 1), position + 1):
+                    for end in range(position + 1, min(len(self._tokens), start + longest) + 1):
                         found = self.value(start, end, list_name)
                         if found is not None:
                             best = max(best, 1.0 - found[1] / (end - start))
             self._covering[key] = best
         return self._covering[key]
+
+
+def _normalized_text(text: str) -> str:
+    """A template's text chunk through the normaliser, keeping the spaces that join it to its neighbours."""
+    core = text.strip()
+    if not core:
+        return text
+    return text[: len(text) - len(text.lstrip())] + normalize(core) + text[len(text.rstrip()) :]
+
+
+def _normalized_expression(expr: Expression) -> Expression:
+    """A copy of a template tree whose text chunks went through the normaliser."""
+    if isinstance(expr, TextChunk):
+        return TextChunk(_normalized_text(expr.text))
+    if isinstance(expr, Group):
+        return dataclasses.replace(expr, items=[_normalized_expression(item) for item in expr.items])
+    return expr
+
+
+def _normalized_sentence(sentence: Sentence) -> Sentence:
+    return Sentence(expression=_normalized_expression(sentence.expression), text=sentence.text)
+
+
+def _normalized_list(slot_list: SlotList) -> SlotList:
+    """A text list whose spoken forms went through the normaliser (values out unchanged); others as they are."""
+    if not isinstance(slot_list, TextSlotList):
+        return slot_list
+    values = [
+        dataclasses.replace(value, text_in=_normalized_expression(value.text_in))
+        for value in slot_list.values
+        if isinstance(value, TextSlotValue)
+    ]
+    return TextSlotList(name=slot_list.name, values=values)
+
+
+class _Pruner:
+    """Template trees without the branches that need a word a sentence lacks (see ``prune``)."""
+
+    def __init__(self, text: str, rules: Mapping[str, Sentence], words: dict[int, frozenset[str]]) -> None:
+        self._text = text
+        self._rules = rules
+        self._words = words  # per subtree (by id), every word in it; shared across queries
+        self._present: dict[str, bool] = {}
+        self._done: dict[int, Expression | None] = {}  # per subtree, this sentence's pruning
+
+    def prune(self, expr: Expression, depth: int = 0) -> Expression | None:
+        """``expr`` without the branches that need a word the text lacks; None if ``expr`` itself needs one.
+
+        hassil matches a text chunk character by character, so a chunk whose words are not all somewhere
+        in the text cannot match; dropping those branches (expansion rules are written out in place)
+        spares hassil's search the alternatives a sentence never says, and changes no result.
+        """
+        key = id(expr)
+        if key in self._done:
+            return self._done[key]
+        if all(self._has(word) for word in self._words_of(expr, depth)):
+            pruned: Expression | None = expr
+        elif isinstance(expr, TextChunk):
+            pruned = None
+        elif isinstance(expr, RuleReference):
+            rule = self._rules.get(expr.rule_name)
+            pruned = self.prune(rule.expression, depth + 1) if rule is not None else expr
+        elif isinstance(expr, Group):
+            kept: list[Expression] = []
+            for item in expr.items:
+                part = self.prune(item, depth + 1)
+                if part is not None:
+                    kept.append(part)
+                elif not isinstance(expr, Alternative):
+                    kept = []  # every part of a sequence or permutation is said
+                    break
+            if not kept:
+                pruned = None
+            elif isinstance(expr, Alternative):
+                pruned = Alternative(items=kept, is_optional=expr.is_optional)
+            else:
+                pruned = type(expr)(items=kept)
+        else:
+            pruned = expr
+        self._done[key] = pruned
+        return pruned
+
+    def _has(self, word: str) -> bool:
+        found = self._present.get(word)
+        if found is None:
+            found = self._present[word] = word in self._text
+        return found
+
+    def _words_of(self, expr: Expression, depth: int) -> frozenset[str]:
+        words = self._words.get(id(expr))
+        if words is None:
+            if depth > _MAX_RULE_DEPTH:
+                raise BadInput("templates nest too deeply (an expansion rule may refer to itself)")
+            if isinstance(expr, TextChunk):
+                words = frozenset(expr.text.split())
+            elif isinstance(expr, RuleReference):
+                rule = self._rules.get(expr.rule_name)
+                words = self._words_of(rule.expression, depth + 1) if rule is not None else frozenset()
+            elif isinstance(expr, Group):
+                words = frozenset().union(*(self._words_of(item, depth + 1) for item in expr.items))
+            else:
+                words = frozenset()
+            self._words[id(expr)] = words
+        return words
+
+
+def _alone(block: IntentData, sentence: Sentence) -> IntentData:
+    """A copy of ``block`` holding only ``sentence`` (already parsed)."""
+    alone = dataclasses.replace(block, sentence_texts=[sentence.text or ""])
+    alone.__dict__["sentences"] = [sentence]  # hassil's cached parse, set rather than parsed again
+    return alone
 
 
 def _context_allows(data: IntentData, context: Mapping[str, Any] | None) -> bool:
