@@ -68,8 +68,8 @@ def _action_targets(pack: Pack, action: Action, what: str, interview: str | None
 
 
 def _action_effect(action: Action, what: str, interview: str | None = None) -> Iterator[str]:
-    if interview is not None and action.next is None and action.disposition is None:
-        yield f"{what} leads nowhere (needs 'next' or 'disposition')"
+    if interview is not None and action.next is None and action.disposition is None and action.routine is None:
+        yield f"{what} leads nowhere (needs 'next', 'disposition' or, in a check, 'routine')"
     if interview is None and not any((action.say, action.answer, action.triage, action.routine)):
         yield f"{what} does nothing (needs say, answer, triage or routine)"
 
@@ -98,6 +98,19 @@ def _references(pack: Pack, name: str, dangling_only: bool = False) -> Iterator[
         routine = behaviour.routine
         if routine and routine.default and pack.routine_for(routine.default, routine.kind) is None:
             yield Problem(where, f"intent '{intent_id}' defaults to muscle '{routine.default}' with no routine")
+        if behaviour.emergency and behaviour.answer is None and not dangling_only:
+            yield Problem(where, f"emergency intent '{intent_id}' has no answer to give")
+    for stretch in pack.routines.values():
+        if stretch.check is None:
+            continue
+        where = _where(pack, name, "routines", stretch.id)
+        check = pack.triage.get(stretch.check)
+        if check is None:
+            yield Problem(where, f"routine '{stretch.id}' is checked by unknown interview '{stretch.check}'")
+        elif not dangling_only and stretch.id not in {
+            action.routine for question in check.questions.values() for action in (question.yes, question.no)
+        }:
+            yield Problem(where, f"routine '{stretch.id}': its check '{stretch.check}' never starts it")
     for interview in pack.triage.values():
         for question in interview.questions.values():
             where = _where(pack, name, "triage", interview.id, "questions", question.id)

@@ -445,8 +445,9 @@ class Dialogue:
                 reply.say.append(self.pack.dialogue.help)
         return None
 
-    def _follow(self, action: Action, reply: _Reply) -> None:
-        """Carry out the yes or no of a follow-up (or the end of an interview)."""
+    def _follow(self, action: Action, reply: _Reply, checked: bool = False) -> None:
+        """Carry out the yes or no of a follow-up (or the end of an interview: ``checked``, as a
+        routine it starts has had its check)."""
         reply.new = True
         if action.say:
             reply.say.append(action.say)
@@ -454,7 +455,7 @@ class Dialogue:
             self._act_on(self.pack.behaviours[action.answer], {}, reply)
         elif action.routine:
             self._end_all()
-            self._start_routine(self.pack.routines[action.routine], reply)
+            self._start_routine(self.pack.routines[action.routine], reply, checked)
         elif action.triage:
             self._start_interview(self.pack.triage[action.triage], reply)
         if not reply.say:
@@ -483,7 +484,7 @@ class Dialogue:
             reply.disposition = disposition.id
             reply.new = True
         else:
-            self._follow(action, reply)
+            self._follow(action, reply, checked=True)
 
     def _stop(self, reply: _Reply) -> None:
         self._end_all()
@@ -593,8 +594,12 @@ class Dialogue:
         else:
             self._start_routine(routine, reply)
 
-    def _start_routine(self, routine: StretchRoutine, reply: _Reply) -> None:
-        """Start ``routine`` now, saying its intro and first step."""
+    def _start_routine(self, routine: StretchRoutine, reply: _Reply, checked: bool = False) -> None:
+        """Start ``routine`` now, saying its intro and first step; a routine with a ``check`` asks
+        that interview first, and its all-clear comes back here ``checked``."""
+        if routine.check and not checked:
+            self._start_interview(self.pack.triage[routine.check], reply)
+            return
         cues, phases = _timeline(routine, self.phrase)
         self._run = _Run(routine, cues, phases, resumed_at=self.clock.now())
         reply.say.extend(self._due_say())

@@ -7,7 +7,10 @@ everything else is this project's schema, documented in ``intents/README.md``.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -16,6 +19,8 @@ from typing import Any
 import yaml
 from hassil import Intents, parse_sentence
 from hassil.errors import HassilError
+from hassil.expression import Expression, Group, ListReference, RuleReference
+from hassil.intents import TextSlotList
 from hassil.parser import ParseError as HassilParseError
 from hassil.util import merge_dict
 
@@ -37,6 +42,12 @@ CONTROL_INTENTS = (
 
 ROUTINE_KINDS = ("relief", "stretch")
 """``relief`` eases a cramp happening now; ``stretch`` is an ordinary stretch."""
+
+MAX_PACK_BYTES = 2_000_000
+"""A pack (all its files together) larger than this is refused; the bundled one is about 110 kB."""
+
+MAX_ALIAS_NODES = 10_000
+"""YAML aliases may add at most this many values to a file: shared blocks yes, an alias bomb no."""
 
 
 class _LineDict(dict[str, Any]):
@@ -65,6 +76,43 @@ class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
         mapping.file = self.source_name
         mapping.line = node.start_mark.line + 1
         return mapping
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_aliases(node)
+        return super().construct_document(node)
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Refuse a document whose aliases would expand it by more than ``MAX_ALIAS_NODES`` values, or into itself.
+
+    An alias is the same node met again, so the document's expanded size is counted per node, once each.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = (
+            [item for pair in node.value for item in pair]
+            if isinstance(node, yaml.MappingNode)
+            else (list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        )
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), 10 * MAX_ALIAS_NODES)
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise yaml.MarkedYAMLError(problem="an alias refers to a value it is part of", problem_mark=node.start_mark)
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    if sizes[id(root)] - len(sizes) > MAX_ALIAS_NODES:
+        raise yaml.MarkedYAMLError(
+            problem=f"aliases expand the file by more than {MAX_ALIAS_NODES:,} values (an alias bomb?)",
+            problem_mark=root.start_mark,
+        )
 
 
 _LineLoader.yaml_implicit_resolvers = {
@@ -256,6 +304,8 @@ class StretchRoutine:
     """Said at the end."""
     sources: tuple[str, ...] = ()
     """Source ids."""
+    check: str | None = None
+    """Interview asked before the routine starts (its red flags for this muscle); its all-clear starts it."""
 
 
 @dataclass(frozen=True)
@@ -329,8 +379,14 @@ def bundled_pack_path() -> Path:
 
 def pack_files(path: Path) -> list[Path]:
     """The YAML files of a pack given as a file or a folder."""
-    if not path.exists():
-        raise BadInput(f"{path}: no such intent pack (give a YAML file or a folder of them)")
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise BadInput(f"{path}: a loop of symbolic links, not an intent pack") from None
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise BadInput(f"{path}: cannot read: {error.strerror}") from None
+        raise BadInput(f"{path}: no such intent pack (give a YAML file or a folder of them)") from None
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
         if not found:
@@ -340,11 +396,20 @@ def pack_files(path: Path) -> list[Path]:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse one YAML file, turning syntax errors into a message with file and line."""
+    """Parse one YAML file, turning syntax errors into a message with file and line.
+
+    Only a regular file of at most ``MAX_PACK_BYTES`` is read: a pipe or a device could hang or never end.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadInput(f"{path}: not a regular file (a pipe or a device?); give a YAML file or a folder")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PACK_BYTES + 1)
+        if len(data) > MAX_PACK_BYTES:
+            raise BadInput(f"{path}: larger than the {MAX_PACK_BYTES:,}-byte limit for an intent pack")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{path}: cannot read: {error}") from None
+        raise BadInput(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
     loader = _LineLoader(text)
     loader.source_name = str(path)
     try:
@@ -363,6 +428,9 @@ def load_pack(path: Path | None = None) -> Pack:
     """Load the pack at ``path`` (a file or folder), or the bundled one."""
     root = Path(path) if path is not None else bundled_pack_path()
     paths = pack_files(root)
+    total = sum(p.stat().st_size for p in paths)
+    if total > MAX_PACK_BYTES:
+        raise BadInput(f"{root}: the pack is {total:,} bytes; the limit is {MAX_PACK_BYTES:,}")
     merged: dict[str, Any] = _LineDict()
     for file_path in paths:
         data = read_yaml(file_path)
@@ -417,6 +485,9 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         raise BadInput(f"{name}: template error: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError, AssertionError, IndexError) as error:
         raise BadInput(f"{name}: pack does not follow the hassil layout: {error or type(error).__name__}") from None
+    cycle = _reference_cycle(hassil_intents)
+    if cycle:
+        raise BadInput(f"{name}: lists and rules refer to each other in a cycle: {' -> '.join(cycle)}")
     for intent_id, intent in hassil_intents.intents.items():
         for intent_data, block in zip(intent.data, intents_data[intent_id]["data"], strict=True):
             try:
@@ -459,6 +530,50 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         paths=paths,
         raw=data,
     )
+
+
+def _references(expression: Expression) -> list[str]:
+    """The lists ("{name}") and rules ("<name>") a template refers to."""
+    found: list[str] = []
+    stack = [expression]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Group):
+            stack.extend(item.items)
+        elif isinstance(item, ListReference):
+            found.append(f"{{{item.list_name}}}")
+        elif isinstance(item, RuleReference):
+            found.append(f"<{item.rule_name}>")
+    return found
+
+
+def _reference_cycle(intents: Intents) -> list[str]:
+    """A chain of lists and rules that leads back to its start (["{a}", "{b}", "{a}"]), or []."""
+    graph: dict[str, list[str]] = {}
+    for list_name, slot_list in intents.slot_lists.items():
+        if isinstance(slot_list, TextSlotList):
+            graph[f"{{{list_name}}}"] = [ref for value in slot_list.values for ref in _references(value.text_in)]
+    for rule_name, rule in intents.expansion_rules.items():
+        graph[f"<{rule_name}>"] = _references(rule.expression)
+    done: set[str] = set()
+    for start in graph:
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                if node in done:
+                    continue
+                if node in path:
+                    return [*path[path.index(node) :], node]
+                path.append(node)
+            targets = graph.get(node, [])
+            if index < len(targets):
+                stack.append((node, index + 1))
+                stack.append((targets[index], 0))
+            else:
+                done.add(path.pop())
+    return []
 
 
 def _check_template(template: str, node: Any, what: str, name: str) -> None:
@@ -618,6 +733,7 @@ def _routine(routine_id: str, node: dict[str, Any], name: str) -> StretchRoutine
         steps=tuple(steps),
         outro=_text(node, "outro", what, name),
         sources=_ids(node, "sources"),
+        check=str(node["check"]) if node.get("check") else None,
     )
 
 

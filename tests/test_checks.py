@@ -62,7 +62,7 @@ def test_interview_flaws() -> None:
     assert "triage 't' loops back to 'a'" in found
     assert "red flag 'a' does not lead to an urgent disposition on yes" in found
     assert "triage 't' question 'b' can never be asked" in found
-    assert "triage 't' question 'b' 'no' leads nowhere (needs 'next' or 'disposition')" in found
+    assert "triage 't' question 'b' 'no' leads nowhere (needs 'next', 'disposition' or, in a check, 'routine')" in found
 
 
 def test_sentence_claimed_by_two_intents() -> None:
@@ -92,3 +92,66 @@ def test_dangling_only_leaves_out_actions_that_merely_say_nothing() -> None:
     )
     assert dangling_references(pack) == []
     assert len(check_pack(pack)) == 1
+
+
+ROUTINE = {
+    "muscle": "calf",
+    "title": "calf",
+    "intro": "Go.",
+    "steps": [{"say": "Hold.", "hold_seconds": 5}],
+    "outro": "Done.",
+}
+
+
+def test_every_outcome_and_routine_must_cite_a_source() -> None:
+    found = problems_of(
+        {
+            "intents": {"x": {"data": [{"sentences": ["x"]}]}},
+            "dispositions": {"calm": {"say": "Rest.", "urgency": 0}, "urgent": {"say": "Call.", "urgency": 3}},
+            "triage": {
+                "t": {
+                    "intro": "Questions.",
+                    "questions": {
+                        "a": {"ask": "Pain?", "yes": {"disposition": "urgent"}, "no": {"disposition": "calm"}}
+                    },
+                }
+            },
+            "routines": {"calf_relief": ROUTINE},
+        }
+    )
+    assert "disposition 'calm' names no sources" in found
+    assert "interview 't' names no sources" in found
+    assert "routine 'calf_relief' names no sources" in found
+
+
+def test_an_emergency_must_say_something() -> None:
+    found = problems_of({"intents": {"help": {"data": [{"sentences": ["help"]}], "emergency": True}}})
+    assert "emergency intent 'help' has no answer to give" in found
+
+
+def test_a_routine_check_must_exist_and_lead_back_to_the_routine() -> None:
+    found = problems_of(
+        {
+            "intents": {"x": {"data": [{"sentences": ["x"]}]}},
+            "triage": {
+                "calf_check": {
+                    "intro": "One check.",
+                    "sources": ["seed"],
+                    "questions": {
+                        "swollen": {
+                            "ask": "Swollen?",
+                            "red_flag": True,
+                            "yes": {"disposition": "urgent"},
+                            "no": {"disposition": "calm"},
+                        }
+                    },
+                }
+            },
+            "routines": {
+                "calf_relief": {**ROUTINE, "sources": ["seed"], "check": "calf_check"},
+                "calf_stretch": {**ROUTINE, "kind": "stretch", "sources": ["seed"], "check": "ghost"},
+            },
+        }
+    )
+    assert "routine 'calf_relief': its check 'calf_check' never starts it" in found
+    assert "routine 'calf_stretch' is checked by unknown interview 'ghost'" in found
