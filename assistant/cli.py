@@ -189,16 +189,20 @@ def _transcribe_file(engine: Any, path: Path, denoise: bool = True) -> Any:
 
 
 def _speaker(args: argparse.Namespace) -> Any:
-    from .tts import Speaker
+    """The voice the options ask for, said once on stderr."""
+    from .tts import LOUD_LUFS, TARGET_LUFS, Speaker
 
-    return Speaker(
+    speaker = Speaker(
         voice=args.voice,
         rate=args.rate,
         wav_out=Path(args.wav_out) if args.wav_out else None,
         play=not args.no_speakers,
         device=args.output_device,
+        loudness_lufs=LOUD_LUFS if args.loud else TARGET_LUFS,
         print_unheard=False,
     )
+    print(speaker.describe(), file=sys.stderr)
+    return speaker
 
 
 def _print_reply(turn: Any) -> None:
@@ -312,6 +316,20 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_voices(args: argparse.Namespace) -> int:
+    """List the voices ``--voice`` can pick (the default first)."""
+    from .tts import DEFAULT_VOICE, installed_voices
+
+    voices = installed_voices()
+    default = next((v for v in voices if v.engine == "piper"), None) or next(
+        (v for v in voices if v.language == DEFAULT_VOICE), None
+    )
+    for voice in voices:
+        mark = "*" if voice == default else " "
+        print(f"{mark} {voice.id:24} {voice.engine:8} {voice.language:8} {voice.name}")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     """List, download or verify Vosk models."""
     from . import models
@@ -378,7 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
 
     voice = argparse.ArgumentParser(add_help=False)
-    voice.add_argument("--voice", help="speech voice (see pyttsx3/espeak-ng voices), e.g. en-us+f3")
+    voice.add_argument(
+        "--voice",
+        help="voice for replies (see `assistant voices`): piper (default), piper:FILE.onnx, espeak, or a system "
+        "voice such as en-us+f3",
+    )
+    voice.add_argument(
+        "--loud", action="store_true", help="louder replies for a noisy room (-10 instead of -16 LUFS, peaks limited)"
+    )
     voice.add_argument("--rate", type=int, help="speaking rate, words per minute")
     voice.add_argument("--wav-out", metavar="DIR", help="also write every spoken reply to a WAV file in DIR")
     voice.add_argument("--no-speakers", action="store_true", help="do not play replies (print them; see --wav-out)")
@@ -405,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     devices = sub.add_parser("devices", help="list microphones")
     devices.set_defaults(func=cmd_devices)
+
+    voices = sub.add_parser("voices", help="list the voices replies can be spoken in")
+    voices.set_defaults(func=cmd_voices)
 
     models_parser = sub.add_parser("models", help="list, download or verify Vosk speech models")
     models_parser.add_argument("action", choices=("list", "download", "verify"))

@@ -129,9 +129,10 @@ def test_speech_engine_failing_once_is_reported_and_the_session_goes_on(
 def test_voice_failing_prints_the_reply_and_the_session_goes_on(
     eye: np.ndarray, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    speaker = Speaker(play=False, print_unheard=True)
+    speaker = Speaker(voice="espeak", play=False, print_unheard=True)
     calls = {"n": 0}
-    real_run = speaker._engine.runAndWait
+    engine = speaker.voice.engine  # type: ignore[union-attr]
+    real_run = engine.runAndWait
 
     def fails_first_time() -> None:
         calls["n"] += 1
@@ -139,7 +140,7 @@ def test_voice_failing_prints_the_reply_and_the_session_goes_on(
             raise RuntimeError("espeak-ng crashed")
         real_run()
 
-    monkeypatch.setattr(speaker._engine, "runAndWait", fails_first_time)
+    monkeypatch.setattr(engine, "runAndWait", fails_first_time)
     talk, exchanges = conversation(speaker=speaker)
     talk.run([AudioTurn("mic", (eye,)), AudioTurn("mic", (sample("02-no.wav"),))])
     out, err = capsys.readouterr()

@@ -1,4 +1,5 @@
-"""Speech out with the real pyttsx3/espeak-ng engine; only the sound card is faked (this machine has none)."""
+"""Speech out with the real Piper voice and the real pyttsx3/espeak-ng engine; only the sound card is faked
+(this machine has none)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,20 @@ from assistant import tts
 from assistant.clock import FakeClock
 from assistant.errors import AssistantError, BadInput
 from assistant.messages import Utterance
-from assistant.tts import EchoGuard, Speaker, list_voices, split_into_chunks
+from assistant.tts import (
+    LOUD_LUFS,
+    PEAK_CEILING_DB,
+    TARGET_LUFS,
+    EchoGuard,
+    NeuralVoice,
+    Speaker,
+    SystemVoice,
+    installed_voices,
+    list_voices,
+    loudness_lufs,
+    piper_voice_path,
+    split_into_chunks,
+)
 
 LONG_REPLY = (
     "Stretch your calf against the wall and hold it for thirty seconds while breathing slowly, "
@@ -76,7 +90,7 @@ def test_reply_written_to_wav_is_speech_of_plausible_length(tmp_path: Path) -> N
     assert path.name == "001-why-is-my-eye-twitching-today.wav"
     audio, rate = sf.read(path)
     assert audio.ndim == 1
-    assert 0.8 < len(audio) / rate < 4.0  # six words at espeak's default rate
+    assert 0.8 < len(audio) / rate < 4.0  # six words at a speaking pace
     assert _rms(audio) > 0.02
 
 
@@ -88,11 +102,12 @@ def test_replies_are_numbered_in_order_and_continue_after_existing_files(tmp_pat
     assert sorted(p.name for p in tmp_path.glob("0*.wav")) == ["007-old.wav", "008-yes.wav", "009-no-thanks.wav"]
 
 
-def test_slower_rate_gives_longer_speech(tmp_path: Path) -> None:
+@pytest.mark.parametrize("voice", ["piper", "espeak"])
+def test_slower_rate_gives_longer_speech(voice: str) -> None:
     text = "one two three four five six seven eight"
     durations = []
     for rate in (250, 120):
-        audio, sample_rate = Speaker(rate=rate, play=False).synthesize(text)
+        audio, sample_rate = Speaker(voice=voice, rate=rate, play=False).synthesize(text)
         durations.append(len(audio) / sample_rate)
     assert durations[1] > 1.5 * durations[0]
 
@@ -137,6 +152,7 @@ def test_sentences_and_overlong_runs_are_cut() -> None:
     words = " ".join(f"w{i}" for i in range(45))
     assert [len(c.split()) for c in split_into_chunks(words)] == [20, 20, 5]
     assert split_into_chunks("   ") == []
+    assert [len(word) for word in " ".join(split_into_chunks("x" * 100)).split()] == [40, 40, 20]
 
 
 def test_stop_from_another_thread_ends_playback_early() -> None:
@@ -216,7 +232,7 @@ def test_no_audio_device_prints_once_and_keeps_writing(tmp_path: Path, monkeypat
 
 def test_engine_that_cannot_start_prints_replies_and_carries_on() -> None:
     out, err = io.StringIO(), io.StringIO()
-    speaker = Speaker(driver="no_such_driver", output_stream=FakeOutputStream, stdout=out, stderr=err)
+    speaker = Speaker(voice="espeak", driver="no_such_driver", output_stream=FakeOutputStream, stdout=out, stderr=err)
     assert speaker.say("Drink some water.") is False
     assert speaker.say("Stretch gently.") is False
     assert out.getvalue() == "Drink some water.\nStretch gently.\n"
@@ -225,8 +241,9 @@ def test_engine_that_cannot_start_prints_replies_and_carries_on() -> None:
 
 def test_engine_failing_mid_session_prints_reply_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
     out, err = io.StringIO(), io.StringIO()
-    speaker = Speaker(output_stream=FakeOutputStream, stdout=out, stderr=err)
-    engine = speaker._engine
+    speaker = Speaker(voice="espeak", output_stream=FakeOutputStream, stdout=out, stderr=err)
+    assert isinstance(speaker.voice, SystemVoice)
+    engine = speaker.voice.engine
     real_run = engine.runAndWait
 
     def broken() -> None:
@@ -258,3 +275,151 @@ def test_disk_full_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(AssistantError, match="disk full"):
         speaker.say("This will not fit.")
     assert list(tmp_path.iterdir()) == []
+
+
+# ----- the voice: Piper by default, espeak-ng as the system voice and the fallback
+
+
+def test_replies_are_spoken_by_piper_unless_a_system_voice_is_asked_for(tmp_path: Path) -> None:
+    piper = Speaker(play=False, wav_out=tmp_path / "piper", stdout=io.StringIO())
+    assert isinstance(piper.voice, NeuralVoice) and "Piper voice en_US-joe-medium" in piper.describe()
+    espeak = Speaker(voice="espeak", play=False, wav_out=tmp_path / "espeak", stdout=io.StringIO())
+    assert isinstance(espeak.voice, SystemVoice) and "espeak-ng voice gmw/en-us" in espeak.describe()
+    named = Speaker(voice=f"piper:{piper_voice_path()}", play=False)
+    assert isinstance(named.voice, NeuralVoice)
+    for speaker in (piper, espeak):
+        assert speaker.say("Drink some water.")
+    # Different voices, so different sounds for the same words.
+    [a] = (tmp_path / "piper").glob("*.wav")
+    [b] = (tmp_path / "espeak").glob("*.wav")
+    assert sf.read(a)[0].shape != sf.read(b)[0].shape
+
+
+def test_installed_voices_list_piper_first_then_the_system_voices() -> None:
+    voices = installed_voices()
+    assert voices[0].id == "piper" and voices[0].engine == "piper" and voices[0].language == "en-us"
+    assert any(v.engine == "pyttsx3" and v.language == "en-us" for v in voices[1:])
+
+
+def _broken_voice(folder: Path) -> Path:
+    model = folder / "broken.onnx"
+    model.write_bytes(b"not an onnx model" * 100)
+    voice = piper_voice_path()
+    assert voice is not None
+    (folder / "broken.onnx.json").write_text(Path(f"{voice}.json").read_text())
+    return model
+
+
+@pytest.mark.parametrize("problem", ["missing", "broken", "no config"])
+def test_a_bad_voice_file_is_reported_and_espeak_speaks_instead(tmp_path: Path, problem: str) -> None:
+    if problem == "missing":
+        model, reason = tmp_path / "nowhere.onnx", "not found"
+    elif problem == "broken":
+        model, reason = _broken_voice(tmp_path), "does not load"
+    else:
+        model, reason = tmp_path / "lonely.onnx", "has no config file lonely.onnx.json"
+        model.write_bytes(b"x")
+    out, err = io.StringIO(), io.StringIO()
+    speaker = Speaker(voice=f"piper:{model}", output_stream=FakeOutputStream, stdout=out, stderr=err)
+    assert speaker.say("Stretch gently.")
+    assert isinstance(speaker.voice, SystemVoice)
+    assert err.getvalue().count("\n") == 1
+    assert f"Piper voice {model} {reason}" in err.getvalue() and "speaking with espeak-ng instead" in err.getvalue()
+    assert out.getvalue() == ""  # spoken, not printed
+    assert FakeOutputStream.opened[0].frames > 0.5 * 22050
+
+
+def test_piper_failing_mid_session_hands_the_reply_to_espeak(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    speaker = Speaker(output_stream=FakeOutputStream, stdout=out, stderr=err)
+    assert isinstance(speaker.voice, NeuralVoice)
+    assert speaker.say("First reply.")
+    model = speaker.voice._voice
+
+    def crashed(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("onnxruntime: bad allocation")
+
+    monkeypatch.setattr(model, "synthesize", crashed)
+    assert speaker.say("Second reply, still heard.")
+    assert speaker.say("Third reply.")
+    assert isinstance(speaker.voice, SystemVoice)
+    assert "bad allocation" in err.getvalue() and err.getvalue().count("\n") == 1
+    assert out.getvalue() == ""
+    assert [s.frames > 0 for s in FakeOutputStream.opened] == [True, True, True]
+
+
+def test_the_first_chunk_plays_before_the_rest_is_synthesised() -> None:
+    started: list[float] = []
+
+    class Recording(FakeOutputStream):
+        def write(self, data: np.ndarray) -> None:
+            started.append(time.perf_counter())
+            super().write(data)
+
+    speaker = Speaker(output_stream=Recording)
+    synthesised: list[float] = []
+    real = speaker.synthesize
+
+    def timed(text: str) -> tuple[np.ndarray, int]:
+        result = real(text)
+        synthesised.append(time.perf_counter())
+        return result
+
+    speaker.synthesize = timed  # type: ignore[method-assign]
+    assert speaker.say(LONG_REPLY)
+    assert len(synthesised) >= 3
+    assert started[0] < synthesised[-1]  # the user heard the start before the end existed
+
+
+# ----- loudness
+
+
+def test_loudness_meter_reads_the_standards_calibration_tone() -> None:
+    # BS.1770: a 997 Hz sine at 0 dBFS peak reads -3.01 LUFS, whatever the sample rate.
+    for rate in (16000, 22050, 48000):
+        tone = np.sin(2 * np.pi * 997 * np.arange(3 * rate) / rate).astype(np.float32)
+        assert loudness_lufs(tone, rate) == pytest.approx(-3.01, abs=0.05)
+        assert loudness_lufs(tone * 0.1, rate) == pytest.approx(-23.01, abs=0.05)
+    assert loudness_lufs(np.zeros(22050, np.float32), 22050) == float("-inf")
+
+
+@pytest.mark.parametrize("voice", ["piper", "espeak"])
+def test_every_voice_speaks_at_the_target_loudness_and_loud_is_louder(voice: str) -> None:
+    text = "Stretch your calf against the wall and hold it for thirty seconds."
+    normal, rate = Speaker(voice=voice, play=False).synthesize(text)
+    loud, _ = Speaker(voice=voice, play=False, loudness_lufs=LOUD_LUFS).synthesize(text)
+    assert loudness_lufs(normal, rate) == pytest.approx(TARGET_LUFS, abs=1.0)
+    assert loudness_lufs(loud, rate) > loudness_lufs(normal, rate) + 4.0
+    ceiling = 10 ** (PEAK_CEILING_DB / 20) + 1e-6
+    assert np.max(np.abs(normal)) <= ceiling and np.max(np.abs(loud)) <= ceiling
+
+
+# ----- text that is hard to speak
+
+
+def test_symbols_only_and_empty_text_never_raise(tmp_path: Path) -> None:
+    out = io.StringIO()
+    speaker = Speaker(wav_out=tmp_path, play=False, stdout=out)
+    assert speaker.say("")
+    assert speaker.say("   ")
+    speaker.say("... ?! ---")
+    speaker.say("@#%&*")
+    assert speaker.say("911")  # digits are read out
+    assert list(tmp_path.glob("*911*.wav"))
+
+
+def test_very_long_text_starts_speaking_and_can_be_stopped() -> None:
+    text = " ".join([LONG_REPLY] * 300) + " " + "x" * 5000  # ~12,000 words and a 5,000-letter word
+    speaker = Speaker(output_stream=FakeOutputStream)
+
+    def barge_in() -> None:
+        while speaker.last_reply is None or speaker.last_reply.played_frames == 0:
+            time.sleep(0.01)
+        speaker.stop()
+
+    threading.Thread(target=barge_in, daemon=True).start()
+    assert speaker.say(text) is False
+    stats = speaker.last_reply
+    assert stats is not None and stats.played_frames > 0
+    assert len(stats.synthesis_s) < 10 < len(stats.chunks)  # the rest was never made
+    assert max(len(c) for c in stats.chunks) <= tts.MAX_CHUNK_WORDS * (tts.MAX_WORD_CHARS + 1)
