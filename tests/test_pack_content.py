@@ -40,13 +40,51 @@ KNOWLEDGE_INTENTS = (
     "see_doctor",
     "doctor_visit",
     "nerve_control",
+    "magnesium",
 )
 ACTION_INTENTS = ("cramp_now", "start_stretch")
-REQUIRED_INTENTS = KNOWLEDGE_INTENTS + ACTION_INTENTS + ("emergency",) + CONTROL_INTENTS
-MUSCLES = ("calf", "hamstring", "quadriceps", "foot", "hand", "forearm", "abdomen", "side", "neck", "lower_back")
-BOTH_KINDS = ("calf", "hamstring", "quadriceps", "foot")
+EMERGENCY_INTENTS = (
+    "emergency",
+    "cardiac_arrest",
+    "crisis",
+    "faint",
+    "heat_stroke",
+    "anaphylaxis",
+    "seizure",
+    "head_injury",
+    "clot",
+    "rhabdo",
+    "overdose",
+)
+REQUIRED_INTENTS = KNOWLEDGE_INTENTS + ACTION_INTENTS + EMERGENCY_INTENTS + CONTROL_INTENTS
+MUSCLES = (
+    "calf",
+    "hamstring",
+    "quadriceps",
+    "foot",
+    "hand",
+    "forearm",
+    "abdomen",
+    "side",
+    "chest",
+    "neck",
+    "lower_back",
+)
+BOTH_KINDS = ("calf", "hamstring", "quadriceps", "foot", "chest", "abdomen", "lower_back")
+CHECKED_RELIEF = {
+    "calf": "calf_check",
+    "chest": "chest_check",
+    "abdomen": "belly_check",
+    "side": "side_check",
+    "lower_back": "back_check",
+}
+"""Relief routines that first ask the red flags for their muscle (a clot, the heart, the belly, the spine)."""
 DISPOSITION_URGENCY = {"self_care": 0, "book_visit": 1, "doctor_soon": 2, "emergency": 3}
+NUMBERS = ("nine one one", "nine nine nine", "one one two")
+"""The emergency numbers (US, UK, EU and most mobiles), spelled for the voice."""
 MAX_WORDS = 45
+EMERGENCY_MAX_WORDS = 60
+"""Emergency advice names three numbers, spelled out (nine words), before or after what to do."""
 
 # Characters a speech engine would read out or choke on.
 MARKUP = re.compile(r"[*#\[\]•·►▪–—_`<>{}|~^\\]|\bhttps?:")
@@ -148,7 +186,8 @@ def test_answers_are_short_enough_to_speak(pack: Pack) -> None:
     for iid, behaviour in pack.behaviours.items():
         if behaviour.answer is None:
             continue
-        assert len(behaviour.answer.say.split()) <= MAX_WORDS, iid
+        limit = EMERGENCY_MAX_WORDS if behaviour.emergency else MAX_WORDS
+        assert len(behaviour.answer.say.split()) <= limit, iid
         for part in behaviour.answer.more:
             assert len(part.split()) <= MAX_WORDS, f"{iid}: {part}"
 
@@ -175,10 +214,35 @@ def test_diagnosis_check_catches_a_diagnosis() -> None:
 
 def test_emergency_tells_them_to_call_now(pack: Pack) -> None:
     behaviour = pack.behaviours["emergency"]
-    assert behaviour.emergency
     assert behaviour.answer is not None
     assert "call emergency services now" in behaviour.answer.say.lower()
-    assert [iid for iid, b in pack.behaviours.items() if b.emergency] == ["emergency"]
+    assert sorted(iid for iid, b in pack.behaviours.items() if b.emergency) == sorted(EMERGENCY_INTENTS)
+    for iid in EMERGENCY_INTENTS:
+        answer = pack.behaviours[iid].answer
+        assert answer is not None, iid
+        for number in NUMBERS:
+            assert number in answer.say.lower(), f"{iid} does not name {number}"
+
+
+def test_a_collapse_hears_compressions_and_the_defibrillator_first(pack: Pack) -> None:
+    answer = pack.behaviours["cardiac_arrest"].answer
+    assert answer is not None
+    first = answer.say.split(".")[0].lower()
+    assert "chest compressions" in first and "defibrillator" in first, first
+
+
+def test_a_crisis_hears_a_crisis_line(pack: Pack) -> None:
+    answer = pack.behaviours["crisis"].answer
+    assert answer is not None
+    said = answer.say.lower()
+    assert "nine eight eight" in said and "one one six, one two three" in said and "samaritans" in said
+
+
+def test_urgent_dispositions_name_the_numbers(pack: Pack) -> None:
+    for disposition in pack.dispositions.values():
+        if disposition.urgency == 3:
+            for number in NUMBERS:
+                assert number in disposition.say.lower(), f"{disposition.id} does not name {number}"
 
 
 def test_controls_are_controls_only(pack: Pack) -> None:
@@ -218,12 +282,26 @@ def test_every_muscle_has_a_routine(pack: Pack) -> None:
 def test_routines_are_gentle_and_well_formed(pack: Pack) -> None:
     for rid, routine in pack.routines.items():
         assert routine.intro.count(".") <= 1, f"{rid}: intro should be one sentence"
-        assert "stop" in routine.intro.lower(), f"{rid}: intro should say when to stop"
+        assert "stop if" in routine.intro.lower() and "sharply" in routine.intro.lower(), f"{rid}: when to stop"
+        assert "no bouncing" in routine.intro.lower(), f"{rid}: intro should say no bouncing"
         assert "water" in routine.outro.lower() and "doctor" in routine.outro.lower(), rid
         for step in routine.steps:
             assert 0 <= step.hold_seconds <= 60, rid
             assert 1 <= step.repetitions <= 3, rid
             assert set(step.sides) <= {"left", "right"}, rid
+        balancing = [step.say for step in routine.steps if "balance" in step.say.lower()]
+        for say in balancing:
+            assert "lie" in say.lower(), f"{rid}: a balancing step needs a lying-down option: {say}"
+
+
+def test_relief_for_belly_side_chest_calf_and_back_checks_red_flags_first(pack: Pack) -> None:
+    for muscle, check in CHECKED_RELIEF.items():
+        routine = pack.routine_for(muscle, "relief")
+        assert routine is not None and routine.kind == "relief", muscle
+        assert routine.check == check, muscle
+        interview = pack.triage[check]
+        assert len(interview.questions) <= 2, f"{check}: one or two red flags, not an interview"
+        assert all(q.red_flag for q in interview.questions.values()), check
 
 
 def _check_action(pack: Pack, action: Action, where: str) -> None:
@@ -258,7 +336,9 @@ def test_follow_ups_and_triage_references_resolve(pack: Pack) -> None:
 
 
 def test_dispositions_are_the_four_levels(pack: Pack) -> None:
-    assert {d.id: d.urgency for d in pack.dispositions.values()} == DISPOSITION_URGENCY
+    urgencies = {d.id: d.urgency for d in pack.dispositions.values()}
+    assert DISPOSITION_URGENCY.items() <= urgencies.items()
+    assert set(urgencies.values()) == {0, 1, 2, 3}
 
 
 def _walk(pack: Pack, interview: TriageInterview, qid: str, trail: tuple[str, ...], reached: set[str]) -> None:
@@ -270,9 +350,12 @@ def _walk(pack: Pack, interview: TriageInterview, qid: str, trail: tuple[str, ..
     question = interview.questions[qid]
     assert question.ask.endswith("?"), where
     for answer, action in (("yes", question.yes), ("no", question.no)):
-        assert (action.next is None) != (action.disposition is None), f"{where} {answer}"
+        ends = [target for target in (action.next, action.disposition, action.routine) if target]
+        assert len(ends) == 1, f"{where} {answer}: exactly one of next, disposition or routine"
         if action.disposition:
             assert action.disposition in pack.dispositions, f"{where} {answer}"
+        elif action.routine:
+            assert pack.routines[action.routine].check == interview.id, f"{where}: only a check starts a routine"
         else:
             _walk(pack, interview, str(action.next), trail + (qid,), reached)
     if question.red_flag:
@@ -283,7 +366,8 @@ def _walk(pack: Pack, interview: TriageInterview, qid: str, trail: tuple[str, ..
 def test_every_triage_path_ends_in_a_disposition(pack: Pack) -> None:
     assert {"twitch_check", "cramp_check"} <= set(pack.triage)
     for tid, interview in pack.triage.items():
-        assert 3 <= len(interview.questions) <= 6, tid
+        checks = {routine.check for routine in pack.routines.values()}
+        assert (1 if tid in checks else 3) <= len(interview.questions) <= (2 if tid in checks else 12), tid
         reached: set[str] = set()
         _walk(pack, interview, interview.start, (), reached)
         assert reached == set(interview.questions), f"{tid}: unreachable {set(interview.questions) - reached}"
