@@ -6,16 +6,22 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .errors import AssistantError, BadInput
 from .pack import Pack, load_pack
 
+if TYPE_CHECKING:
+    from .lines import LineFile
+
 MAX_QUESTION_CHARS = 10_000
 """Typed questions longer than this are refused: no one says that much in one turn."""
+
+MAX_LINE_CHARS = 1_000_000
+"""``chat`` stops at a line this long: past it, what arrives is not typed text."""
 
 
 def _pack(args: argparse.Namespace) -> Pack:
@@ -39,8 +45,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     matcher = Matcher(pack)
     transcript = None
     if args.audio:
-        engine = _engine(args, pack, announce=not args.json)
-        transcript = _transcribe_file(engine, Path(args.audio), denoise=not args.no_denoise)
+        turn = _file_turn(Path(args.audio), denoise=not args.no_denoise)  # a bad file is said before start-up
+        transcript = _engine(args, pack, announce=not args.json).transcribe(turn.chunks)
         text = transcript.text
     else:
         text = _question(" ".join(args.text))
@@ -75,11 +81,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _results_file(path: Path) -> TextIO:
-    try:
-        return path.open("w", encoding="utf-8")
-    except OSError as error:
-        raise BadInput(f"{path}: cannot write results: {error.strerror}") from None
+def _results_file(path: Path) -> LineFile:
+    from .lines import LineFile
+
+    return LineFile(path, "results")
 
 
 def _source_name(pack: Pack, source_id: str) -> str:
@@ -106,6 +111,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         out_handle = stack.enter_context(_results_file(Path(args.out))) if args.out else None
         summary = evaluate(Path(args.manifest), Matcher(pack), out_handle, transcribe)
+        if not summary["n"]:
+            bad = f"its {summary['errors']} bad line(s) are listed above" if summary["errors"] else "it holds none"
+            raise BadInput(f"{args.manifest}: no item could be scored; {bad}")
     if args.json:
         print(json.dumps(summary))
     else:
@@ -144,11 +152,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and not args.json
     if interactive:
         print("Type a question (Ctrl-D to quit).", file=sys.stderr)
-    for line in sys.stdin:
-        text = line.strip()
-        if not text:
-            continue
-        match = matcher.match(text[:MAX_QUESTION_CHARS], dialogue.context())
+    for text in _typed_lines(sys.stdin):
+        match = matcher.match(text, dialogue.context())
         turns = [dialogue.handle(match), *dialogue.poll()]
         for turn in turns:
             if args.json:
@@ -170,6 +175,32 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _typed_lines(stream: TextIO) -> Iterator[str]:
+    """The non-empty lines of ``stream``, stripped; a line over ``MAX_QUESTION_CHARS`` is refused with one
+    line on stderr and the conversation goes on. Memory stays bounded whatever arrives."""
+    number = 0
+    try:
+        while line := stream.readline(MAX_QUESTION_CHARS + 2):
+            number += 1
+            if len(line) > MAX_QUESTION_CHARS + 1 or (len(line) > MAX_QUESTION_CHARS and not line.endswith("\n")):
+                skipped = len(line)
+                while not line.endswith("\n") and (line := stream.readline(1 << 16)):
+                    skipped += len(line)
+                    if skipped > MAX_LINE_CHARS:
+                        raise BadInput(f"stdin line {number} runs past {MAX_LINE_CHARS:,} characters: is this text?")
+                print(
+                    f"assistant: line {number}: the question is longer than {MAX_QUESTION_CHARS:,} characters, "
+                    "the limit; skipped",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            if text := line.strip():
+                yield text
+    except UnicodeDecodeError:
+        raise BadInput(f"stdin line {number + 1} is not UTF-8 text") from None
+
+
 def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
     """The speech engine the options ask for, said once on stderr."""
     from .asr.base import engine_notice, open_engine
@@ -182,16 +213,22 @@ def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
 
 def _transcribe_file(engine: Any, path: Path, denoise: bool = True) -> Any:
     """One file, one spoken turn (noise taken out, silence skipped, so a long silent file is quick)."""
+    return engine.transcribe(_file_turn(path, denoise).chunks)
+
+
+def _file_turn(path: Path, denoise: bool = True) -> Any:
+    """One file as one spoken turn, opened (an unreadable file raises ``BadInput`` here)."""
     from .audio.mic import FileTurns
 
-    turn = next(iter(FileTurns([path], denoise=denoise)))
-    return engine.transcribe(turn.chunks)
+    return next(iter(FileTurns([path], denoise=denoise)))
 
 
 def _speaker(args: argparse.Namespace) -> Any:
     """The voice the options ask for, said once on stderr."""
     from .tts import LOUD_LUFS, TARGET_LUFS, Speaker
 
+    if args.wav_out and Path(args.wav_out).exists() and not Path(args.wav_out).is_dir():
+        raise BadInput(f"{args.wav_out}: --wav-out needs a folder, and this is a file")
     speaker = Speaker(
         voice=args.voice,
         rate=args.rate,
@@ -250,8 +287,14 @@ def cmd_listen(args: argparse.Namespace) -> int:
     pack = _pack(args)
     conversation = _conversation(args, pack)
     if args.input:
-        conversation.run(FileTurns(args.input, denoise=not args.no_denoise))
-        return 0
+        unreadable: list[BadInput] = []
+
+        def skip(error: BadInput) -> None:
+            unreadable.append(error)
+            print(f"assistant: error: {error.message}; going on with the next file", file=sys.stderr, flush=True)
+
+        conversation.run(FileTurns(args.input, denoise=not args.no_denoise, on_unreadable=skip))
+        return 2 if unreadable else 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
     microphone = MicrophoneTurns(device, denoise=not args.no_denoise)
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 1000
+"""Longer messages are cut here."""
+
 
 class AssistantError(Exception):
     """A problem with input, configuration or the environment, explained in one line.
@@ -12,6 +15,10 @@ class AssistantError(Exception):
     """
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
+        # One line, and short: a message may quote input, and input can be huge or span lines.
+        message = " ".join(message.split())
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 from tqdm import tqdm
 
 from .errors import AssistantError, BadInput
+from .lines import LineSink
 from .match import Matcher
 from .messages import Transcript
 
@@ -43,6 +46,8 @@ class ManifestItem:
 def read_manifest(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed item or the error message) for each non-empty line."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadInput(f"{path}: the manifest is not a regular file (a pipe or a device?)")
         handle = path.open(encoding="utf-8")
     except OSError as error:
         raise BadInput(f"{path}: cannot read manifest: {error.strerror}") from None
@@ -88,7 +93,7 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
 def evaluate(
     manifest: Path,
     matcher: Matcher,
-    out: TextIO | None = None,
+    out: LineSink | None = None,
     transcribe: Transcriber | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -106,6 +111,7 @@ def evaluate(
     for number, item in bar:
         if isinstance(item, str):
             errors += 1
+            print(f"assistant: {item}", file=sys.stderr)
             _write(out, {"line": number, "error": item})
             continue
         record: dict[str, Any] = {"id": item.id}
@@ -133,6 +139,7 @@ def evaluate(
             match = matcher.match_heard(text, transcript)
         except AssistantError as error:
             errors += 1
+            print(f"assistant: {manifest}:{number}: {error.message}", file=sys.stderr)
             record["error"] = error.message
             _write(out, record)
             continue
@@ -172,6 +179,6 @@ def evaluate(
     return summary
 
 
-def _write(out: TextIO | None, record: dict[str, Any]) -> None:
+def _write(out: LineSink | None, record: dict[str, Any]) -> None:
     if out is not None:
         out.write(json.dumps(record) + "\n")

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from rapidfuzz import fuzz
 
@@ -25,6 +24,7 @@ from .audio.mic import AudioTurn
 from .audio.vad import Endpointer
 from .dialogue import Dialogue
 from .errors import AssistantError
+from .lines import LineFile
 from .match import Matcher
 from .messages import Match, Transcript, Turn, Utterance
 from .normalize import normalize
@@ -103,10 +103,7 @@ class SessionLog:
     """Opt-in log of the conversation as text only (never audio), one JSON line per turn."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            self._handle: TextIO = path.open("a", encoding="utf-8")
-        except OSError as error:
-            raise AssistantError(f"{path}: cannot write the session log: {error.strerror}") from None
+        self._file = LineFile(path, "the session log", append=True)
 
     def write(self, exchange: Exchange) -> None:
         record = {
@@ -115,11 +112,10 @@ class SessionLog:
             "intent": exchange.match.intent if exchange.match else None,
             "said": list(exchange.turn.say) if exchange.turn else [],
         }
-        self._handle.write(json.dumps(record) + "\n")
-        self._handle.flush()
+        self._file.write(json.dumps(record) + "\n")
 
     def close(self) -> None:
-        self._handle.close()
+        self._file.close()
 
 
 class Conversation:

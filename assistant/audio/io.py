@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,21 +22,54 @@ SAMPLE_RATE = 16000
 MIN_RATE = 8000
 MAX_RATE = 48000
 
+MAX_TURN_S = 30.0
+"""A file is heard as one spoken turn of at most this many seconds; the rest is left unheard, with a
+warning (a question takes a few seconds; the microphone's endpointer cuts live turns at 15 s)."""
+
+MAX_PIPED_BYTES = 20_000_000
+"""Audio arriving through a pipe or on stdin is read into memory, up to this much (about 10 minutes of
+16 kHz 16-bit mono): libsndfile needs to seek in a file, which a pipe cannot."""
+
 _LOGGER = logging.getLogger(__name__)
 
 PathLike = str | Path
 
 
-def _open(path: Path) -> sf.SoundFile:
-    """Open ``path`` for reading or explain in one line why it cannot be used."""
-    if not path.exists():
-        raise BadInput(f"{path}: no such audio file")
-    if path.is_dir():
-        raise BadInput(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise BadInput(f"{path}: empty file, no audio in it")
+def _piped(path: Path) -> io.BytesIO:
+    """What arrives through a pipe, a device or stdin ("-"), read into memory (see ``MAX_PIPED_BYTES``)."""
     try:
-        audio = sf.SoundFile(str(path))
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(MAX_PIPED_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_PIPED_BYTES + 1)
+    except OSError as error:
+        raise BadInput(f"{path}: cannot read: {error.strerror}") from None
+    if len(data) > MAX_PIPED_BYTES:
+        raise BadInput(f"{path}: more than {MAX_PIPED_BYTES:,} bytes came through; give a file instead")
+    if not data:
+        raise BadInput(f"{path}: nothing came through, no audio in it")
+    return io.BytesIO(data)
+
+
+def _open(path: Path) -> sf.SoundFile:
+    """Open ``path`` (a file, a pipe or a device, or "-" for stdin) or explain in one line why it cannot be used."""
+    source: str | io.BytesIO = str(path)
+    try:
+        mode = os.stat(path).st_mode if str(path) != "-" else stat.S_IFIFO
+    except OSError as error:
+        if not path.is_symlink() and not path.exists():
+            raise BadInput(f"{path}: no such audio file") from None
+        raise BadInput(f"{path}: cannot read: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise BadInput(f"{path}: is a folder, not an audio file")
+    if stat.S_ISREG(mode):
+        if path.stat().st_size == 0:
+            raise BadInput(f"{path}: empty file, no audio in it")
+    else:
+        source = _piped(path)
+    try:
+        audio = sf.SoundFile(source)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
         raise BadInput(f"{path}: not an audio file this program can read (WAV, FLAC, OGG, MP3): {error}") from None
     if audio.frames == 0:
@@ -46,18 +83,22 @@ def _open(path: Path) -> sf.SoundFile:
 
 
 def _to_int16(samples: np.ndarray) -> np.ndarray:
+    if not np.isfinite(samples).all():
+        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)  # a float file may hold NaN or Inf
     return np.clip(np.rint(samples * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def iter_audio(path: PathLike, chunk_ms: int = 100) -> Iterator[np.ndarray]:
+def iter_audio(path: PathLike, chunk_ms: int = 100, max_s: float | None = None) -> Iterator[np.ndarray]:
     """Stream ``path`` as 16 kHz mono int16 chunks of about ``chunk_ms``, in bounded memory.
 
     A file cut short (a truncated download, a recording that was killed) yields what
     can be decoded; an unreadable one raises ``BadInput`` before anything is yielded.
+    With ``max_s``, reading stops after that many seconds, with a warning when there was more.
     """
     path = Path(path)
     audio = _open(path)
     block = max(1, audio.samplerate * chunk_ms // 1000)
+    frames_left = round(max_s * audio.samplerate) if max_s is not None else None
     resampler = (
         soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, dtype="float32")
         if audio.samplerate != SAMPLE_RATE
@@ -67,6 +108,12 @@ def iter_audio(path: PathLike, chunk_ms: int = 100) -> Iterator[np.ndarray]:
     with audio:
         try:
             for frames in audio.blocks(blocksize=block, dtype="float32", always_2d=True):
+                if frames_left is not None:
+                    if frames_left <= 0:
+                        _LOGGER.warning("%s: longer than %g s; only its first %g s are heard", path, max_s, max_s)
+                        break
+                    frames = frames[:frames_left]
+                    frames_left -= len(frames)
                 mono = frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
                 out = resampler.resample_chunk(mono) if resampler is not None else mono
                 if len(out):

@@ -12,9 +12,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..clock import Clock, SystemClock
-from ..errors import AssistantError
+from ..errors import AssistantError, BadInput
 from .denoise import suppressed
-from .io import SAMPLE_RATE, iter_audio
+from .io import MAX_TURN_S, SAMPLE_RATE, iter_audio
 from .vad import FRAME_SAMPLES, Endpointer, LiveTurn, speech_only
 
 _LOGGER = logging.getLogger(__name__)
@@ -217,18 +217,35 @@ class MicrophoneTurns:
 
 class FileTurns:
     """Each file is one spoken turn, streamed from disk; noise is taken out when ``denoise`` and
-    silence skipped when ``skip_silence``, as the microphone's turns are."""
+    silence skipped when ``skip_silence``, as the microphone's turns are. A turn is at most
+    ``max_turn_s`` long. With ``on_unreadable``, a file that cannot be read is passed to it and
+    skipped, so the files after it are still heard; without, its ``BadInput`` ends the iteration."""
 
-    def __init__(self, paths: Sequence[str | Path], skip_silence: bool = True, denoise: bool = True) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        skip_silence: bool = True,
+        denoise: bool = True,
+        max_turn_s: float = MAX_TURN_S,
+        on_unreadable: Callable[[BadInput], None] | None = None,
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         self.skip_silence = skip_silence
         self.denoise = denoise
+        self.max_turn_s = max_turn_s
+        self.on_unreadable = on_unreadable
 
     def __iter__(self) -> Iterator[AudioTurn]:
         for path in self.paths:
-            chunks: Iterable[np.ndarray] = iter_audio(path)
+            chunks: Iterable[np.ndarray] = iter_audio(path, max_s=self.max_turn_s)
             # Opening here (first chunk) makes bad files fail at their turn, with their name.
-            first = next(iter(chunks), None)  # type: ignore[call-overload]
+            try:
+                first = next(iter(chunks), None)  # type: ignore[call-overload]
+            except BadInput as error:
+                if self.on_unreadable is None:
+                    raise
+                self.on_unreadable(error)
+                continue
             stream = _chain(first, chunks)
             if self.denoise:
                 stream = suppressed(stream)
