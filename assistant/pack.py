@@ -43,7 +43,7 @@ CONTROL_INTENTS = (
 ROUTINE_KINDS = ("relief", "stretch")
 """``relief`` eases a cramp happening now; ``stretch`` is an ordinary stretch."""
 
-MAX_PACK_BYTES = 2_000_000
+MAX_PACK_BYTES = 1_000_000
 """A pack (all its files together) larger than this is refused; the bundled one is about 110 kB."""
 
 MAX_ALIAS_NODES = 10_000
@@ -64,6 +64,8 @@ class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
     """
 
     source_name = ""
+    anchors = True
+    """False when the text holds no '&', so no anchors and nothing for an alias to repeat."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:  # type: ignore[override]
         seen: set[Any] = set()
@@ -78,7 +80,8 @@ class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
         return mapping
 
     def construct_document(self, node: yaml.Node) -> Any:
-        _check_aliases(node)
+        if self.anchors:
+            _check_aliases(node)
         return super().construct_document(node)
 
 
@@ -412,6 +415,7 @@ def read_yaml(path: Path) -> Any:
         raise BadInput(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
     loader = _LineLoader(text)
     loader.source_name = str(path)
+    loader.anchors = "&" in text
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as error:
