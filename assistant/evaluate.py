@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,8 @@ def evaluate(
     audio_seconds = compute_seconds = 0.0
     latencies: list[float] = []
     spoken = 0
+    slot_checks: dict[str, int] = {}
+    slot_misses: dict[str, list[tuple[str, str | None]]] = {}
     items = list(read_manifest(manifest))
     bar = tqdm(items, desc="eval", unit="item", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
     for number, item in bar:
@@ -146,6 +149,14 @@ def evaluate(
         n += 1
         intent_ok = match.intent == item.intent
         slots_ok = intent_ok and all(match.slots.get(k) == v for k, v in item.slots.items())
+        slot_errors = []
+        if item.intent is not None:
+            for name, expected in item.slots.items():
+                got = match.slots.get(name)
+                slot_checks[name] = slot_checks.get(name, 0) + 1
+                if got != expected:
+                    slot_errors.append({"slot": name, "expected": expected, "got": got})
+                    slot_misses.setdefault(name, []).append((expected, got))
         correct += intent_ok
         if item.intent is None:
             ood += 1
@@ -161,6 +172,7 @@ def evaluate(
                 "expected_intent": item.intent,
                 "expected_slots": item.slots,
                 "correct": slots_ok if item.intent is not None else intent_ok,
+                "slot_errors": slot_errors,
             }
         )
         _write(out, record)
@@ -170,6 +182,10 @@ def evaluate(
         "command_acceptance": round(accepted / in_domain, 4) if in_domain else None,
         "ood_false_accept_rate": round(ood_accepted / ood, 4) if ood else None,
         "errors": errors,
+        "slot_errors": {
+            name: {"wrong": len(misses), "checked": slot_checks[name], "examples": _commonest(misses)}
+            for name, misses in sorted(slot_misses.items())
+        },
     }
     if spoken:
         summary["wer"] = round(word_edits / ref_words, 4) if ref_words else None
@@ -177,6 +193,20 @@ def evaluate(
         summary["latency_ms_p50"] = round(float(np.percentile(latencies, 50)), 1) if latencies else None
         summary["latency_ms_p95"] = round(float(np.percentile(latencies, 95)), 1) if latencies else None
     return summary
+
+
+def _commonest(misses: list[tuple[str, str | None]], count: int = 3) -> list[dict[str, str | None]]:
+    """The most frequent (expected, got) confusions of one slot, most frequent first."""
+    return [{"expected": expected, "got": got} for (expected, got), _ in Counter(misses).most_common(count)]
+
+
+def format_slot_errors(slot_errors: dict[str, Any]) -> list[str]:
+    """One line per slot that came back wrong: how often, and its commonest confusions."""
+    lines = []
+    for name, errors in slot_errors.items():
+        seen = ", ".join(f"{e['expected']!r} -> {e['got']!r}" for e in errors["examples"])
+        lines.append(f"  {name}: {errors['wrong']} of {errors['checked']} wrong ({seen})")
+    return lines
 
 
 def _write(out: LineSink | None, record: dict[str, Any]) -> None:

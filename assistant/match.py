@@ -39,6 +39,7 @@ from hassil import (
     ListReference,
     Permutation,
     RangeSlotList,
+    RecognizeResult,
     RuleReference,
     Sentence,
     Sequence,
@@ -490,32 +491,22 @@ class Matcher:
         candidates = covering | self._any_words
         if not candidates:
             return None
-        blocks: dict[str, list[IntentData]] = defaultdict(list)
-        graph_of: dict[int, _Graph] = {}
-        pruner = _Pruner(normalized, self._exact_intents.expansion_rules, self._subtree_words)
+        # hassil leaves out every skip word or none. Each template is handed the sentence without the filler
+        # it cannot say, so "um why is my eye twitching" meets "why is my eye twitching" when "my" is a
+        # skip word too; templates heard alike are recognised together.
+        filler = [(t, self._word_masks.get(t, 0)) for t in dict.fromkeys(tokens) if t in self._skip]
+        groups: dict[str, list[_Graph]] = defaultdict(list)
         while candidates:
             lowest = candidates & -candidates
             candidates ^= lowest
-            graph = self._graphs[lowest.bit_length() - 1]
-            assert graph.exact is not None
-            block = graph.exact
-            if block.expansion_rules:  # rules of its own: its pruning is its own too
-                rules = {**self._exact_intents.expansion_rules, **block.expansion_rules}
-                pruned = _Pruner(normalized, rules, {}).prune(block.sentences[0].expression)
-            else:
-                pruned = pruner.prune(block.sentences[0].expression)
-            if pruned is None:
-                continue
-            block = _alone(block, Sentence(expression=pruned, text=graph.text))
-            graph_of[id(block)] = graph
-            blocks[graph.intent].append(block)
-        intents = dataclasses.replace(
-            self._exact_intents, intents={name: Intent(name=name, data=data) for name, data in blocks.items()}
-        )
-        result = recognize_best(normalized, intents, intent_context=dict(context) if context else None)
-        if result is None:
+            left_out = {t for t, mask in filler if not mask & lowest}
+            groups[" ".join(t for t in tokens if t not in left_out)].append(self._graphs[lowest.bit_length() - 1])
+        found = [self._recognize(heard, graphs, context) for heard, graphs in groups.items()]
+        results = [item for item in found if item is not None]
+        if not results:
             return None
-        graph = graph_of[id(result.intent_data)]
+        # The reading that left out least filler, as hassil itself prefers the text as said.
+        result, graph = max(results, key=lambda item: len(item[0].original_text))
         slots = {entity.name: str(entity.value) for entity in result.entities_list}
         return Match(
             text=text,
@@ -526,6 +517,32 @@ class Matcher:
             closest=graph.intent,
             template=graph.text,
         )
+
+    def _recognize(
+        self, heard: str, graphs: list[_Graph], context: Mapping[str, Any] | None
+    ) -> tuple[RecognizeResult, _Graph] | None:
+        """hassil's best reading of ``heard`` among ``graphs``' templates, pruned to what ``heard`` can say."""
+        blocks: dict[str, list[IntentData]] = defaultdict(list)
+        graph_of: dict[int, _Graph] = {}
+        pruner = _Pruner(heard, self._exact_intents.expansion_rules, self._subtree_words)
+        for graph in graphs:
+            assert graph.exact is not None
+            block = graph.exact
+            if block.expansion_rules:  # rules of its own: its pruning is its own too
+                rules = {**self._exact_intents.expansion_rules, **block.expansion_rules}
+                pruned = _Pruner(heard, rules, {}).prune(block.sentences[0].expression)
+            else:
+                pruned = pruner.prune(block.sentences[0].expression)
+            if pruned is None:
+                continue
+            block = _alone(block, Sentence(expression=pruned, text=graph.text))
+            graph_of[id(block)] = graph
+            blocks[graph.intent].append(block)
+        intents = dataclasses.replace(
+            self._exact_intents, intents={name: Intent(name=name, data=data) for name, data in blocks.items()}
+        )
+        result = recognize_best(heard, intents, intent_context=dict(context) if context else None)
+        return (result, graph_of[id(result.intent_data)]) if result is not None else None
 
     def _exact_confidence(self, graph: _Graph, tokens: list[str], entities: list[MatchEntity]) -> float:
         """What the fuzzy alignment costs hassil's reading: filler left out costs its weight, a wildcard

@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/bench_text.py [--json]
 
+Besides: sentences sampled from each pack's own templates (the bundled pack, the coffee fixture and, when
+../shared/realspeech is there, its Rhino coffee grammar converted), which must all come back right; and
+what each path of the matcher costs: hassil's exact recognition (a sentence a template says, or one no
+template does) and the fuzzy alignment, timed on the same sentences.
+
 Prints numbers; asserts nothing. The README quotes its output.
 """
 
@@ -20,11 +25,15 @@ import numpy as np
 
 from assistant.evaluate import evaluate
 from assistant.match import Matcher
-from assistant.pack import load_pack
+from assistant.pack import Pack, load_pack
+from assistant.rhino import load_rhino_pack
+from assistant.sample import sample_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 COFFEE = ROOT / "tests" / "fixtures" / "coffee_pack.yaml"
+RHINO_COFFEE = ROOT.parent / "shared" / "realspeech" / "coffee_maker.yaml"
+SAMPLED = 300
 COFFEE_ORDERS = [
     "i would like a large oat milk latte iced with honey double shot please",
     "can i get a double shot hot grande with vanilla syrup almond milk mocha",
@@ -51,6 +60,40 @@ def time_matches(matcher: Matcher, texts: list[str], rounds: int) -> list[float]
             matcher.match(text)
             samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def time_paths(matcher: Matcher, texts: list[str], rounds: int) -> dict[str, dict[str, float]]:
+    """Each path timed on the same sentences, interleaved so that load on the machine hits them alike:
+    hassil's exact recognition when it places the sentence and when it does not, and the fuzzy alignment."""
+    hits: list[float] = []
+    misses: list[float] = []
+    fuzzy: list[float] = []
+    for _ in range(rounds):
+        for text in texts:
+            started = time.perf_counter()
+            found = matcher.match_exact(text)
+            (hits if found is not None else misses).append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            matcher.match_fuzzy(text)
+            fuzzy.append((time.perf_counter() - started) * 1000)
+    paths = {"exact_placed": hits, "exact_not_placed": misses, "fuzzy": fuzzy}
+    return {name: {**percentiles(samples), "n": len(samples) // rounds} for name, samples in paths.items() if samples}
+
+
+def sampled_accuracy(pack: Pack, matcher: Matcher) -> dict[str, object]:
+    """Sentences drawn from the pack's own templates: how many come back with their intent and every slot,
+    through the matcher and through its fuzzy path alone; the first few misses of each."""
+    sentences = sample_pack(pack, SAMPLED, seed=12)
+    result: dict[str, object] = {"n": len(sentences)}
+    for name, match in (("match", matcher.match), ("fuzzy_only", matcher.match_fuzzy)):
+        misses = []
+        for sentence in sentences:
+            found = match(sentence.text)
+            if (found.intent, found.slots) != (sentence.intent, sentence.slots):
+                misses.append({"text": sentence.text, "expected": sentence.slots, "got": found.slots})
+        result[name] = round(1 - len(misses) / len(sentences), 4)
+        result[f"{name}_misses"] = misses[:3]
+    return result
 
 
 def texts_of(path: Path) -> list[str]:
@@ -96,6 +139,18 @@ def main() -> None:
     results["coffee_expansions"] = coffee.expansion_count()
     results["coffee_match"] = percentiles(time_matches(coffee, COFFEE_ORDERS, args.rounds * 4))
 
+    results["bundled_paths"] = time_paths(matcher, texts, args.rounds)
+    results["coffee_paths"] = time_paths(coffee, COFFEE_ORDERS, args.rounds * 4)
+    sampled = {"bundled": sampled_accuracy(pack, matcher), "coffee": sampled_accuracy(coffee.pack, coffee)}
+    results["sampled"] = sampled
+    if RHINO_COFFEE.exists():
+        rhino = load_rhino_pack(RHINO_COFFEE)
+        rhino_matcher = Matcher(rhino)
+        sampled["rhino_coffee"] = sampled_accuracy(rhino, rhino_matcher)
+        rhino_texts = [sentence.text for sentence in sample_pack(rhino, SAMPLED, seed=13)]
+        results["rhino_coffee_match"] = percentiles(time_matches(rhino_matcher, rhino_texts, args.rounds))
+        results["rhino_coffee_paths"] = time_paths(rhino_matcher, rhino_texts, args.rounds)
+
     cold = cold_start(max(3, args.rounds))
     results["ask_cold_start_ms"] = {"median": round(statistics.median(cold), 1), "max": round(max(cold), 1)}
 
@@ -120,6 +175,16 @@ def main() -> None:
         f"loads in {results['coffee_load_ms']} ms"
     )
     print(f"coffee match latency            {results['coffee_match']}")
+    for pack_name in ("bundled", "coffee", "rhino_coffee"):
+        paths = results.get(f"{pack_name}_paths")
+        if isinstance(paths, dict):
+            for path, figures in paths.items():
+                print(f"{pack_name + ' ' + path:31} {figures}")
+    for pack_name, figures in sampled.items():
+        print(
+            f"{'sampled ' + pack_name:31} n={figures['n']} right {figures['match']:.1%}, "
+            f"fuzzy path alone {figures['fuzzy_only']:.1%}"
+        )
     print(f"`assistant ask` cold start      {results['ask_cold_start_ms']}")
 
 

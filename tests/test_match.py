@@ -1,5 +1,6 @@
 """The fuzzy matcher: intents and slots from messy text, fast, without expanding templates."""
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,106 @@ def test_the_prefilter_credits_numbers_said_for_an_inline_range() -> None:
     words_only = sum(float(word_best[t][timer]) * w for t, w in zip(tokens, weights, strict=True))
     assert with_range[timer] > words_only  # "twenty five" counts towards the timer template
     assert matcher.match("set a timer for twenty five minutes").slots == {"minutes": "25"}
+
+
+AMOUNTS_PACK = {
+    "language": "en",
+    "skip_words": ["um", "please"],
+    "lists": {
+        "milk": {
+            "values": [
+                f"{amount}{kind}milk"
+                for amount in ("", "a bit of ", "a little bit of ", "a lot of ", "lots of ")
+                for kind in ("", "skim ")
+            ]
+        },
+        "drink": {"values": ["mocha", "iced mocha", "coffee", "drip coffee"]},
+        "size": {"values": ["small", "large", "twelve ounce"]},
+        "roast": {"values": ["light roast", "dark roast"]},
+        "shots": {"values": ["single shot", "double shot"]},
+    },
+    "intents": {
+        "order": {
+            "data": [
+                {
+                    "sentences": [
+                        f"brew [a] {{{a}}} {{{b}}} {{{c}}} {{{d}}} with {{milk}}"
+                        for a, b, c, d in itertools.permutations(["size", "roast", "shots", "drink"])
+                    ]
+                }
+            ]
+        }
+    },
+}
+"""Values inside other values, and 24 templates that differ only in the order of their slots (as a Rhino grammar
+writes them)."""
+
+
+@pytest.fixture(scope="module")
+def amounts() -> Matcher:
+    return Matcher(pack_from_dict(AMOUNTS_PACK))
+
+
+@pytest.mark.parametrize(
+    ("said", "value"),
+    [
+        ("a lot of skim milk", "a lot of skim milk"),
+        ("lots of skim milk", "lots of skim milk"),
+        ("a little bit of milk", "a little bit of milk"),
+        ("a bit of milk", "a bit of milk"),
+        ("skim milk", "skim milk"),
+        ("milk", "milk"),
+    ],
+)
+def test_a_value_said_as_written_beats_its_neighbours_on_the_fuzzy_path(
+    amounts: Matcher, said: str, value: str
+) -> None:
+    # "brwe" is misheard, so no template says the sentence exactly: the fuzzy path answers
+    match = amounts.match(f"brwe a large dark roast double shot iced mocha with {said}")
+    assert amounts.match_exact(match.text) is None
+    assert match.slots["milk"] == value
+    assert match.slots["drink"] == "iced mocha"
+
+
+@pytest.mark.parametrize(
+    "order",
+    [("drink", "size", "roast", "shots"), ("shots", "roast", "drink", "size"), ("roast", "drink", "shots", "size")],
+)
+def test_every_slot_the_template_holds_is_filled_on_the_fuzzy_path(amounts: Matcher, order: tuple[str, ...]) -> None:
+    said = {"size": "twelve ounce", "roast": "light roast", "shots": "single shot", "drink": "drip coffee"}
+    text = "brew um a " + " ".join(said[name] for name in order) + " with a little bit of skim milk pleese"
+    match = amounts.match(text)
+    assert amounts.match_exact(text) is None
+    assert match.slots == {**said, "milk": "a little bit of skim milk"}
+
+
+def test_an_exact_match_is_as_confident_as_its_alignment(bundled: Matcher) -> None:
+    """Both paths mean the same by confidence: hassil's reading costs what aligning its template costs."""
+    texts = ["um why is my eye twitching", "hey hey my calf is cramping", "uh stretch my hamstrings now"]
+    for text in texts:
+        exact = bundled.match_exact(text)
+        assert exact is not None and exact.intent is not None
+        tokens = exact.normalized.split()
+        weights = [bundled._weight(t) for t in tokens]
+        steps, _ = bundled._similarities(tokens, weights)
+        graphs = [g for g in bundled._graphs if g.text == exact.template and g.intent == exact.intent]
+        spans = match_module._SpanCache(bundled, tokens)
+        aligned = [bundled._align(g, tokens, weights, steps, spans, sum(weights), 0.0) for g in graphs]
+        confidences = [1.0 - a[0] / max(sum(weights), a[1], 1.0) for a in aligned if a is not None]
+        assert exact.confidence == pytest.approx(max(confidences), abs=1e-6)
+        assert exact.confidence < 1.0  # the filler costs its little
+
+
+def test_pruning_templates_for_hassil_changes_no_answer(bundled: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [
+        "why is my eyelid twitching",
+        "my calves keep cramping at night",
+        "could too much coffee make my eye twitch",
+        "let's do some stretching for the back of my legs",
+        "ow cramp cramp cramp",
+        "what's the weather like",
+    ]
+    pruned = [bundled.match(text) for text in texts]
+    assert sum(match.intent is not None for match in pruned) >= 4
+    monkeypatch.setattr(match_module._Pruner, "prune", lambda self, expr, depth=0: expr)
+    assert [bundled.match(text) for text in texts] == pruned
