@@ -96,7 +96,7 @@ def _source_name(pack: Pack, source_id: str) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a manifest of typed or spoken items."""
-    from .evaluate import evaluate
+    from .evaluate import evaluate, format_slot_errors
     from .match import Matcher
 
     pack = _pack(args)
@@ -118,7 +118,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         for key, value in summary.items():
-            print(f"{key:24} {value}")
+            if key != "slot_errors":
+                print(f"{key:24} {value}")
+        if summary["slot_errors"]:
+            print("slot errors")
+            print("\n".join(format_slot_errors(summary["slot_errors"])))
+    return 0
+
+
+def cmd_import_rhino(args: argparse.Namespace) -> int:
+    """Convert a Picovoice Rhino context YAML into a pack file."""
+    from .match import Matcher
+    from .pack import pack_from_dict, read_yaml
+    from .rhino import rhino_to_pack_dict, write_pack
+
+    data = rhino_to_pack_dict(read_yaml(Path(args.context)), args.context)
+    matcher = Matcher(pack_from_dict(data, args.context))  # checks the templates before writing them
+    write_pack(data, Path(args.out))
+    print(f"{args.out}: {len(data['intents'])} intents, {matcher.template_count} templates", file=sys.stderr)
     return 0
 
 
@@ -429,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", metavar="RESULTS.jsonl", help="write one result line per item")
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")
     ev.set_defaults(func=cmd_eval)
+
+    rhino = sub.add_parser("import-rhino", help="convert a Picovoice Rhino context (YAML) into an intent pack")
+    rhino.add_argument("context", metavar="CONTEXT.yaml")
+    rhino.add_argument("-o", "--out", required=True, metavar="PACK.yaml")
+    rhino.set_defaults(func=cmd_import_rhino)
 
     check = sub.add_parser("check-intents", parents=[common], help="validate an intent pack")
     check.add_argument("path", nargs="?", help="pack file or folder (default: the bundled pack)")
