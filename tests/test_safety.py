@@ -1,9 +1,13 @@
-"""Safety: every emergency phrasing, typed the way people say it, wins in every dialogue state of the
-bundled pack, through the real matcher and dialogue."""
+"""Safety: every emergency and crisis phrasing, typed the way people say it, wins in every dialogue state of
+the bundled pack, through the real matcher and dialogue and through `assistant chat --json`; everyday gym
+talk stays calm; and every red flag of every interview ends where it should, whatever the question order."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,50 +16,357 @@ import pytest
 from assistant.clock import FakeClock
 from assistant.dialogue import Dialogue
 from assistant.match import Matcher
-from assistant.pack import load_pack
+from assistant.pack import Action, Pack, TriageInterview, TriageQuestion, load_pack
 
 PACK = load_pack()
 MATCHER = Matcher(PACK)
 PHRASINGS = [json.loads(line) for line in (Path(__file__).parent / "data" / "phrasings.jsonl").read_text().splitlines()]
-EMERGENCIES = [item["text"] for item in PHRASINGS if item["intent"] == "emergency"]
+NUMBERS = ("nine one one", "nine nine nine", "one one two")
 NUMBER_READINGS = [
     "call nine hundred eleven",
     "call nine eleven",
     "dial nine hundred and ninety nine",
     "call one hundred twelve",
 ]
-"""Emergency numbers as a recogniser's open vocabulary writes them (flite and festival read 911 aloud
-as "nine hundred eleven", and the general language model writes it so)."""
+"""Emergency numbers as a recogniser's open vocabulary writes them (flite and festival read 911 aloud as
+"nine hundred eleven", and the general language model writes it so)."""
+
+CLASSES: dict[str, tuple[str, list[str]]] = {
+    "crisis": (
+        "crisis",
+        [
+            "I want to kill myself",
+            "I want to die",
+            "I'm going to hurt myself",
+            "i don't want to live anymore",
+            "i've been having thoughts of suicide",
+            "I'm feeling suicidal",
+            "there's no point in living",
+        ],
+    ),
+    "collapse, not breathing": (
+        "cardiac_arrest",
+        [
+            "my friend collapsed and isn't breathing",
+            "someone just collapsed on the treadmill",
+            "he's not breathing",
+            "she's unresponsive",
+            "a guy went down and isn't responding",
+        ],
+    ),
+    "swollen hot calf": (
+        "clot",
+        [
+            "my calf is swollen and hot",
+            "my calf is red and swollen",
+            "could this be a blood clot",
+            "I have a swollen calf",
+        ],
+    ),
+    "can't feel my legs": ("emergency", ["I can't feel my legs", "my legs went numb", "I can't move my legs"]),
+    "faint or dizzy": ("faint", ["I feel faint", "I'm dizzy", "I'm going to pass out", "I feel really lightheaded"]),
+    "short of breath or wheezing": (
+        "emergency",
+        ["I'm short of breath", "I'm wheezing", "I can't get my breath back", "I'm having an asthma attack"],
+    ),
+    "left arm or jaw pain": ("emergency", ["my left arm hurts", "my jaw hurts", "I have a pain in my left arm"]),
+    "racing heart": (
+        "faint",
+        ["my heart is racing and won't slow down", "my heart won't slow down", "I'm having palpitations"],
+    ),
+    "dark urine after exercise": (
+        "rhabdo",
+        ["my pee is dark brown after my workout", "my urine is cola colored", "I'm peeing brown urine after leg day"],
+    ),
+    "heat stroke": (
+        "heat_stroke",
+        ["I think I have heat stroke", "he's really hot and confused", "she's stopped sweating and she's really hot"],
+    ),
+    "whole body cramping or rigid with fever": (
+        "emergency",
+        [
+            "my whole body is cramping and I have a fever",
+            "I'm cramping all over",
+            "my muscles have gone rigid with a high fever",
+        ],
+    ),
+    "fit or seizure": ("seizure", ["she's having a seizure", "he's having a fit", "someone is convulsing"]),
+    "throat closing or lips swelling": (
+        "anaphylaxis",
+        ["my throat is closing up", "my lips are swelling", "I'm having an allergic reaction"],
+    ),
+    "head injury": ("head_injury", ["I hit my head on the bar", "he got knocked out", "I think I have a concussion"]),
+    "sudden loss of sight": (
+        "emergency",
+        [
+            "I suddenly can't see out of one eye",
+            "my vision suddenly went black",
+            "I've suddenly lost the sight in my eye",
+        ],
+    ),
+    "overdose": ("overdose", ["I took too many pills", "he overdosed", "she's taken too many painkillers"]),
+    "stroke, chest pain, calls for help": (
+        "emergency",
+        [item["text"] for item in PHRASINGS if item["intent"] == "emergency"]
+        + [
+            "call nine hundred eleven",
+            "call nine eleven",
+            "dial nine hundred and ninety nine",
+            "call one hundred twelve",
+        ],
+    ),
+}
+"""Each class of emergency or crisis: the intent whose advice it must get, and ways people say it."""
+
+CASES = [(name, intent, text) for name, (intent, texts) in CLASSES.items() for text in texts]
 
 
 def say(dialogue: Dialogue, text: str) -> None:
     dialogue.handle(MATCHER.match(text, dialogue.context()))
 
 
-SETUPS: dict[str, Callable[[Dialogue], None]] = {
-    "idle": lambda d: None,
-    "follow_up": lambda d: say(d, "why is my eye twitching"),
-    "triage": lambda d: say(d, "is twitching a sign of ALS"),
-    "choose_muscle": lambda d: say(d, "I have a cramp"),
-    "routine": lambda d: say(d, "my calf is cramping"),
-    "paused": lambda d: (say(d, "my calf is cramping"), say(d, "pause")),
+SETUPS: dict[str, tuple[str, list[str]]] = {
+    "idle": ("idle", []),
+    "mid-answer follow-up": ("follow_up", ["why is my eye twitching"]),
+    "mid-interview": ("triage", ["is twitching a sign of ALS", "no"]),
+    "before a routine, in its check": ("triage", ["my calf is cramping"]),
+    "choosing a muscle": ("choose_muscle", ["I have a cramp"]),
+    "mid-routine": ("routine", ["my calf is cramping", "no"]),
+    "routine paused": ("paused", ["my hamstring is cramping", "pause"]),
 }
+"""Dialogue states and the typed turns that reach them."""
 
 
-def test_there_are_emergency_phrasings_to_check() -> None:
-    assert len(EMERGENCIES) >= 5
+def advice_for(intent: str) -> Callable[[str], None]:
+    """What the advice for ``intent`` must hold: the emergency numbers, and a crisis line for a crisis."""
+
+    def check(said: str) -> None:
+        said = said.lower()
+        for number in NUMBERS:
+            assert number in said, (intent, said)
+        if intent == "crisis":
+            assert "nine eight eight" in said and "one one six, one two three" in said, said
+        if intent == "cardiac_arrest":
+            assert said.index("chest compressions") < said.index("nine one one"), "compressions come first"
+
+    return check
+
+
+def test_every_class_has_several_phrasings() -> None:
+    for name, (intent, texts) in CLASSES.items():
+        assert len(texts) >= 3, name
+        assert PACK.is_emergency(intent), name
 
 
 @pytest.mark.parametrize("state", list(SETUPS))
-@pytest.mark.parametrize("text", EMERGENCIES + NUMBER_READINGS)
-def test_emergency_phrase_wins_in_every_state(state: str, text: str) -> None:
+@pytest.mark.parametrize(("name", "intent", "text"), CASES, ids=[f"{c[0]}: {c[2]}" for c in CASES])
+def test_emergency_and_crisis_phrases_win_in_every_state(state: str, name: str, intent: str, text: str) -> None:
     dialogue = Dialogue(PACK, FakeClock())
-    SETUPS[state](dialogue)
-    assert dialogue.state.value == state
+    expected_state, turns = SETUPS[state]
+    for line in turns:
+        say(dialogue, line)
+    assert dialogue.state.value == expected_state
     match = MATCHER.match(text, dialogue.context())
-    assert match.intent == "emergency", (text, match.closest, match.confidence)
+    assert match.intent == intent, (text, match.intent, match.closest, match.confidence)
     turn = dialogue.handle(match)
-    advice = " ".join(turn.say).lower()
-    assert "emergency" in advice or "999" in advice or "911" in advice
+    advice_for(intent)(" ".join(turn.say))
     assert dialogue.state.value == "idle"
     assert dialogue.poll() == []  # nothing carries on after the advice
+
+
+@pytest.mark.parametrize("state", list(SETUPS))
+def test_emergency_and_crisis_phrases_win_through_chat_json(state: str) -> None:
+    _, setup = SETUPS[state]
+    lines = [line for _, _, text in CASES for line in [*setup, text]]
+    run = subprocess.run(
+        [sys.executable, "-m", "assistant", "chat", "--json"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    replies = [json.loads(line) for line in run.stdout.splitlines()]
+    by_phrase = [reply for reply in replies if reply.get("transcript") in {text for _, _, text in CASES}]
+    assert len(by_phrase) == len(CASES)
+    for (_, intent, text), reply in zip(CASES, by_phrase, strict=True):
+        assert reply["transcript"] == text
+        assert reply["intent"] == intent, (state, text, reply)
+        advice_for(intent)(" ".join(reply["say"]))
+        assert reply["state"] == "idle"
+
+
+CALM = [
+    "leg day is killing me",
+    "my legs are dead after squats",
+    "this workout is going to kill me",
+    "I'm out of breath after my sprints, is that normal",
+    "my heart rate is high during cardio",
+    "what's my heart rate",
+    "I'm sweating a lot today",
+    "my quads are burning",
+    "my arms are sore after push ups",
+    "I feel sore all over after the gym",
+    "my head hurts after my workout",
+    "I hit a new personal best on deadlift",
+    "my calf is cramping",
+    "my hamstring is tight",
+    "how do I stretch my chest",
+    "my eye keeps twitching",
+    "my pee is dark yellow, am I dehydrated",
+    "should I take magnesium for cramps",
+    "I'm so tired after my run",
+    "my knee hurts when I squat",
+    "I got a stitch in my side",
+    "I'm dying to try the new spin class",
+]
+"""Everyday gym talk that must not be taken for an emergency or a crisis."""
+
+
+@pytest.mark.parametrize("state", ["idle", "mid-routine"])
+@pytest.mark.parametrize("text", CALM)
+def test_everyday_gym_talk_stays_calm(state: str, text: str) -> None:
+    dialogue = Dialogue(PACK, FakeClock())
+    for turn in SETUPS[state][1]:
+        say(dialogue, turn)
+    match = MATCHER.match(text, dialogue.context())
+    assert not PACK.is_emergency(match.intent), (text, match.intent, match.confidence)
+    said = " ".join(dialogue.handle(match).say).lower()
+    assert "nine one one" not in said and "nine eight eight" not in said, (text, said)
+
+
+# ----- interviews: each red flag answered yes, alone, ends where a clinician would send it
+
+OPENERS = {
+    "twitch_check": "is twitching a sign of ALS",
+    "cramp_check": "when should I see a doctor about cramps",
+    "calf_check": "my calf is cramping",
+    "chest_check": "my chest muscle is cramping",
+    "belly_check": "my stomach is cramping",
+    "side_check": "I have a side stitch",
+    "back_check": "my back is spasming",
+}
+"""What a user says to start each interview."""
+
+EXPECTED: dict[str, dict[str, str]] = {
+    "twitch_check": {
+        "stroke_signs": "emergency",
+        "breathing_swallowing": "emergency",
+        "fever_confusion": "emergency",
+        "medicine_reaction": "medicine_reaction",
+        "weakness": "doctor_soon",
+        "lasting": "book_visit",
+        "several_places": "book_visit",
+        "new_medicine": "book_visit",
+    },
+    "cramp_check": {
+        "chest_breathing": "emergency",
+        "heat": "heat_emergency",
+        "whole_body": "emergency",
+        "dark_urine": "rhabdo_now",
+        "stroke_signs": "emergency",
+        "swollen": "clot_urgent",
+        "fluid_loss": "fluid_loss",
+        "weakness_numbness": "doctor_soon",
+        "long_cramp": "doctor_soon",
+        "injury": "book_visit",
+        "regular": "book_visit",
+    },
+    "calf_check": {"swollen": "clot_urgent"},
+    "chest_check": {"heart_lungs": "emergency"},
+    "belly_check": {"inside_pain": "tummy_pain"},
+    "side_check": {"inside_pain": "tummy_pain"},
+    "back_check": {"nerves": "back_emergency"},
+}
+"""Interview -> question -> where a yes to that question alone must end."""
+
+ALL_NO = {
+    "twitch_check": "self_care",
+    "cramp_check": "self_care",
+    "calf_check": "calf_relief",
+    "chest_check": "chest_relief",
+    "belly_check": "abdomen_relief",
+    "side_check": "side_relief",
+    "back_check": "lower_back_relief",
+}
+"""Where answering no to everything ends: self-care, or, for a check, the relief routine it guards."""
+
+
+def walk(pack: Pack, interview: TriageInterview, yes_to: str | None) -> tuple[str | None, str, list[str]]:
+    """Answer an interview typed, yes only to question ``yes_to``; return (disposition, state, questions asked)."""
+    matcher = MATCHER if pack is PACK else Matcher(pack)
+    dialogue = Dialogue(pack, FakeClock())
+    turn = dialogue.handle(matcher.match(OPENERS[interview.id], dialogue.context()))
+    asked: list[str] = []
+    while turn.state == "triage":
+        question = next(q for q in interview.questions.values() if q.ask == turn.say[-1])
+        asked.append(question.id)
+        answer = "yes" if question.id == yes_to else "no"
+        turn = dialogue.handle(matcher.match(answer, dialogue.context()))
+        if answer == "yes":
+            assert turn.state != "triage", f"{interview.id}: yes to '{question.id}' did not end the interview"
+    started = [routine.id for routine in pack.routines.values() if routine.intro in turn.say]
+    return turn.disposition, started[0] if turn.state == "routine" and started else turn.state, asked
+
+
+def reordered(pack: Pack, interview_id: str) -> Pack:
+    """``pack`` with ``interview_id``'s chain of questions asked in reverse order (same outcomes per question)."""
+    interview = pack.triage[interview_id]
+    chain = [interview.start]
+    while (following := interview.questions[chain[-1]].no.next) is not None:
+        chain.append(following)
+    last_no = interview.questions[chain[-1]].no
+    order = chain[::-1]
+    questions: dict[str, TriageQuestion] = {}
+    for position, qid in enumerate(order):
+        question = interview.questions[qid]
+        no = Action(next=order[position + 1]) if position + 1 < len(order) else last_no
+        questions[qid] = dataclasses.replace(question, no=no)
+    triage = {**pack.triage, interview_id: dataclasses.replace(interview, start=order[0], questions=questions)}
+    return dataclasses.replace(pack, triage=triage)
+
+
+def test_every_interview_and_question_is_covered() -> None:
+    assert set(EXPECTED) == set(PACK.triage) == set(OPENERS) == set(ALL_NO)
+    for interview_id, expected in EXPECTED.items():
+        assert set(expected) == set(PACK.triage[interview_id].questions), interview_id
+
+
+@pytest.mark.parametrize("order", ["as written", "reversed"])
+@pytest.mark.parametrize(
+    ("interview_id", "question_id"),
+    [(iid, qid) for iid, expected in EXPECTED.items() for qid in expected],
+)
+def test_a_yes_to_one_sign_alone_ends_where_it_should(interview_id: str, question_id: str, order: str) -> None:
+    pack = PACK if order == "as written" else reordered(PACK, interview_id)
+    interview = pack.triage[interview_id]
+    disposition, state, asked = walk(pack, interview, question_id)
+    assert asked[-1] == question_id
+    assert disposition == EXPECTED[interview_id][question_id], (asked, disposition)
+    assert state == "idle"
+    if interview.questions[question_id].red_flag:
+        assert pack.dispositions[disposition].urgency >= 2
+
+
+@pytest.mark.parametrize("order", ["as written", "reversed"])
+@pytest.mark.parametrize("interview_id", list(EXPECTED))
+def test_no_to_everything_ends_in_self_care_or_the_routine(interview_id: str, order: str) -> None:
+    pack = PACK if order == "as written" else reordered(PACK, interview_id)
+    interview = pack.triage[interview_id]
+    disposition, state, asked = walk(pack, interview, None)
+    assert sorted(asked) == sorted(interview.questions)
+    if ALL_NO[interview_id] in pack.routines:
+        assert disposition is None and state == ALL_NO[interview_id]
+    else:
+        assert disposition == ALL_NO[interview_id] and state == "idle"
+
+
+def test_the_most_dangerous_questions_come_first() -> None:
+    for interview in PACK.triage.values():
+        qid: str | None = interview.start
+        urgencies = []
+        while qid is not None:
+            question = interview.questions[qid]
+            urgencies.append(PACK.dispositions[question.yes.disposition or ""].urgency)
+            qid = question.no.next
+        assert urgencies == sorted(urgencies, reverse=True), (interview.id, urgencies)
