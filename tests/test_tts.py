@@ -423,3 +423,13 @@ def test_very_long_text_starts_speaking_and_can_be_stopped() -> None:
     assert stats is not None and stats.played_frames > 0
     assert len(stats.synthesis_s) < 10 < len(stats.chunks)  # the rest was never made
     assert max(len(c) for c in stats.chunks) <= tts.MAX_CHUNK_WORDS * (tts.MAX_WORD_CHARS + 1)
+
+
+def test_a_long_first_sentence_starts_with_its_first_clause() -> None:
+    text = "Please call emergency services now, nine one one in the US, or ask someone nearby to call. Stop."
+    assert split_into_chunks(text) == [
+        "Please call emergency services now,",
+        "nine one one in the US, or ask someone nearby to call.",
+        "Stop.",
+    ]
+    assert split_into_chunks("This could be an emergency, call now.")[0] == "This could be an emergency, call now."
