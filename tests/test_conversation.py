@@ -25,8 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import voices as vx  # noqa: E402
 
 VOICE = "piper-joe"
-STARTS = {"twitch_check": "is twitching a sign of ALS", "cramp_check": "should I see a doctor about my cramps"}
-"""A spoken question that leads into each interview of the bundled pack."""
+STARTS = {
+    "twitch_check": "is twitching a sign of ALS",
+    "cramp_check": "should I see a doctor about my cramps",
+    "calf_check": "my calf is cramping",
+    "belly_check": "my stomach is cramping",
+    "back_check": "my back is spasming",
+}
+"""A spoken question that leads into each interview of the bundled pack (the last three: the check before a
+relief routine, which holds the dispositions only a check reaches)."""
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +147,8 @@ def test_cramp_becomes_a_guided_stretch_with_pause_and_resume(session: Session) 
     start = session.say("my calf is cramping")
     assert start.match is not None and start.match.intent == "cramp_now"
     assert start.match.slots == {"muscle": "calf"}
+    assert session.state == "triage"  # first the check for a clot
+    assert session.say("no").match.intent == "no"  # type: ignore[union-attr]
     assert session.state == "routine"
     session.wait(12)
     asked = session.say("how many seconds left")
@@ -160,6 +169,7 @@ def test_cramp_becomes_a_guided_stretch_with_pause_and_resume(session: Session) 
 
 def test_emergency_phrase_mid_routine_wins(session: Session) -> None:
     session.say("my calf is cramping")
+    session.say("no")
     session.wait(5)
     assert session.state == "routine"
     exchange = session.say("call an ambulance")
@@ -167,3 +177,14 @@ def test_emergency_phrase_mid_routine_wins(session: Session) -> None:
     assert exchange.turn is not None and "emergency" in " ".join(exchange.turn.say).lower()
     assert session.state == "idle"
     assert session.wait(60) == []  # the routine is over
+
+
+def test_crisis_words_mid_routine_get_a_crisis_line(session: Session) -> None:
+    session.say("my hamstring is cramping")
+    session.wait(5)
+    assert session.state == "routine"
+    exchange = session.say("I want to kill myself")
+    assert exchange.match is not None and exchange.match.intent == "crisis", exchange.transcript.text
+    assert exchange.turn is not None and "nine eight eight" in " ".join(exchange.turn.say)
+    assert session.state == "idle"
+    assert session.wait(60) == []

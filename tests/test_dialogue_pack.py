@@ -21,7 +21,11 @@ def spoken(turns: list[Turn]) -> list[str]:
 
 
 def start_interview(dialogue: Dialogue, interview: TriageInterview) -> Turn:
-    """Start ``interview`` the way a user can: an intent that opens it, or a follow-up leading to it."""
+    """Start ``interview`` the way a user can: an intent that opens it, a follow-up leading to it, or
+    asking for the routine it checks."""
+    for routine in PACK.routines.values():
+        if routine.check == interview.id:
+            return start_routine(dialogue, routine)
     for behaviour in PACK.behaviours.values():
         if behaviour.triage == interview.id and not behaviour.follow_up:
             return dialogue.handle(heard(behaviour.id))
@@ -40,7 +44,8 @@ class Path:
     answers: list[str]
     asks: list[str]
     """Question asked before each answer."""
-    disposition: str
+    disposition: str | None
+    """Where it ended; None when a check's all-clear started its routine."""
 
 
 def interview_paths(interview: TriageInterview) -> list[Path]:
@@ -59,6 +64,11 @@ def interview_paths(interview: TriageInterview) -> list[Path]:
         if turn.disposition is not None:
             assert turn.state == "idle"
             paths.append(Path(answers, asks, turn.disposition))
+            continue
+        if turn.state == "routine":
+            checked = [r for r in PACK.routines.values() if r.check == interview.id]
+            assert len(checked) == 1 and checked[0].intro in turn.say, f"{interview.id} {answers}: not its routine"
+            paths.append(Path(answers, asks, None))
             continue
         assert turn.state == "triage", f"{interview.id} {answers}: left the interview without a disposition"
         assert len(set(asks)) == len(asks), f"{interview.id} {answers}: asks a question twice (a cycle)"
@@ -89,7 +99,7 @@ def test_every_interview_path_ends_in_a_disposition(interview: TriageInterview) 
 @pytest.mark.parametrize("interview", PACK.triage.values(), ids=list(PACK.triage))
 def test_yes_to_a_red_flag_always_ends_urgent(interview: TriageInterview) -> None:
     for path in interview_paths(interview):
-        urgency = PACK.dispositions[path.disposition].urgency
+        urgency = PACK.dispositions[path.disposition].urgency if path.disposition else 0
         for ask, answer in zip(path.asks, path.answers, strict=True):
             question = interview.questions[question_by_ask(interview, ask)]
             if question.red_flag and answer == "yes":
@@ -117,6 +127,11 @@ def test_every_routine_runs_to_the_end_saying_each_step(routine: StretchRoutine)
     clock = FakeClock()
     dialogue = Dialogue(PACK, clock)
     first = start_routine(dialogue, routine)
+    if routine.check:
+        check = PACK.triage[routine.check]
+        assert first.state == "triage" and first.say[-1] == check.questions[check.start].ask, "the check comes first"
+        while first.state == "triage":
+            first = dialogue.handle(heard("no"))
     assert first.state == "routine"
     lines = [*first.say, *spoken(dialogue.advance())]
     assert dialogue.state == "idle"
@@ -135,10 +150,23 @@ MUSCLES = [value.value_out for value in PACK.intents.slot_lists["muscle"].values
 
 @pytest.mark.parametrize("muscle", MUSCLES)
 def test_cramp_now_starts_a_routine_for_every_muscle(muscle: str) -> None:
-    turn = Dialogue(PACK, FakeClock()).handle(heard("cramp_now", muscle=muscle))
-    assert turn.state == "routine"
+    dialogue = Dialogue(PACK, FakeClock())
+    turn = dialogue.handle(heard("cramp_now", muscle=muscle))
     routine = PACK.routine_for(muscle, "relief")
-    assert routine is not None and turn.say[0] == routine.intro
+    assert routine is not None
+    if routine.check:
+        assert turn.state == "triage" and routine.intro not in turn.say
+        turn = dialogue.handle(heard("no"))
+    assert turn.state == "routine"
+    assert turn.say[0] == routine.intro
+
+
+def test_a_red_flag_in_a_check_stops_the_routine_from_starting() -> None:
+    dialogue = Dialogue(PACK, FakeClock())
+    dialogue.handle(heard("cramp_now", muscle="calf"))
+    turn = dialogue.handle(heard("yes"))
+    assert turn.disposition == "clot_urgent" and turn.state == "idle"
+    assert dialogue.advance(600) == []
 
 
 FOLLOW_UPS = [b.id for b in PACK.behaviours.values() if b.follow_up]
@@ -158,7 +186,8 @@ EMERGENCIES = [b.id for b in PACK.behaviours.values() if b.emergency]
 @pytest.mark.parametrize("intent", EMERGENCIES)
 def test_emergency_interrupts_a_routine_with_advice(intent: str) -> None:
     dialogue = Dialogue(PACK, FakeClock())
-    dialogue.handle(heard("cramp_now", muscle=MUSCLES[0]))
+    dialogue.handle(heard("cramp_now", muscle="hamstring"))
+    assert dialogue.state == "routine"
     turn = dialogue.handle(heard(intent))
     assert turn.say
     assert turn.state == "idle"
