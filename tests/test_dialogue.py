@@ -540,3 +540,66 @@ def test_dangling_references_are_refused_at_start() -> None:
     )
     with pytest.raises(BadInput, match="missing"):
         Dialogue(broken, FakeClock())
+
+
+# ----- a routine guarded by a check
+
+
+CHECKED = {
+    "sources": {"seed": {"title": "the article"}},
+    "dispositions": {"urgent": {"say": "See a doctor today.", "urgency": 2, "sources": ["seed"]}},
+    "intents": {
+        "cramp": {"data": [{"sentences": ["calf cramp"]}], "routine": {"kind": "relief", "default": "calf"}},
+        "tip": {
+            "data": [{"sentences": ["tip"]}],
+            "answer": {"say": "Stretch it.", "sources": ["seed"]},
+            "follow_up": {"ask": "Stretch now?", "yes": {"routine": "calf_relief"}, "no": {"say": "Okay."}},
+        },
+        "yes": {"data": [{"sentences": ["yes"]}], "control": "yes"},
+        "no": {"data": [{"sentences": ["no"]}], "control": "no"},
+    },
+    "triage": {
+        "calf_check": {
+            "intro": "One check.",
+            "sources": ["seed"],
+            "questions": {
+                "swollen": {
+                    "ask": "Is it swollen?",
+                    "red_flag": True,
+                    "yes": {"disposition": "urgent"},
+                    "no": {"routine": "calf_relief"},
+                }
+            },
+        }
+    },
+    "routines": {
+        "calf_relief": {
+            "muscle": "calf",
+            "kind": "relief",
+            "title": "calf relief",
+            "intro": "Ease it.",
+            "steps": [{"say": "Pull your toes up.", "hold_seconds": 10}],
+            "outro": "Done.",
+            "sources": ["seed"],
+            "check": "calf_check",
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("opening", [["cramp"], ["tip", "yes"]])
+def test_a_checked_routine_asks_its_check_first_and_starts_on_the_all_clear(opening: list[str]) -> None:
+    dialogue = Dialogue(pack_from_dict(dict(CHECKED)), FakeClock())
+    for intent in opening:
+        turn = say(dialogue, intent)
+    assert turn.state == "triage" and turn.say[-2:] == ("One check.", "Is it swollen?")
+    turn = say(dialogue, "no")
+    assert turn.state == "routine" and turn.say[:2] == ("Ease it.", "Pull your toes up.")
+
+
+def test_a_red_flag_in_the_check_ends_without_the_routine() -> None:
+    dialogue = Dialogue(pack_from_dict(dict(CHECKED)), FakeClock())
+    say(dialogue, "cramp")
+    turn = say(dialogue, "yes")
+    assert (turn.state, turn.disposition, turn.say) == ("idle", "urgent", ("See a doctor today.",))
+    assert dialogue.advance(60) == []

@@ -238,6 +238,25 @@ def test_a_crisis_hears_a_crisis_line(pack: Pack) -> None:
     assert "nine eight eight" in said and "one one six, one two three" in said and "samaritans" in said
 
 
+def test_eye_twitch_no_names_the_eyes_own_warning_signs(pack: Pack) -> None:
+    follow_up = pack.behaviours["eye_twitch"].follow_up
+    assert follow_up is not None and follow_up.no.say is not None
+    said = follow_up.no.say.lower()
+    for sign in ("two weeks", "closes fully", "spreads", "red or swollen", "droops"):
+        assert sign in said, sign
+
+
+def test_hydration_warns_against_forcing_down_water(pack: Pack) -> None:
+    answer = pack.behaviours["hydration"].answer
+    assert answer is not None and "don't force down" in answer.say.lower()
+    assert "mayo_hyponatremia" in answer.sources
+
+
+def test_magnesium_answer_gives_the_cochrane_finding(pack: Pack) -> None:
+    answer = pack.behaviours["magnesium"].answer
+    assert answer is not None and "cochrane" in answer.say.lower() and "cochrane_magnesium" in answer.sources
+
+
 def test_urgent_dispositions_name_the_numbers(pack: Pack) -> None:
     for disposition in pack.dispositions.values():
         if disposition.urgency == 3:
