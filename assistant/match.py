@@ -120,7 +120,7 @@ _SKIP_WEIGHT = 0.05
 _WORD_CUTOFF = 70.0
 _SLOT_CUTOFF = 78.0
 _MAX_SLOT_WORDS = 12
-"""A slot's words span at most its list's longest value and one word more, and never more than this."""
+"""A slot's words span at most as many words as its list's longest value, and never more than this."""
 _MAX_WILDCARD_WORDS = 8
 _WILDCARD_COST = 0.15
 _MISSING_SLOT_COST = 1.0
@@ -388,7 +388,7 @@ class Matcher:
             name: {v.words: v.out for v in reversed(values)} for name, values in self._values.items()
         }  # reversed: the first value of the list with a spoken form wins, as in extractOne
         self._span_words = {
-            name: min(_MAX_SLOT_WORDS, 1 + max((len(v.words.split()) for v in values), default=0))
+            name: min(_MAX_SLOT_WORDS, max((len(v.words.split()) for v in values), default=0))
             for name, values in self._values.items()
         }
         self._value_words = {
@@ -535,7 +535,8 @@ class Matcher:
                 pruned = pruner.prune(block.sentences[0].expression)
             if pruned is None:
                 continue
-            block = _alone(block, Sentence(expression=pruned, text=graph.text))
+            # No required-fragment prefilter for hassil to compute: the pruning already was one.
+            block = _alone(block, Sentence(expression=pruned, text=graph.text, required_clauses=frozenset()))
             graph_of[id(block)] = graph
             blocks[graph.intent].append(block)
         intents = dataclasses.replace(
@@ -616,8 +617,9 @@ class Matcher:
         top = coverage[order[0]] if len(order) else 0.0
         for index in order:
             # Templates that explain the words as well as the best one differ only in order (slots in
-            # another order, say): the budget does not stop those, up to a bound.
-            tied = coverage[index] >= top - 1e-4 and tried < _MAX_TIED
+            # another order, say): once one of them is understood, the budget does not stop the others
+            # (up to a bound), as one may read every slot.
+            tied = coverage[index] >= top - 1e-4 and tried < _MAX_TIED and best >= self.threshold
             if (tried >= budget and not tied) or coverage[index] < floor:
                 break
             if best >= _GOOD_ENOUGH or (tried >= 3 and best < self.threshold * 0.6):
@@ -997,10 +999,12 @@ class _Pruner:
     """Template trees without the branches that need a word a sentence lacks (see ``prune``)."""
 
     def __init__(self, text: str, rules: Mapping[str, Sentence], words: dict[int, frozenset[str]]) -> None:
-        self._text = text
+        # A template word can only meet the text inside one of its words ("eye" of "eye[lid]" in "eyelid").
+        self._present = {
+            word[i:j] for word in text.split() for i in range(len(word)) for j in range(i + 1, len(word) + 1)
+        }
         self._rules = rules
         self._words = words  # per subtree (by id), every word in it; shared across queries
-        self._present: dict[str, bool] = {}
         self._done: dict[int, Expression | None] = {}  # per subtree, this sentence's pruning
 
     def prune(self, expr: Expression, depth: int = 0) -> Expression | None:
@@ -1010,45 +1014,38 @@ class _Pruner:
         in the text cannot match; dropping those branches (expansion rules are written out in place)
         spares hassil's search the alternatives a sentence never says, and changes no result.
         """
+        if self._words_of(expr, depth) <= self._present:
+            return expr
         key = id(expr)
         if key in self._done:
             return self._done[key]
-        if all(self._has(word) for word in self._words_of(expr, depth)):
-            pruned: Expression | None = expr
-        elif isinstance(expr, TextChunk):
-            pruned = None
-        elif isinstance(expr, RuleReference):
+        pruned: Expression | None = None
+        if isinstance(expr, RuleReference):
             rule = self._rules.get(expr.rule_name)
             pruned = self.prune(rule.expression, depth + 1) if rule is not None else expr
         elif isinstance(expr, Group):
             kept: list[Expression] = []
             for item in expr.items:
-                part = self.prune(item, depth + 1)
+                # Said whole, or a chunk with a word missing: settled here, without a call.
+                if self._words_of(item, depth + 1) <= self._present:
+                    part: Expression | None = item
+                else:
+                    part = None if isinstance(item, TextChunk) else self.prune(item, depth + 1)
                 if part is not None:
                     kept.append(part)
                 elif not isinstance(expr, Alternative):
                     kept = []  # every part of a sequence or permutation is said
                     break
-            if not kept:
-                pruned = None
-            elif isinstance(expr, Alternative):
+            if kept and isinstance(expr, Alternative):
                 pruned = Alternative(items=kept, is_optional=expr.is_optional)
-            else:
+            elif kept:
                 pruned = type(expr)(items=kept)
-        else:
-            pruned = expr
         self._done[key] = pruned
         return pruned
 
-    def _has(self, word: str) -> bool:
-        found = self._present.get(word)
-        if found is None:
-            found = self._present[word] = word in self._text
-        return found
-
     def _words_of(self, expr: Expression, depth: int) -> frozenset[str]:
         words = self._words.get(id(expr))
-        if words is None:
+        if words is None:  # first time this subtree is seen
             if depth > _MAX_RULE_DEPTH:
                 raise BadInput("templates nest too deeply (an expansion rule may refer to itself)")
             if isinstance(expr, TextChunk):
