@@ -97,6 +97,10 @@ def combine_text_runs(runs: list[dict[str, Any]], ran_on: dict[str, Any]) -> dic
         "coffee_match_p50_ms": median([r["coffee_match"]["p50_ms"] for r in runs]),
         "coffee_match_p95_ms": median([r["coffee_match"]["p95_ms"] for r in runs]),
         "ask_cold_start_median_ms": median([r["ask_cold_start_ms"]["median"] for r in runs]),
+        "bundled_paths_ms": {
+            path: {f"{q}_ms": median([r["bundled_paths"][path][f"{q}_ms"] for r in runs]) for q in ("p50", "p95")}
+            for path in first.get("bundled_paths", {})
+        },
         "repeats": len(runs),
         "ran_on": ran_on,
     }
@@ -773,8 +777,25 @@ def text_section(text: dict[str, Any]) -> list[str]:
         f"| Coffee pack: {text['coffee_expansions']:,} sentences; match p50 / p95 | {text['coffee_match_p50_ms']} / "
         f"{text['coffee_match_p95_ms']} ms |",
         f"| `assistant ask` cold start (median) | {num(text['ask_cold_start_median_ms'], ' ms')} |",
+        *(
+            f"| Bundled pack, {PATH_NAMES[path]} (n={text['bundled_paths'][path]['n']}): p50 / p95 | "
+            f"{figures['p50_ms']} / {figures['p95_ms']} ms |"
+            for path, figures in text.get("bundled_paths_ms", {}).items()
+        ),
+        *(
+            f"| {n['n']} sentences sampled from the {name.replace('_', ' ')} pack's templates: intent and every slot "
+            f"right, fuzzy path alone | {pct(n['match'])}, {pct(n['fuzzy_only'])} |"
+            for name, n in text.get("sampled", {}).items()
+        ),
         "",
     ]
+
+
+PATH_NAMES = {
+    "exact_placed": "hassil's exact recognition, sentence placed",
+    "exact_not_placed": "hassil's exact recognition, sentence not placed",
+    "fuzzy": "fuzzy alignment alone",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
