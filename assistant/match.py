@@ -971,12 +971,18 @@ def _normalized_text(text: str) -> str:
 
 
 def _normalized_expression(expr: Expression) -> Expression:
-    """A copy of a template tree whose text chunks went through the normaliser."""
+    """A template tree whose text chunks went through the normaliser; parts already normal are shared, not copied."""
     if isinstance(expr, TextChunk):
-        return TextChunk(_normalized_text(expr.text))
-    if isinstance(expr, Group):
-        return dataclasses.replace(expr, items=[_normalized_expression(item) for item in expr.items])
-    return expr
+        text = _normalized_text(expr.text)
+        return expr if text == expr.text else TextChunk(text)
+    if not isinstance(expr, Group):
+        return expr
+    items = [_normalized_expression(item) for item in expr.items]
+    if all(new is item for new, item in zip(items, expr.items, strict=True)):
+        return expr
+    if isinstance(expr, Alternative):
+        return Alternative(items=items, is_optional=expr.is_optional)
+    return type(expr)(items=items)
 
 
 def _normalized_sentence(sentence: Sentence) -> Sentence:
