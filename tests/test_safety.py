@@ -219,6 +219,7 @@ CALM = [
     "my knee hurts when I squat",
     "I got a stitch in my side",
     "I'm dying to try the new spin class",
+    "I don't want to be here, this class is boring",
 ]
 """Everyday gym talk that must not be taken for an emergency or a crisis."""
 
