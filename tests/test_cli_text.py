@@ -103,6 +103,7 @@ def test_eval_records_bad_lines_and_goes_on(tmp_path: Path, capsys: pytest.Captu
         "command_acceptance": 0.5,
         "ood_false_accept_rate": 0.0,
         "errors": 1,
+        "slot_errors": {},
     }
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(lines) == 4
