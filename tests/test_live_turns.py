@@ -104,7 +104,7 @@ def test_a_stretch_hold_is_timed_from_the_end_of_the_spoken_instruction() -> Non
     dialogue = Dialogue(pack, clock)
     speaker = Speaker(output_stream=lambda rate: ClockedOutput(rate, clock), print_unheard=False)
     talk = Conversation(Matcher(pack), dialogue, pocketsphinx(), speaker, WakePhrase("", "always"))
-    turn = dialogue.handle(Matcher(pack).match("my calf is cramping"))
+    turn = dialogue.handle(Matcher(pack).match("my hamstring is cramping"))
     assert turn.state == "routine"
     due_in = dialogue.next_event_in()
     assert due_in is not None
