@@ -441,19 +441,28 @@ class Matcher:
 
     def match_heard(self, text: str, heard: Transcript, context: Mapping[str, Any] | None = None) -> Match:
         """The match of ``text`` (what ``heard`` says, the wake phrase taken off), weighed against the other
-        readings of the same speech: an emergency in any of ``heard.alternatives`` wins, and when ``text``
-        is not understood, an alternative or ``heard.fallback`` that matches a command almost exactly
-        (``ALTERNATIVE_BAR``) is taken; the fallback never as an emergency."""
-        found = self.match(text, context)
+        readings of the same speech (``heard.alternatives``, best first, e.g. a beam's next-best readings):
+        an emergency in any of them wins; when ``text`` is not a sentence the pack says exactly, the first
+        alternative that is one is taken; when ``text`` is not understood at all, an alternative or
+        ``heard.fallback`` that matches a command almost exactly (``ALTERNATIVE_BAR``) is taken; the
+        fallback never as an emergency."""
+        exact = self.match_exact(text, context)
+        found = exact or self.match_fuzzy(text, context)
         if self.pack.is_emergency(found.intent):
             return found
         standby: Match | None = None
+        said_exactly: Match | None = None
         for other in heard.alternatives:
-            candidate = self.match(other, context)
+            other_exact = self.match_exact(other, context)
+            candidate = other_exact or self.match_fuzzy(other, context)
             if self.pack.is_emergency(candidate.intent):
                 return candidate
+            if said_exactly is None and other_exact is not None and other_exact.intent is not None:
+                said_exactly = other_exact
             if standby is None and self._sure(candidate):
                 standby = candidate
+        if exact is None and said_exactly is not None:
+            return said_exactly
         if found.intent is not None:
             return found
         if standby is None and heard.fallback:

@@ -274,3 +274,14 @@ def test_pruning_templates_for_hassil_changes_no_answer(bundled: Matcher, monkey
     assert sum(match.intent is not None for match in pruned) >= 4
     monkeypatch.setattr(match_module._Pruner, "prune", lambda self, expr, depth=0: expr)
     assert [bundled.match(text) for text in texts] == pruned
+
+
+def test_an_alternative_the_pack_says_exactly_beats_a_fuzzy_best_reading(matcher: Matcher) -> None:
+    # A beam's best reading with a word the pack cannot place, and a next-best reading it says exactly.
+    heard = Transcript("my calf is cramping up bad sort of", alternatives=("my hamstring is cramping",))
+    assert matcher.match_exact(heard.text) is None
+    found = matcher.match_heard(heard.text, heard)
+    assert found.intent == "cramp_now" and found.slots.get("muscle") == "hamstring"
+    # When the best reading is itself exact, it stands.
+    exact = Transcript("my calf is cramping", alternatives=("my hamstring is cramping",))
+    assert matcher.match_heard(exact.text, exact).slots.get("muscle") == "calf"
