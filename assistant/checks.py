@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hassil import recognize_all, sample_expression
+from hassil import Intents, recognize_all
+from hassil.expression import Expression, Group, ListReference, RuleReference, TextChunk
+from hassil.intents import TextSlotList
 
+from .asr.grammar import sentence_samples
 from .pack import Action, Pack, _LineDict
 
 SAMPLES_PER_TEMPLATE = 20
@@ -181,28 +186,81 @@ def _triage_paths(pack: Pack, name: str) -> Iterator[Problem]:
             yield Problem(where, f"triage '{interview.id}' question '{unreached}' can never be asked")
 
 
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _tokens(text: str) -> tuple[set[str], set[str]]:
+    """The words of ``text`` with punctuation as a break ("don't": don, t) and taken out (dont)."""
+    lowered = text.lower()
+    return set(_TOKEN.findall(lowered)), set(_TOKEN.findall(re.sub(r"[^\w\s]", "", lowered)))
+
+
+def _vocabularies(intents: Intents) -> tuple[dict[str, set[str]], set[str]]:
+    """Each intent's words, and the intents that can match words beyond them (wildcards, numbers)."""
+    words: dict[str, set[str]] = {}
+    open_ended: set[str] = set()
+    for intent in intents.intents.values():
+        found = words.setdefault(intent.name, set())
+        for data in intent.data:
+            lists = {**intents.slot_lists, **data.slot_lists}
+            rules = {**intents.expansion_rules, **data.expansion_rules}
+            followed: set[str] = set()
+            stack: list[Expression] = [sentence.expression for sentence in data.sentences]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, TextChunk):
+                    found.update(*_tokens(item.original_text or item.text))
+                elif isinstance(item, Group):
+                    stack.extend(item.items)
+                elif (
+                    isinstance(item, RuleReference) and item.rule_name in rules and f"<{item.rule_name}" not in followed
+                ):
+                    followed.add(f"<{item.rule_name}")
+                    stack.append(rules[item.rule_name].expression)
+                elif isinstance(item, ListReference) and f"{{{item.list_name}" not in followed:
+                    followed.add(f"{{{item.list_name}")
+                    slot_list = lists.get(item.list_name)
+                    if isinstance(slot_list, TextSlotList):
+                        stack.extend(value.text_in for value in slot_list.values)
+                    else:
+                        open_ended.add(intent.name)
+    return words, open_ended
+
+
 def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
-    """Sentences of one intent that another intent's templates also match exactly."""
+    """Sentences of one intent that another intent's templates also match exactly.
+
+    A sentence is only tried against intents that have all its words (or take free text or numbers):
+    recognising every sample against every intent grew with the square of the pack."""
     intents = pack.intents
+    vocabularies, open_ended = _vocabularies(intents)
+    having: dict[str, set[str]] = {}
+    for intent_name, vocabulary in vocabularies.items():
+        for word in vocabulary:
+            having.setdefault(word, set()).add(intent_name)
+    skip = set().union(*(_tokens(word)[0] for word in intents.skip_words or []))
+
+    def candidates(text: str, own: str) -> Intents:
+        found = set(open_ended)
+        for variant in _tokens(text):
+            words = variant - skip
+            found |= set.intersection(*(having.get(word, set()) for word in words)) if words else set(vocabularies)
+        found.discard(own)
+        return dataclasses.replace(intents, intents={n: intents.intents[n] for n in sorted(found)})
+
     rng = random.Random(0)
     seen: set[tuple[str, str]] = set()
     for intent in intents.intents.values():
         for data in intent.data:
             for sentence in data.sentences:
                 samples = list(
-                    itertools.islice(
-                        sample_expression(
-                            sentence.expression,
-                            {**intents.slot_lists, **data.slot_lists},
-                            {**intents.expansion_rules, **data.expansion_rules},
-                        ),
-                        SAMPLES_PER_TEMPLATE * 10,
-                    )
+                    itertools.islice(sentence_samples(pack, data, sentence, SAMPLES_PER_TEMPLATE * 10, 100_000), 200)
                 )
                 rng.shuffle(samples)
                 for text in samples[:SAMPLES_PER_TEMPLATE]:
+                    subset = candidates(text, intent.name)
                     others = {
-                        result.intent.name for result in recognize_all(text, intents, skip_words=intents.skip_words)
+                        result.intent.name for result in recognize_all(text, subset, skip_words=intents.skip_words)
                     } - {intent.name}
                     for other in sorted(others):
                         key = tuple(sorted((intent.name, other)))

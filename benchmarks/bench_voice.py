@@ -1,20 +1,20 @@
 """Intelligibility of the spoken replies: every reply in the pack, said by each voice, heard through gym noise.
 
-    .venv/bin/python benchmarks/bench_voice.py                     # emergency advice + 15 other replies
+    .venv/bin/python benchmarks/bench_voice.py                     # 10 emergency replies + 10 others
     .venv/bin/python benchmarks/bench_voice.py --limit 0           # every reply in the pack (slow)
     .venv/bin/python benchmarks/bench_voice.py --voices piper,espeak --snr 10,5,0 --json out.json
 
 The replies are walked from the loaded pack: answers (and their "more" parts), follow-up questions and
 what a yes or no says, triage questions and dispositions, routine intros, steps and outros, the dialogue's
 fixed phrases (placeholders filled with typical values), and emergency advice (emergency intents' answers
-and urgency-3 dispositions), which is always included in full. Each reply is synthesised the way
-``Speaker.say`` makes it (cut into chunks, each in the voice and normalised to the target loudness),
-resampled to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``: babble, pink,
-clatter, treadmill, rotating by reply, the same noise for every voice) at each SNR (speech active level
-to noise RMS), and transcribed by the project's Whisper engine (``assistant/asr/whisper_engine.py``,
-``--listener engine``: tiny.en prompted with the pack's words) or, by default, by faster-whisper on the same
-model, unprompted (the engine's decoder, built for short commands, has no guard against a loop like
-"nine one one one one ...", which one reply turned into 60 insertions).
+and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N emergency replies and N others.
+Each reply is synthesised the way ``Speaker.say`` makes it (cut into chunks, each in the voice and
+normalised to the target loudness), resampled to 16 kHz, mixed with one of the project's gym noises
+(``scripts/voices.py``: babble, pink, clatter, treadmill, rotating by reply, the same noise for every
+voice) at each SNR (speech active level to noise RMS), and transcribed by Whisper tiny.en (the bundled
+model): by default faster-whisper unprompted; ``--listener engine`` uses the project's ``WhisperEngine``
+(``assistant/asr/whisper_engine.py``), prompted with the pack's command words, whose decoder, built for
+short commands, has no guard against a loop like "nine one one one one ..." (one reply got 60 insertions).
 
 Word error rate = word edits (after the project's normaliser on both sides) / reference words, per voice
 and condition; emergency advice also on its own line, with the words of its first instruction (the
@@ -107,12 +107,11 @@ def pack_replies(pack: Pack) -> list[Reply]:
 
 
 def select(replies: list[Reply], limit: int, seed: int) -> list[Reply]:
-    """All emergency advice, and ``limit`` of the other replies (a seeded sample; 0: all of them)."""
-    urgent = [r for r in replies if r.kind == "emergency"]
-    others = [r for r in replies if r.kind != "emergency"]
-    if 0 < limit < len(others):
-        others = sorted(random.Random(seed).sample(others, limit), key=replies.index)
-    return urgent + others
+    """A seeded sample of ``limit`` emergency replies and ``limit`` others (0: every reply), in pack order."""
+    chosen: list[Reply] = []
+    for group in ([r for r in replies if r.kind == "emergency"], [r for r in replies if r.kind != "emergency"]):
+        chosen += random.Random(seed).sample(group, limit) if 0 < limit < len(group) else group
+    return sorted(chosen, key=replies.index)
 
 
 def first_instruction(text: str) -> str:
@@ -311,7 +310,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--voices", default="piper,espeak", help="comma list of --voice values (default: piper,espeak)")
     p.add_argument("--snr", default="10,5,0", help="comma list of SNRs in dB, besides clean (default: 10,5,0)")
-    p.add_argument("--limit", type=int, default=15, help="replies besides emergency advice (0: all; default 15)")
+    p.add_argument(
+        "--limit", type=int, default=10, help="emergency replies, and other replies, each (0: all; default 10)"
+    )
     p.add_argument(
         "--listener",
         choices=("plain", "engine"),

@@ -433,3 +433,13 @@ def test_a_long_first_sentence_starts_with_its_first_clause() -> None:
         "Stop.",
     ]
     assert split_into_chunks("This could be an emergency, call now.")[0] == "This could be an emergency, call now."
+
+
+def test_assistant_voices_marks_piper_as_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.cli import main
+
+    assert main(["voices"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["*", "piper", "piper"]
+    assert any(line.split()[:2] == ["gmw/en-us", "pyttsx3"] for line in lines)
+    assert sum(line.startswith("*") for line in lines) == 1

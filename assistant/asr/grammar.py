@@ -83,7 +83,7 @@ def phrases(pack: Pack, expects: str | None = None, per_intent: int = PHRASES_PE
             for sentence in data.sentences:
                 if count >= per_intent:
                     break
-                for text in _sentence_samples(pack, data, sentence, per_intent - count):
+                for text in sentence_samples(pack, data, sentence, per_intent - count):
                     phrase = " ".join(spoken_words(text, language))
                     if phrase and phrase not in seen:
                         seen[phrase] = None
@@ -216,11 +216,16 @@ def _count(pack: Pack, data: IntentData, expression: Expression, depth: int = 0)
     return 1
 
 
-def _sentence_samples(pack: Pack, data: IntentData, sentence: Sentence, limit: int) -> Iterator[str]:
+def sentence_samples(
+    pack: Pack, data: IntentData, sentence: Sentence, limit: int, enumerate_up_to: int | None = None
+) -> Iterator[str]:
+    """Sentences of one template in hassil's order when it has at most ``enumerate_up_to`` (default
+    ``limit``), else ``3 * limit`` random walks: hassil's sampler holds whole sub-expansions in memory
+    (``itertools.product``), which for millions of sentences runs out of it."""
     count = _count(pack, data, sentence.expression)
     if count is None:
         return  # free text (a wildcard) cannot be written down as phrases
-    if count <= limit:
+    if count <= (enumerate_up_to or limit):
         yield from sample_expression(
             sentence.expression, _slot_lists(pack, data), _rules(pack, data), pack.intents.language
         )
