@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hassil import Intents, recognize_all
-from hassil.expression import Expression, Group, ListReference, RuleReference, TextChunk
-from hassil.intents import TextSlotList
+from hassil import Intents, recognize_all, sample_expression
+from hassil.expression import Expression, Group, ListReference, Permutation, RuleReference, Sentence, TextChunk
+from hassil.intents import IntentData, TextSlotList
 
 from .asr.grammar import sentence_samples
 from .pack import Action, Pack, _LineDict
@@ -227,6 +227,24 @@ def _vocabularies(intents: Intents) -> tuple[dict[str, set[str]], set[str]]:
     return words, open_ended
 
 
+def _samples(pack: Pack, data: IntentData, sentence: Sentence) -> Iterator[str]:
+    """A template's sentences in hassil's order, or random ones when it holds a permutation: hassil's sampler
+    expands a permutation in full before giving its first sentence (millions, for six lists in any order)."""
+    rules = {**pack.intents.expansion_rules, **data.expansion_rules}
+    stack: list[Expression] = [sentence.expression]
+    followed: set[str] = set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Permutation):
+            return sentence_samples(pack, data, sentence, SAMPLES_PER_TEMPLATE * 10)
+        if isinstance(item, Group):
+            stack.extend(item.items)
+        elif isinstance(item, RuleReference) and item.rule_name in rules and item.rule_name not in followed:
+            followed.add(item.rule_name)
+            stack.append(rules[item.rule_name].expression)
+    return iter(sample_expression(sentence.expression, {**pack.intents.slot_lists, **data.slot_lists}, rules))
+
+
 def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
     """Sentences of one intent that another intent's templates also match exactly.
 
@@ -253,9 +271,7 @@ def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
     for intent in intents.intents.values():
         for data in intent.data:
             for sentence in data.sentences:
-                samples = list(
-                    itertools.islice(sentence_samples(pack, data, sentence, SAMPLES_PER_TEMPLATE * 10, 100_000), 200)
-                )
+                samples = list(itertools.islice(_samples(pack, data, sentence), SAMPLES_PER_TEMPLATE * 10))
                 rng.shuffle(samples)
                 for text in samples[:SAMPLES_PER_TEMPLATE]:
                     subset = candidates(text, intent.name)

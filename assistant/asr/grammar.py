@@ -216,16 +216,13 @@ def _count(pack: Pack, data: IntentData, expression: Expression, depth: int = 0)
     return 1
 
 
-def sentence_samples(
-    pack: Pack, data: IntentData, sentence: Sentence, limit: int, enumerate_up_to: int | None = None
-) -> Iterator[str]:
-    """Sentences of one template in hassil's order when it has at most ``enumerate_up_to`` (default
-    ``limit``), else ``3 * limit`` random walks: hassil's sampler holds whole sub-expansions in memory
-    (``itertools.product``), which for millions of sentences runs out of it."""
+def sentence_samples(pack: Pack, data: IntentData, sentence: Sentence, limit: int) -> Iterator[str]:
+    """Sentences of one template: all of them when there are at most ``limit``, else ``3 * limit`` random
+    walks (hassil's sampler expands a permutation in full before giving its first sentence)."""
     count = _count(pack, data, sentence.expression)
     if count is None:
         return  # free text (a wildcard) cannot be written down as phrases
-    if count <= (enumerate_up_to or limit):
+    if count <= limit:
         yield from sample_expression(
             sentence.expression, _slot_lists(pack, data), _rules(pack, data), pack.intents.language
         )
