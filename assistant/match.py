@@ -483,8 +483,9 @@ class Matcher:
     def match_exact(self, text: str, context: Mapping[str, Any] | None = None) -> Match | None:
         """hassil's recognition of ``text`` when a template says it exactly, slots and all, else None.
 
-        Only templates whose vocabulary covers every word said are handed to hassil. The confidence is
-        the fuzzy alignment's against the template hassil chose, so it means the same on both paths.
+        Only templates whose vocabulary covers every word said are handed to hassil, pruned to the
+        branches the sentence can say. The confidence is what the fuzzy alignment charges for hassil's
+        reading (``_exact_confidence``), so it means the same on both paths.
         """
         normalized = normalize(text)
         tokens = normalized.split()
