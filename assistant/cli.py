@@ -284,6 +284,12 @@ def _print_exchange(exchange: Any) -> None:
     print(line, flush=True)
 
 
+def _urgent_replies(pack: Pack) -> list[str]:
+    """Emergency advice, whose first words the speaker makes ahead of time."""
+    answers = [b.answer.say for b in pack.behaviours.values() if b.emergency and b.answer is not None]
+    return answers + [d.say for d in pack.dispositions.values() if d.urgency >= 3]
+
+
 def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> Any:
     from .dialogue import Dialogue
     from .match import Matcher
@@ -291,11 +297,13 @@ def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> An
 
     engine = _engine(args, pack)
     mode = "always" if getattr(args, "input", None) else args.mode
+    speaker = _speaker(args)
+    speaker.prepare(_urgent_replies(pack))
     return Conversation(
         Matcher(pack),
         Dialogue(pack, clock),
         engine,
-        _speaker(args),
+        speaker,
         WakePhrase(args.wake_phrase or pack.dialogue.wake_phrase, mode),
         on_exchange=_print_exchange,
         on_reply=_print_reply,

@@ -20,7 +20,8 @@ Word error rate = word edits (after the project's normaliser on both sides) / re
 and condition; emergency advice also on its own line, with the words of its first instruction (the
 sentence that says whom to call) that were lost. Latency: from ``say`` being called to the first sample
 reaching the output (a stand-in device that takes audio at once), for every selected reply per voice,
-the voices taking turns so machine load falls on both alike.
+the voices taking turns so machine load falls on both alike; then for the emergency advice again once
+``Speaker.prepare`` has made its first chunks ahead, as the command line does at start.
 """
 
 from __future__ import annotations
@@ -259,6 +260,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             timed.say(reply.text)
             if timed.last_reply is not None and timed.last_reply.first_audio_latency_s is not None:
                 latency[name].append(timed.last_reply.first_audio_latency_s * 1000)
+    urgent = [reply.text for reply in replies if reply.kind == "emergency"]
+    for timed in timed_speakers.values():
+        timed.prepare(urgent).join()  # as the command line does at start
+    for text in urgent:
+        for name, timed in timed_speakers.items():
+            timed.say(text)
+            if timed.last_reply is not None and timed.last_reply.first_audio_latency_s is not None:
+                latency[f"{name}, emergency advice prepared"].append(timed.last_reply.first_audio_latency_s * 1000)
 
     wer = {f"{voice}|{group}|{cond}": round(100 * e / max(n, 1), 1) for (voice, group, cond), (e, n) in edits.items()}
     return {

@@ -443,3 +443,21 @@ def test_assistant_voices_marks_piper_as_the_default(capsys: pytest.CaptureFixtu
     assert lines[0].split()[:3] == ["*", "piper", "piper"]
     assert any(line.split()[:2] == ["gmw/en-us", "pyttsx3"] for line in lines)
     assert sum(line.startswith("*") for line in lines) == 1
+
+
+def test_prepared_replies_start_without_waiting_for_the_voice(monkeypatch: pytest.MonkeyPatch) -> None:
+    advice = "This could be an emergency. Call emergency services now."
+    speaker = Speaker(output_stream=FakeOutputStream)
+    speaker.prepare([advice, "   "]).join()
+    assert isinstance(speaker.voice, NeuralVoice)
+    made: list[str] = []
+    real = speaker.voice.synthesize
+
+    def counting(text: str) -> tuple[np.ndarray, int]:
+        made.append(text)
+        return real(text)
+
+    monkeypatch.setattr(speaker.voice, "synthesize", counting)
+    assert speaker.say(advice)
+    assert made == ["Call emergency services now."]  # the first sentence was ready
+    assert FakeOutputStream.opened[0].frames > 2 * 22050
