@@ -1,6 +1,6 @@
 """Barge-in: while the assistant talks, a user who speaks up cuts it off and is answered.
 
-Real engine, matcher, dialogue and pyttsx3; the sound card is a stand-in that takes audio in real time."""
+Real engine, matcher, dialogue and Piper voice; the sound card is a stand-in that takes audio in real time."""
 
 from __future__ import annotations
 
