@@ -45,8 +45,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     matcher = Matcher(pack)
     transcript = None
     if args.audio:
-        turn = _file_turn(Path(args.audio), denoise=not args.no_denoise)  # a bad file is said before start-up
-        transcript = _engine(args, pack, announce=not args.json).transcribe(turn.chunks)
+        turn = _file_turn(Path(args.audio), denoise=False)  # a bad file is said before start-up
+        engine = _engine(args, pack, announce=not args.json)
+        if _denoise(args, engine):
+            turn = _file_turn(Path(args.audio), denoise=True)
+        transcript = engine.transcribe(turn.chunks)
         text = transcript.text
     else:
         text = _question(" ".join(args.text))
@@ -106,7 +109,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # The speech engine starts only if the manifest holds audio items.
         if not engines:
             engines.append(_engine(args, pack, announce=not args.json))
-        return _transcribe_file(engines[0], path, denoise=not args.no_denoise)
+        return _transcribe_file(engines[0], path, denoise=_denoise(args, engines[0]))
 
     with contextlib.ExitStack() as stack:
         out_handle = stack.enter_context(_results_file(Path(args.out))) if args.out else None
@@ -234,6 +237,11 @@ def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
     return engine
 
 
+def _denoise(args: argparse.Namespace, engine: Any) -> bool:
+    """Whether noise is taken out before ``engine`` hears: unless --no-denoise, for engines it helps."""
+    return not args.no_denoise and bool(getattr(engine, "noise_suppression", True))
+
+
 def _transcribe_file(engine: Any, path: Path, denoise: bool = True) -> Any:
     """One file, one spoken turn (noise taken out, silence skipped, so a long silent file is quick)."""
     return engine.transcribe(_file_turn(path, denoise).chunks)
@@ -324,10 +332,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
             unreadable.append(error)
             print(f"assistant: error: {error.message}; going on with the next file", file=sys.stderr, flush=True)
 
-        conversation.run(FileTurns(args.input, denoise=not args.no_denoise, on_unreadable=skip))
+        conversation.run(FileTurns(args.input, denoise=_denoise(args, conversation.engine), on_unreadable=skip))
         return 2 if unreadable else 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
-    microphone = MicrophoneTurns(device, denoise=not args.no_denoise)
+    microphone = MicrophoneTurns(device, denoise=_denoise(args, conversation.engine))
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
     print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
@@ -366,7 +374,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     conversation.wake.mode = "always"
     for turn in script:
         print(f'\n# {turn.name}: the user says "{turn.text}"', flush=True)
-        conversation.hear(next(iter(FileTurns([turn.audio], denoise=not args.no_denoise))))
+        conversation.hear(next(iter(FileTurns([turn.audio], denoise=_denoise(args, conversation.engine)))))
         if turn.wait_s:
             print(f"  ({turn.wait_s:g} seconds pass)", flush=True)
             for due in conversation.dialogue.advance(turn.wait_s):
@@ -441,7 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     speech.add_argument("--vosk-model", metavar="PATH", help="folder of an unpacked Vosk model")
     speech.add_argument("--whisper-model", metavar="PATH", help="folder of a CTranslate2 Whisper model")
     speech.add_argument(
-        "--no-denoise", action="store_true", help="hear the audio as it is (no RNNoise noise suppression first)"
+        "--no-denoise",
+        action="store_true",
+        help="hear the audio as it is: no RNNoise in front of PocketSphinx or Vosk (Whisper always hears it as it is)",
     )
 
     parser = argparse.ArgumentParser(

@@ -116,6 +116,7 @@ class FlakyEngine:
     def __init__(self, engine: SpeechEngine, fail_on: Iterable[int] = (1,), error: Exception | None = None) -> None:
         self.engine = engine
         self.name = engine.name
+        self.noise_suppression = engine.noise_suppression
         self.fail_on = set(fail_on)
         self.error = error if error is not None else RuntimeError("decoder crashed: ps_process_raw returned -1")
         self.calls = 0

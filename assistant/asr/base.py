@@ -43,6 +43,8 @@ class SpeechEngine(Protocol):
 
     name: str
     """Engine name as it appears in ``Transcript.engine``."""
+    noise_suppression: bool
+    """Whether RNNoise in front helps this engine (measured per engine; BENCHMARKS.md)."""
 
     def transcribe(
         self,

@@ -290,6 +290,8 @@ class SphinxEngine:
     """Speech engine on PocketSphinx's bundled US English model, restricted to the pack."""
 
     name = "pocketsphinx"
+    noise_suppression = True
+    """RNNoise in front hears more commands in noise (DECISIONS.md)."""
 
     def __init__(
         self,

@@ -39,6 +39,12 @@ WINDOW_S = 30.0
 PAUSE_S = 0.15
 """A pause this long in a live turn starts a speculative decode of the speech so far."""
 
+TOKENS_PER_S = 8.0
+"""A reading longer than this many tokens a second of audio (plus a few) is cut: Whisper looping."""
+
+LOOP_WORDS = 6
+"""The longest run of words ``unloop`` looks for repeats of."""
+
 NO_SPEECH = 0.6
 """No-speech probability above which a decode counts as hearing nothing."""
 
@@ -50,6 +56,23 @@ _PUNCTUATION = re.compile(r"[^\w'\s]|(?<!\w)'|'(?!\w)")
 def words_only(text: str) -> str:
     """Whisper's text as a transcript carries it: lower case, words only."""
     return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+
+
+def unloop(text: str) -> str:
+    """``text`` with a run of words said three or more times in a row kept once ("one two one two one
+    two" -> "one two"): Whisper's failure in noise. Twice stays ("a little bit of milk a little bit of sugar")."""
+    words = text.split()
+    for size in range(1, LOOP_WORDS + 1):
+        start = 0
+        while start + 3 * size <= len(words):
+            run = words[start : start + size]
+            repeats = 1
+            while words[start + repeats * size : start + (repeats + 1) * size] == run:
+                repeats += 1
+            if repeats >= 3:
+                del words[start + size : start + repeats * size]
+            start += 1
+    return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -132,6 +155,8 @@ class WhisperEngine:
     """Speech engine on a CTranslate2 Whisper model, prompted with the active pack's words."""
 
     name = "whisper"
+    noise_suppression = False
+    """RNNoise in front costs Whisper commands in noise (DECISIONS.md)."""
 
     def __init__(
         self,
@@ -204,20 +229,26 @@ class WhisperEngine:
         if features.shape[1] < frames:
             features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
+        prompt = self.prompt(expects)
+        # Nobody says more than about eight tokens a second; a longer reading is Whisper looping.
+        most = len(prompt) + 8 + int(TOKENS_PER_S * len(samples) / SAMPLE_RATE)
         with self._lock:  # one decode at a time: both cores go to it
             encoded = self.model.encode(batch, to_cpu=False)
             result = self.model.generate(
                 encoded,
-                [self.prompt(expects)],
+                [prompt],
                 beam_size=self.beam_size,
                 num_hypotheses=self.hypotheses,
                 return_scores=True,
                 return_no_speech_prob=True,
+                max_length=min(448, most),
             )[0]
         if result.no_speech_prob > NO_SPEECH:
             return Reading((), 0.0, len(samples))
         eot = self.tokenizer.eot
-        texts = tuple(self.tokenizer.decode([t for t in ids if t < eot]).strip() for ids in result.sequences_ids)
+        texts = tuple(
+            unloop(self.tokenizer.decode([t for t in ids if t < eot]).strip()) for ids in result.sequences_ids
+        )
         confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
         return Reading(tuple(t for t in texts if t), confidence * (1.0 - result.no_speech_prob), len(samples))
 
