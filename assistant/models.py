@@ -1,8 +1,10 @@
-"""Speech models: the catalogue of English Vosk models, download (resumable, checked) and verification.
+"""Speech models: the catalogue of English Vosk and Whisper models, download (resumable, checked) and
+verification.
 
 Nothing is downloaded unless asked. A download goes to ``<dest>/<name>.zip.part``, resumes
 with an HTTP Range request, is checked against the catalogue's SHA-256 when one is known,
-and is unpacked into ``<dest>/<name>/`` with a record of its files, so ``verify`` can tell a
+and is unpacked into ``<dest>/<name>/`` with a record of its files (a Whisper model is four files
+fetched one by one into a staging folder, renamed into place when all are there), so ``verify`` can tell a
 complete model from a half-copied one. One download per model and folder runs at a time (a file
 lock); the record holds every file's size and SHA-256, and ``verify`` hashes the files again.
 """
@@ -24,9 +26,13 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from .asr.base import PROJECT_ROOT, is_vosk_model
+from .asr.whisper_engine import is_whisper_model
 from .errors import AssistantError, BadInput
 
 BASE_URL = "https://alphacephei.com/vosk/models/"
+WHISPER_URL = "https://huggingface.co/Systran/faster-whisper-{size}/resolve/main/"
+"""CTranslate2 conversions of OpenAI's Whisper (MIT), as faster-whisper itself downloads them."""
+WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "model.bin")
 RECORD = ".download.json"
 """Written into a model folder after a complete unpack: the zip's checksum, each file's size and SHA-256."""
 
@@ -47,10 +53,14 @@ class ModelInfo:
     """True when the model takes a runtime grammar (small models with a dynamic graph)."""
     note: str
     """One line on what it is good for."""
+    kind: str = "vosk"
+    """"vosk" (a zip) or "whisper" (a folder of ``WHISPER_FILES``)."""
 
     @property
     def url(self) -> str:
-        """Where the zip is published."""
+        """Where the zip (Vosk) or the folder of files (Whisper) is published."""
+        if self.kind == "whisper":
+            return WHISPER_URL.format(size=self.name.removeprefix("whisper-"))
         return f"{BASE_URL}{self.name}.zip"
 
 
@@ -78,6 +88,16 @@ CATALOGUE: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             "vosk-model-en-us-0.22", 1800, None, False, "large US English, most accurate, needs several GB of memory"
+        ),
+        # No checksums of these conversions were found on record: a download keeps what it computed.
+        ModelInfo(
+            "whisper-tiny.en", 75, None, False, "Whisper tiny.en, the model installed with the project", "whisper"
+        ),
+        ModelInfo(
+            "whisper-base.en", 145, None, False, "Whisper base.en: about twice tiny.en's decoding time", "whisper"
+        ),
+        ModelInfo(
+            "whisper-small.en", 484, None, False, "Whisper small.en: most accurate, several times slower", "whisper"
         ),
     )
 }
@@ -123,7 +143,11 @@ def _info(name: str) -> ModelInfo:
 def list_models(dest: Path | None = None) -> list[ModelStatus]:
     """The catalogue, with what is installed in ``dest`` (default: the models folder)."""
     folder = Path(dest) if dest is not None else models_dir()
-    return [ModelStatus(info, folder / info.name, is_vosk_model(folder / info.name)) for info in CATALOGUE.values()]
+    return [ModelStatus(info, folder / info.name, _is_model(folder / info.name)) for info in CATALOGUE.values()]
+
+
+def _is_model(path: Path) -> bool:
+    return is_vosk_model(path) or is_whisper_model(path)
 
 
 def describe(status: ModelStatus) -> str:
@@ -249,6 +273,9 @@ def download_model(
     except OSError as error:
         raise BadInput(f"{folder}: cannot make the models folder: {error.strerror}") from None
     with _download_lock(folder, name):
+        if info.kind == "whisper":
+            files_url = info.url if base_url == BASE_URL else f"{base_url.rstrip('/')}/{name}/"
+            return _download_files(info, folder, files_url, progress, timeout_s)
         return _download(info, folder, base_url, progress, timeout_s)
 
 
@@ -288,6 +315,32 @@ def _download(info: ModelInfo, folder: Path, base_url: str, progress: bool, time
     return target
 
 
+def _download_files(info: ModelInfo, folder: Path, files_url: str, progress: bool, timeout_s: float) -> Path:
+    """A Whisper model: each file resumed into ``.<name>.partial/``, the folder renamed into place at the end."""
+    staging = folder / f".{info.name}.partial"
+    staging.mkdir(exist_ok=True)
+    for name in WHISPER_FILES:
+        done = staging / name
+        if not done.is_file():
+            part = staging / f"{name}.part"
+            _fetch(files_url + name, part, progress, timeout_s)
+            part.replace(done)
+    if not is_whisper_model(staging):
+        raise AssistantError(f"{info.name}: the download holds no Whisper model; run the same command again")
+    checksum = _sha256(staging / "model.bin")
+    if info.sha256 is not None and checksum != info.sha256:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise AssistantError(
+            f"{info.name}: model.bin checksum mismatch (got {checksum}, expected {info.sha256}); "
+            "the download was deleted, try again"
+        )
+    target = folder / info.name
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    _record(target, checksum)
+    return target
+
+
 def verify_models(dest: Path | None = None) -> list[ModelCheck]:
     """Check every model folder in ``dest``: files as the download record has them (size and content),
     or at least a model's layout."""
@@ -299,6 +352,10 @@ def verify_models(dest: Path | None = None) -> list[ModelCheck]:
     checks = []
     for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         checks.append(_verify(path))
+    for partial in sorted(folder.glob(".*.partial")):
+        checks.append(
+            ModelCheck(partial.name, partial, False, "unfinished download; run `assistant models download` again")
+        )
     for part in sorted(folder.glob("*.zip.part")):
         checks.append(
             ModelCheck(part.name, part, False, "unfinished download; run `assistant models download` again to resume")
@@ -307,8 +364,13 @@ def verify_models(dest: Path | None = None) -> list[ModelCheck]:
 
 
 def _verify(path: Path) -> ModelCheck:
-    if not is_vosk_model(path):
-        return ModelCheck(path.name, path, False, "not a complete Vosk model (am/final.mdl missing)")
+    if not _is_model(path):
+        return ModelCheck(
+            path.name,
+            path,
+            False,
+            "not a complete model (Vosk: am/final.mdl missing; Whisper: model.bin, config or tokenizer missing)",
+        )
     record_path = path / RECORD
     if not record_path.is_file():
         return ModelCheck(path.name, path, True, "no download record (copied by hand?); layout looks complete")

@@ -110,7 +110,11 @@ def test_catalogue_lists_sizes_urls_and_checksum_state(tmp_path: Path) -> None:
         "vosk-model-small-en-us-0.15",
         "vosk-model-en-us-0.22-lgraph",
         "vosk-model-en-us-0.22",
+        "whisper-tiny.en",
+        "whisper-base.en",
+        "whisper-small.en",
     ]
+    assert "https://huggingface.co/Systran/faster-whisper-base.en/resolve/main/" in models.describe(listed[4])
     line = models.describe(listed[0])
     assert "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip" in line
     assert "MB" in line and "not installed" in line
@@ -273,3 +277,44 @@ def test_verify_prints_one_plain_line_per_model(
     out = capsys.readouterr().out
     assert out.startswith(f"{NAME}: ok - complete (3 files, content checked;") and out.count("\n") == 1
     assert "ModelCheck" not in out
+
+
+def test_whisper_download_fetches_each_file_and_the_model_loads(tmp_path: Path) -> None:
+    import functools
+
+    from assistant.asr.whisper_engine import WhisperEngine, bundled_model
+    from tests.asr_fixtures import tiny_pack
+
+    source = bundled_model()
+    assert source is not None
+    served = tmp_path / "served" / "whisper-base.en"
+    served.mkdir(parents=True)
+    for name in models.WHISPER_FILES:
+        (served / name).symlink_to(source / name)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    dest = tmp_path / "models"
+    try:
+        # A broken-off earlier run left one file finished: it is kept, the rest fetched.
+        staging = dest / ".whisper-base.en.partial"
+        staging.mkdir(parents=True)
+        (staging / "config.json").write_bytes((source / "config.json").read_bytes())
+        assert [c.ok for c in models.verify_models(dest)] == [False]
+        folder = models.download_model(
+            "whisper-base.en", dest, progress=False, base_url=f"http://127.0.0.1:{httpd.server_address[1]}/"
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert folder == dest / "whisper-base.en" and not staging.exists()
+    assert WhisperEngine(folder, tiny_pack(tmp_path)).describe().startswith("whisper (whisper-base.en")
+    checks = models.verify_models(dest)
+    assert [c.ok for c in checks] == [True] and "content checked" in checks[0].problem
+    assert [s.installed for s in models.list_models(dest)][4] is True
+    with open(folder / "vocabulary.txt", "r+b") as handle:  # same size, other content
+        first = handle.read(1)
+        handle.seek(0)
+        handle.write(bytes([first[0] ^ 0x01]))
+    assert [c.ok for c in models.verify_models(dest)] == [False]
