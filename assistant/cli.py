@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import sys
@@ -216,6 +217,9 @@ def _typed_lines(stream: TextIO) -> Iterator[str]:
                 )
                 continue
             if text := line.strip():
+                if not text.isascii() and any("\ud800" <= c <= "\udfff" for c in text):
+                    # bytes that are not UTF-8 arrive as lone surrogates where stdin escapes them
+                    raise BadInput(f"stdin line {number} is not UTF-8 text")
                 yield text
     except UnicodeDecodeError:
         raise BadInput(f"stdin line {number + 1} is not UTF-8 text") from None
@@ -306,7 +310,8 @@ def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> An
     engine = _engine(args, pack)
     mode = "always" if getattr(args, "input", None) else args.mode
     speaker = _speaker(args)
-    speaker.prepare(_urgent_replies(pack))
+    # Joined at exit: a voice's native code still running in this thread when Python exits aborts the process.
+    atexit.register(speaker.prepare(_urgent_replies(pack)).join, 30.0)
     return Conversation(
         Matcher(pack),
         Dialogue(pack, clock),

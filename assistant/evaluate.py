@@ -52,14 +52,18 @@ def read_manifest(path: Path) -> Iterator[tuple[int, Any]]:
         handle = path.open(encoding="utf-8")
     except OSError as error:
         raise BadInput(f"{path}: cannot read manifest: {error.strerror}") from None
+    number = 0
     with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, _item(json.loads(line), path.parent)
-            except (json.JSONDecodeError, ValueError, TypeError, KeyError) as error:
-                yield number, f"{path}:{number}: bad manifest line: {error}"
+        try:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, _item(json.loads(line), path.parent)
+                except (json.JSONDecodeError, ValueError, TypeError, KeyError) as error:
+                    yield number, f"{path}:{number}: bad manifest line: {error}"
+        except UnicodeDecodeError:
+            raise BadInput(f"{path}:{number + 1}: the manifest is not UTF-8 text") from None
 
 
 def _item(data: Any, base: Path) -> ManifestItem:
