@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import os
+import sys
+import threading
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +15,8 @@ import pytest
 import soundfile as sf
 from asr_fixtures import sox
 
-from assistant.audio.io import SAMPLE_RATE, iter_audio, load_audio, write_wav
+from assistant.audio.io import MAX_TURN_S, SAMPLE_RATE, iter_audio, load_audio, write_wav
+from assistant.audio.mic import FileTurns
 from assistant.errors import BadInput
 
 
@@ -98,3 +104,44 @@ def test_long_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert abs(total - 300 * SAMPLE_RATE) <= 64
     # Five minutes at 16 kHz int16 is 9.6 MB; streaming holds only a few blocks.
     assert peak < 2_000_000
+
+
+def test_nan_and_inf_samples_become_silence_without_a_warning(tmp_path: Path) -> None:
+    audio = np.full(16000, 0.25, dtype=np.float32)
+    audio[1000:2000] = np.nan
+    audio[3000], audio[4000] = np.inf, -np.inf
+    sf.write(tmp_path / "odd.wav", audio, 16000, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's RuntimeWarning would be printed on stderr
+        samples = load_audio(tmp_path / "odd.wav")
+    assert (samples[1000:2000] == 0).all()
+    assert samples[3000] == 32767 and samples[4000] == -32768
+    assert samples[100] == 8192
+
+
+def test_a_file_turn_is_cut_at_the_maximum_turn_length(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    speech = load_audio(Path(__file__).parent.parent / "assistant" / "samples" / "01-eye.wav")
+    write_wav(tmp_path / "long.wav", np.concatenate([speech] * int(np.ceil(75 * SAMPLE_RATE / len(speech)))))
+    (turn,) = FileTurns([tmp_path / "long.wav"], denoise=False)
+    heard = sum(len(chunk) for chunk in turn.chunks) / SAMPLE_RATE
+    assert 20 < heard <= MAX_TURN_S == 30
+    assert "long.wav: longer than 30 s; only its first 30 s are heard" in caplog.text
+
+
+def test_audio_through_a_pipe_or_stdin_is_heard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wav = tone(tmp_path / "t.wav", 22050, seconds=0.5).read_bytes()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(wav,))
+    writer.start()
+    assert abs(len(load_audio(fifo)) - SAMPLE_RATE // 2) <= 16
+    writer.join()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(wav)))
+    assert abs(len(load_audio("-")) - SAMPLE_RATE // 2) <= 16
+
+
+def test_a_device_is_read_up_to_a_bound_and_refused_plainly() -> None:
+    with pytest.raises(BadInput, match=r"^/dev/zero: more than 20,000,000 bytes came through; give a file instead$"):
+        load_audio("/dev/zero")
+    with pytest.raises(BadInput, match=r"^/dev/null: nothing came through, no audio in it$"):
+        load_audio("/dev/null")
