@@ -132,7 +132,7 @@ def test_audio_through_a_pipe_or_stdin_is_heard(tmp_path: Path, monkeypatch: pyt
     wav = tone(tmp_path / "t.wav", 22050, seconds=0.5).read_bytes()
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    writer = threading.Thread(target=fifo.write_bytes, args=(wav,))
+    writer = threading.Thread(target=fifo.write_bytes, args=(wav,), daemon=True)
     writer.start()
     assert abs(len(load_audio(fifo)) - SAMPLE_RATE // 2) <= 16
     writer.join()

@@ -5,6 +5,7 @@ and either recovery or a clean exit, never a traceback.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from assistant.session import Conversation, Exchange, WakePhrase
 from assistant.tts import Speaker
 
 ASSISTANT = Path(sys.executable).parent / "assistant"
+DATA = Path(__file__).parent / "data"
 
 
 def sample(name: str) -> np.ndarray:
@@ -280,3 +282,87 @@ def test_bad_audio_file_through_the_real_command_has_no_traceback(tmp_path: Path
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines()[-1].startswith(f"assistant: error: {path}: not an audio file")
     assert "Traceback" not in done.stderr
+
+
+def test_an_unreadable_file_in_a_listen_session_is_reported_and_the_next_is_heard(
+    tmp_path: Path, shared_engine: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    eye = str(samples_folder() / "01-eye.wav")
+    status = cli.main(["listen", "--input", str(bad), eye, "--no-speakers", "--voice", "espeak"])
+    out, err = capsys.readouterr()
+    assert status == 2  # something given was not heard: said at the end, after every file
+    assert f"assistant: error: {bad}: not an audio file" in err and "going on with the next file" in err
+    assert "you (01-eye.wav)" in out and "eye_twitch" in out
+
+
+# ----- full disks and files that end mid-line
+
+
+def test_full_disk_under_the_session_log_is_one_message(
+    shared_engine: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eye = str(samples_folder() / "01-eye.wav")
+    status = cli.main(["listen", "--input", eye, "--no-speakers", "--voice", "espeak", "--log", "/dev/full"])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "assistant: error: /dev/full: cannot write the session log: disk full (the lines written before are kept)"
+    )
+
+
+def test_full_disk_under_eval_results_is_one_message(capsys: pytest.CaptureFixture[str]) -> None:
+    status = cli.main(["eval", "--manifest", str(DATA / "phrasings.jsonl"), "--out", "/dev/full"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == "assistant: error: /dev/full: cannot write results: disk full (the lines written before are kept)\n"
+
+
+def test_results_on_a_disk_that_fills_keep_every_whole_line(
+    tiny_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "items.jsonl"
+    manifest.write_text((DATA / "phrasings.jsonl").read_text() * 4)  # more results than 64 KiB hold
+    results = tiny_disk / "results.jsonl"
+    status = cli.main(["eval", "--manifest", str(manifest), "--out", str(results)])
+    assert status == 1 and "disk full" in capsys.readouterr().err
+    text = results.read_text()
+    assert text.endswith("\n") and len(text.splitlines()) > 10
+    assert all(json.loads(line)["intent"] for line in text.splitlines())  # every line kept is whole
+
+
+def test_wav_out_given_a_file_says_it_needs_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "replies").write_text("")
+    assert cli.main(["demo", "--no-speakers", "--asr", "pocketsphinx", "--wav-out", str(tmp_path / "replies")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"assistant: error: {tmp_path / 'replies'}: --wav-out needs a folder, and this is a file"
+    )
+
+
+# ----- eval manifests and typed turns
+
+
+def test_eval_of_only_bad_lines_names_them_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "items.jsonl"
+    manifest.write_text('{"text": "calf"}\n\nnot json\n')
+    assert cli.main(["eval", "--manifest", str(manifest)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"assistant: {manifest}:1: bad manifest line: \"missing 'intent' (use null for out-of-domain items)\"",
+        f"assistant: {manifest}:3: bad manifest line: Expecting value: line 1 column 1 (char 0)",
+        f"assistant: error: {manifest}: no item could be scored; its 2 bad line(s) are listed above",
+    ]
+
+
+def test_chat_refuses_an_over_long_line_as_ask_does_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = "why is my eye twitching " * 500 + "\nwhy is my eye twitching\n"  # 12,000 characters, then a question
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    assert cli.main(["chat", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "assistant: line 1: the question is longer than 10,000 characters, the limit; skipped\n"
+    (record,) = [json.loads(line) for line in out.splitlines()][:1]
+    assert record["transcript"] == "why is my eye twitching" and record["intent"] == "eye_twitch"
+    assert cli.main(["ask", lines.split("\n")[0]]) == 2
+    assert "the limit is 10,000" in capsys.readouterr().err
