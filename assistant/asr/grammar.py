@@ -11,6 +11,7 @@ import itertools
 import random
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 
 from hassil.expression import (
@@ -100,15 +101,21 @@ def phrases(pack: Pack, expects: str | None = None, per_intent: int = PHRASES_PE
 
 def vocabulary(pack: Pack, expects: str | None = None) -> set[str]:
     """Every word the active intents' templates and lists can produce (no enumeration needed)."""
+    return set(word_counts(pack, expects))
+
+
+def word_counts(pack: Pack, expects: str | None = None) -> Counter[str]:
+    """How many of the active intents' templates can say each word (lists and rules followed)."""
     language = pack.intents.language
-    words: set[str] = set()
-    intent_ids = active_intents(pack, expects)
-    for intent_id in intent_ids:
+    counts: Counter[str] = Counter()
+    for intent_id in active_intents(pack, expects):
         for data in pack.intents.intents[intent_id].data:
             for sentence in data.sentences:
+                words: set[str] = set()
                 for text in _texts(pack, data, sentence.expression, depth=0):
                     words.update(spoken_words(text, language))
-    return words
+                counts.update(words)
+    return counts
 
 
 def _rules(pack: Pack, data: IntentData | None) -> dict[str, Sentence]:

@@ -15,6 +15,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ BUNDLED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e455
 
 PROMPT_TOKENS = 200
 """Whisper's prompt holds at most 223 tokens; the rest of the vocabulary is left out."""
+
+LIST_SHARE = 0.5
+"""The share of the prompt that slot-list values may fill, so the templates' own words get room too."""
 
 WINDOW_S = 30.0
 """Whisper reads 30-second windows; a longer turn is cut to its first 30 seconds."""
@@ -139,16 +143,19 @@ def check_model(path: Path, sha256: str | None, stamp_dir: Path | None = None) -
             pass  # only a speed-up: the hash is checked again next start
 
 
-def prompt_words(pack: Pack, expects: str | None = None) -> tuple[list[str], list[str]]:
-    """The vocabulary Whisper is prompted with: the active lists' words, and the templates' other words."""
+def prompt_words(pack: Pack, expects: str | None = None) -> tuple[list[str], Counter[str]]:
+    """The vocabulary Whisper is prompted with: the active lists' words, and how many templates say each
+    of the other words."""
     language = pack.intents.language
     listed: dict[str, None] = {}
     for slot_list in grammar.lists_used(pack, grammar.active_intents(pack, expects)).values():
         for text in grammar.list_samples(pack, slot_list):
             for word in grammar.spoken_words(text, language):
                 listed.setdefault(word, None)
-    others = sorted(grammar.vocabulary(pack, expects) - set(listed))
-    return list(listed), others
+    counts = grammar.word_counts(pack, expects)
+    for word in listed:
+        counts.pop(word, None)
+    return list(listed), counts
 
 
 class WhisperEngine:
@@ -197,18 +204,29 @@ class WhisperEngine:
     def prompt(self, expects: str | None = None) -> list[int]:
         """Decoder prompt tokens for this waiting state: the pack's words, then the transcription start.
 
-        List values come first; of the templates' other words the rarer ones (more tokens) go first, since
-        a word Whisper spells in one token it already hears well.
+        List values come first, in up to half the room; then the template words Whisper spells in
+        several tokens (the ones it would misspell), those most templates say first; then common words.
+        Contractions are left out: they take two tokens only for their apostrophe.
         """
         if expects not in self._prompts:
             encode = self.tokenizer.encode
-            listed, others = prompt_words(self.pack, expects)
-            others.sort(key=lambda word: -len(encode(" " + word)))
+            listed, counts = prompt_words(self.pack, expects)
             tokens: list[int] = []
-            for word in [*listed, *others]:
+
+            def add(word: str, room: int) -> None:
+                nonlocal tokens
                 piece = encode((", " if tokens else " ") + word)
-                if len(tokens) + len(piece) < PROMPT_TOKENS:
+                if len(tokens) + len(piece) < room:
                     tokens += piece
+
+            for word in listed:
+                add(word, LIST_SHARE * PROMPT_TOKENS)
+            ranked = sorted(
+                (word for word in counts if "'" not in word),
+                key=lambda word: (len(encode(" " + word)) < 2, -counts[word], word),
+            )
+            for word in ranked:
+                add(word, PROMPT_TOKENS)
             tokens += encode(".")  # a closed list: with a trailing comma the reading tends to go on listing
             self._prompts[expects] = [
                 self.tokenizer.sot_prev,
