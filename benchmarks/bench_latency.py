@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/bench_latency.py [--repeats 3] [--startup-runs 5] [--json OUT]
 
 Response latency runs the demo script's spoken turns (``assistant/samples``) through the real pipeline:
-``MicrophoneTurns`` (Silero endpointing) reads a fake microphone that delivers each turn in real time
-(0.3 s of quiet room tone, the speech, then room tone), ``Conversation.hear`` recognises, matches,
-answers, and a real ``Speaker`` synthesises the reply into a fake output stream that plays in real time.
+``MicrophoneTurns`` (noise suppression when the engine wants it, Silero endpointing) reads a fake
+microphone that delivers each turn in real time (0.3 s of quiet room tone, the speech, then room tone),
+``Conversation.hear`` recognises, matches, answers, and the default ``Speaker`` (with the emergency advice
+made ahead, as ``assistant listen`` does) synthesises the reply into a fake output stream that plays in
+real time. The engine and the voice are the defaults (``--asr auto``, no ``--voice``).
 Latency is measured, not added: from the moment the last sample of speech has been "spoken" into the
 microphone to the moment the first sample of the reply reaches the output stream, so it includes the
 endpointer's trailing-silence window as a user waits through it. The engine reads each turn while it is
@@ -17,7 +19,8 @@ when its first sample went out.
 
 Each repeat is a fresh process, which also reports its resident memory (psutil RSS) once the
 conversation is built and after all turns. Start-up to listening times the real command line,
-``assistant listen --mode always --no-speakers``, from process start to its "Listening" line.
+``assistant listen --mode always --no-speakers``, from process start to its "Listening" line. The
+installed size of ``.venv`` (``du -sm``) is reported beside them.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from assistant.asr.base import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.audio.mic import AudioTurn, MicrophoneTurns
 from assistant.audio.vad import Endpointer
+from assistant.cli import _urgent_replies
 from assistant.clock import FakeClock
 from assistant.demo import read_script, samples_folder
 from assistant.dialogue import Dialogue
@@ -147,6 +151,7 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
 
     speaker = Speaker(output_stream=lambda rate: RealTimeOutput(rate, first_write, cut_reply), print_unheard=False)
     speaker_box.append(speaker)
+    speaker.prepare(_urgent_replies(pack))
     decided: list[float] = []
     conversation = Conversation(
         Matcher(pack),
@@ -157,6 +162,7 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         on_reply=lambda _turn: decided.append(time.perf_counter()),
     )
     endpointer = Endpointer()
+    denoise = bool(getattr(engine, "noise_suppression", True))  # as the command line decides
     ready_s = time.perf_counter() - started
     rss_start = rss_mb()
 
@@ -169,7 +175,7 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         lead = room_tone(LEAD_S, rng)
         audio = np.concatenate([lead, speech, room_tone(TAIL_S, rng)])
         microphone = RealTimeMicrophone(audio)
-        listening = MicrophoneTurns(endpointer=endpointer, stream_factory=lambda m=microphone, **_: m)
+        listening = MicrophoneTurns(endpointer=endpointer, stream_factory=lambda m=microphone, **_: m, denoise=denoise)
         heard = cast(Generator[AudioTurn, None, None], iter(listening))
         turn = next(heard, None)
         speech_end = microphone.wall_time(len(lead) + len(speech))
@@ -204,6 +210,8 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
     speaker.close()
     return {
         "engine": engine.describe(),
+        "denoise": denoise,
+        "voice": speaker.describe(),
         "ready_s": round(ready_s, 2),
         "rss_start_mb": rss_start,
         "rss_after_turns_mb": rss_mb(),
@@ -242,6 +250,12 @@ def startup_to_listening(runs: int) -> list[float]:
         if seen is not None:
             samples.append(round(seen, 3))
     return samples
+
+
+def installed_mib(folder: Path) -> float | None:
+    """Disk space ``folder`` takes in MiB, as ``du -sm`` counts it (None when it cannot be measured)."""
+    done = subprocess.run(["du", "-sm", str(folder)], capture_output=True, text=True, check=False)
+    return float(done.stdout.split()[0]) if done.returncode == 0 and done.stdout.strip() else None
 
 
 def summarise(runs: list[dict[str, Any]], startup: list[float]) -> dict[str, Any]:
@@ -300,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     startup = startup_to_listening(args.startup_runs)
     results.update(summarise(runs, startup))
     results["engine"] = runs[0]["engine"] if runs else None
+    results["denoise"] = runs[0]["denoise"] if runs else None
+    results["voice"] = runs[0]["voice"] if runs else None
     results["runs"] = runs
+    results["venv_mib"] = installed_mib(ROOT / ".venv")
     write_results(results, args.json)
     return 0
 

@@ -39,6 +39,8 @@ from assistant.rhino import rhino_to_pack_dict, write_pack
 DEFAULT_SET = ROOT.parent / "shared" / "realspeech"
 DEFAULT_OUT = ROOT / ".cache" / "bench" / "realspeech"
 FRAME = 2048
+FRONT_ENDS: dict[str, list[bool | None]] = {"on": [True], "off": [False], "both": [False, True], "engine": [None]}
+"""``--denoise``: RNNoise in front or not, per run of an engine (None: as the engine wants, as in use)."""
 BABBLE_VOICES = ("espeak-us", "espeak-f2", "espeak-gb", "flite-slt", "flite-rms", "flite-awb")
 
 
@@ -94,12 +96,17 @@ def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 
-def run_engine(kind: str, manifests: dict[str, Path], pack_path: Path, denoise: bool) -> dict[str, Any]:
-    """Every condition through one engine; per-condition summaries from ``assistant.evaluate``."""
+def run_engine(kind: str, manifests: dict[str, Path], pack_path: Path, denoise: bool | None) -> dict[str, Any]:
+    """Every condition through one engine; per-condition summaries from ``assistant.evaluate``.
+
+    ``denoise`` None: RNNoise in front when the engine wants it, as the command line decides.
+    """
     pack = load_pack(pack_path)
     started = time.perf_counter()
     engine: SpeechEngine = open_engine(kind, pack)  # type: ignore[arg-type]
     load_s = time.perf_counter() - started
+    if denoise is None:
+        denoise = bool(getattr(engine, "noise_suppression", True))
     matcher = Matcher(pack)
     results: dict[str, Any] = {"engine": engine.describe(), "load_s": round(load_s, 2), "denoise": denoise}
     for name, manifest in manifests.items():
@@ -141,7 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snr", default="24,18,12,6", help="comma list of SNRs in dB ('' for clean only)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N recordings")
     parser.add_argument("--seed", type=int, default=2024, help="noise seed")
-    parser.add_argument("--denoise", choices=("on", "off", "both"), default="off", help="RNNoise in front")
+    parser.add_argument(
+        "--denoise",
+        choices=tuple(FRONT_ENDS),
+        default="off",
+        help="RNNoise in front (engine: where the engine wants it, as in use)",
+    )
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     if not (args.set / "labels.jsonl").is_file():
@@ -149,12 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     snrs = [float(s) for s in args.snr.split(",") if s.strip()]
     info = machine()
-    print(f"Ran on: {describe_machine(info)}. Command: `{command_line(argv)}`", flush=True)
+    command = command_line(None if argv is None else [__file__, *argv])
+    print(f"Ran on: {describe_machine(info)}. Command: `{command}`", flush=True)
     manifests = build(args.set, args.out, snrs, args.limit, args.seed)
     conditions = list(manifests)
     results: dict[str, dict[str, Any]] = {}
     for kind in [k.strip() for k in args.engines.split(",") if k.strip()]:
-        for denoise in {"on": [True], "off": [False], "both": [False, True]}[args.denoise]:
+        for denoise in FRONT_ENDS[args.denoise]:
             label = kind + (" + RNNoise" if denoise else "")
             try:
                 results[label] = run_engine(kind, manifests, args.out / "coffee_pack.yaml", denoise)
@@ -163,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     count = len(manifests["clean"].read_text(encoding="utf-8").splitlines())
     print(f"\nReal people, {count} recordings: command acceptance")
     print(table(results, conditions))
-    write_results({"machine": info, "conditions": conditions, "engines": results}, args.json)
+    write_results({"machine": info, "command": command, "conditions": conditions, "engines": results}, args.json)
     return 0
 
 

@@ -5,12 +5,12 @@
 Two passes. The accuracy pass recognises every recording with every installed engine (engines side by side,
 ``--jobs`` processes), then ``assistant.evaluate.evaluate`` scores the whole set and each slice of it (per
 SNR, voice, voice x SNR, noise kind) from those transcripts. The timing pass runs ``evaluate`` with one live
-engine (as in use: its open-vocabulary decoder in a child process) on a spread of ``--timing-items``
-recordings, ``--repeats`` times, for the real-time factor and the end-of-audio-to-intent latency (medians
-over repeats), so that parallel workers never inflate a timing. A recording is heard as ``assistant eval``
-hears it: one file, one turn, through the silence gate. Latency counts from the end of the turn's audio
-(what the endpointer hands over) to the matched intent, so it is what comes on top of the endpointing
-window.
+engine (as in use) on a spread of ``--timing-items`` recordings, ``--repeats`` times, for the real-time
+factor and the end-of-audio-to-intent latency (medians over repeats), so that parallel workers never
+inflate a timing. A recording is heard as ``assistant eval`` hears it: one file, one turn, through the
+silence gate, with noise suppression (RNNoise) in front only for the engines it helps (not Whisper).
+Latency counts from the end of the turn's audio (what the endpointer hands over) to the matched intent,
+so it is what comes on top of the endpointing window.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, command_line, machine, median, write_results
 
-from assistant.asr.base import SpeechEngine, find_vosk_model, open_engine
+from assistant.asr.base import SpeechEngine, find_vosk_model, find_whisper_model, open_engine
+from assistant.asr.whisper_engine import bundled_model
 from assistant.cli import _transcribe_file
 from assistant.errors import AssistantError
 from assistant.evaluate import evaluate
@@ -40,7 +41,7 @@ from assistant.match import Matcher
 from assistant.messages import Transcript
 from assistant.pack import load_pack
 
-ENGINES = ("pocketsphinx", "vosk")
+ENGINES = ("whisper", "pocketsphinx", "vosk")
 SNR_ORDER = ("24", "18", "12", "6", "clean")
 """Noisiest last but one, clean last: the order the chart's x axis reads."""
 NOISY = ("24", "18", "12", "6")
@@ -55,12 +56,15 @@ def engine_status(kind: str) -> tuple[bool, str]:
     """Whether ``kind`` can run here, and why not (the report prints the reason instead of numbers)."""
     if kind == "vosk" and find_vosk_model() is None:
         return False, "Vosk: no English model on this machine"
+    if kind == "whisper" and find_whisper_model() is None and bundled_model() is None:
+        return False, "Whisper: no model on this machine (neither bundled nor installed)"
     return True, ""
 
 
 def recognise(engine: SpeechEngine, matcher: Matcher, audio: Path) -> Transcript:
-    """One recording as ``assistant eval`` hears it; latency runs on to the matched intent."""
-    transcript = _transcribe_file(engine, audio)
+    """One recording as ``assistant eval`` hears it (noise suppression only for engines it helps); latency
+    runs on to the matched intent."""
+    transcript = _transcribe_file(engine, audio, bool(getattr(engine, "noise_suppression", True)))
     started = time.perf_counter()
     matcher.match(transcript.text)
     match_ms = (time.perf_counter() - started) * 1000
@@ -222,6 +226,7 @@ def run(manifest: Path, kinds: tuple[str, ...], jobs: int, timing_items: int, re
             scored = score(rows, matcher, heard[kind], Path(tmp))
             timing = time_engine(kind, timing_rows(rows, timing_items), repeats, Path(tmp))
             results["engines"][kind] = {"available": True, **scored, "timing": timing}
+    results["engines"] = {kind: results["engines"][kind] for kind in kinds}  # in the order asked for
     return results
 
 
@@ -229,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run and print (or write) the results as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=ROOT / ".cache" / "spoken" / "manifest.jsonl")
-    parser.add_argument("--engines", default=",".join(ENGINES), help="comma list (default: pocketsphinx,vosk)")
+    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma list (default: {','.join(ENGINES)})")
     parser.add_argument("--jobs", type=int, default=2, help="recognition processes for the accuracy pass")
     parser.add_argument("--timing-items", type=int, default=24, help="recordings in the one-engine timing pass")
     parser.add_argument("--repeats", type=int, default=3, help="timing-pass repeats (median reported)")

@@ -1,8 +1,10 @@
-"""The benchmark report regenerates end to end on a tiny subset: markdown with every section, both plots, and the
+"""The benchmark report regenerates end to end on a tiny subset: markdown with every section, every plot, and the
 README's headline figures between their markers."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,21 +21,24 @@ import report  # noqa: E402
 @pytest.mark.slow
 def test_report_writes_markdown_and_plots_from_a_tiny_subset(tmp_path: Path) -> None:
     argv = ["--limit", "2", "--repeats", "1", "--timing-items", "2", "--turns", "2", "--startup-runs", "1"]
+    argv += ["--realspeech-limit", "2"]
     readme = ROOT / "README.md"
     (tmp_path / "README.md").write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
     assert report.main([*argv, "--out", str(tmp_path)]) == 0
     rewritten = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert rewritten.split(report.README_START)[0] == readme.read_text(encoding="utf-8").split(report.README_START)[0]
-    assert "| Start-up to listening | < 1.5 s |" in rewritten
+    assert "| Start-up to listening | ≤ 1.5 s |" in rewritten
 
     text = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
-    for heading in ("## Targets", "## Spoken commands", "## Response latency", "## Typed questions"):
+    for heading in ("## Targets", "## Real people", "## Spoken commands", "## Response latency", "## Typed questions"):
         assert heading in text
     assert "Vosk: no English model on this machine" in text or "### vosk" in text
+    assert "### whisper" in text and "| Target | Goal | Whisper (default) |" in text
+    assert "loudest 2,048-sample frame of speech" in text
     total = len(report.pick_items(0))
     assert "--limit 2" in text and f"2 of the {total} text items" in text  # the subset is named, not hidden
     assert f"Python {sys.version_info.major}.{sys.version_info.minor}" in text and " cores, " in text
-    for plot in ("acceptance_vs_snr.png", "latency.png"):
+    for plot in ("acceptance_vs_snr.png", "realspeech_vs_snr.png", "latency.png"):
         png = tmp_path / "benchmarks" / "plots" / plot
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"benchmarks/plots/{plot}" in text
@@ -48,8 +53,9 @@ def test_subset_keeps_out_of_domain_items_and_spreads_over_intents() -> None:
     assert len(every) > 20 and any(i["intent"] is None for i in every)
 
 
-def fake_results(load: float = 0.1) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Text, speech and latency results shaped as report.py collects them, with figures no real run gave."""
+def fake_results(load: float = 0.1) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Text, speech, latency and real-people results shaped as report.py collects them, with figures no real run
+    gave."""
     text = {
         "phrasings": {"n": 12, "intent_accuracy": 0.9167},
         "ood": {"n": 8, "ood_false_accept_rate": 0.125},
@@ -71,6 +77,13 @@ def fake_results(load: float = 0.1) -> tuple[dict[str, Any], dict[str, Any], dic
                 "overall": {"ood_false_accept_rate": 0.0625},
                 "timing": {"rtf": 0.1234, "latency_ms_p95": 151.6},
             },
+            "whisper": {
+                "available": True,
+                "noisy_acceptance_mean": 0.9125,
+                "by_snr": {"6": {"command_acceptance": 0.8}, "clean": {"command_acceptance": 0.95}},
+                "overall": {"ood_false_accept_rate": 0.03},
+                "timing": {"rtf": 0.1567, "latency_ms_p95": 420.0},
+            },
         },
     }
     latency = {
@@ -80,8 +93,18 @@ def fake_results(load: float = 0.1) -> tuple[dict[str, Any], dict[str, Any], dic
         "response_ms_p95": 701.2,
         "rss_after_turns_mb": 299.9,
         "startup_to_listening_s": 1.504,
+        "venv_mib": 1239.0,
     }
-    return text, speech, latency
+    real = {"clean": 0.97, "24 dB": 0.96, "18 dB": 0.95, "12 dB": 0.94, "6 dB": 0.925}
+    sphinx = {"clean": 0.75, "24 dB": 0.7, "18 dB": 0.6, "12 dB": 0.5, "6 dB": 0.4}
+    realspeech = {
+        "conditions": list(real),
+        "engines": {
+            "whisper": {c: {"n": 8, "command_acceptance": v} for c, v in real.items()},
+            "pocketsphinx": {c: {"n": 8, "command_acceptance": v} for c, v in sphinx.items()},
+        },
+    }
+    return text, speech, latency, realspeech
 
 
 def test_readme_figures_are_rewritten_between_the_markers_only(tmp_path: Path) -> None:
@@ -100,23 +123,24 @@ def test_readme_figures_are_rewritten_between_the_markers_only(tmp_path: Path) -
     assert block == [
         "Headline figures, written here by `benchmarks/report.py` (4-core Test CPU 9000):",
         "",
-        "| What | Target | Measured |",
-        "| --- | --- | --- |",
-        "| Typed questions: top-1 intent on 12 held-out phrasings | ≥ 95% | 91.7% |",
-        "| Typed questions: out-of-domain false accepts (8 items) | ≤ 5% | 12.5% |",
-        "| Match latency p95, bundled pack (34 templates) | < 2 ms | 1.23 ms |",
-        "| Match latency p95, 10⁴-sentence coffee pack | < 10 ms | 12.50 ms |",
-        "| `assistant ask` cold start, median | < 1 s | 1,234 ms |",
-        "| Spoken commands, PocketSphinx, mean of 24/18/12/6 dB | ≥ 97% | 50.0% |",
-        "| Spoken commands, PocketSphinx, at 6 dB | ≥ 93% | 25.0% |",
-        "| Spoken commands, PocketSphinx, clean synthetic voices | | 87.5% |",
-        "| Spoken out-of-domain false accepts | ≤ 3% | 6.2% |",
-        "| Real-time factor, PocketSphinx (noise suppression included) | ≤ 0.1 | 0.12 |",
-        "| End of audio to final intent p95, spoken set (files, beyond endpointing) | < 150 ms | 152 ms |",
-        "| Live: turn ended to reply decided, p95 | < 150 ms | 9 ms |",
-        "| End of speech to first reply sample, p50 / p95 (incl. endpointing) | < 400 / 700 ms | 313 / 701 ms |",
-        "| Resident memory, default engine | < 300 MB | 300 MiB |",
-        "| Start-up to listening | < 1.5 s | 1.50 s |",
+        "| What | Target | Whisper (default) | PocketSphinx |",
+        "| --- | --- | --- | --- |",
+        "| Typed questions: top-1 intent on 12 held-out phrasings | ≥ 95% | 91.7% | |",
+        "| Typed questions: out-of-domain false accepts (8 items) | ≤ 5% | 12.5% | |",
+        "| Match latency p95, bundled pack (34 templates) | < 2 ms | 1.23 ms | |",
+        "| Match latency p95, 10⁴-sentence coffee pack | < 10 ms | 12.50 ms | |",
+        "| `assistant ask` cold start, median | < 1 s | 1,234 ms | |",
+        "| Real people (8 recordings), clean | ≥ 97% | 97.0% | 75.0% |",
+        "| Real people, mean of 24/18/12/6 dB | ≥ 95% | 94.4% | 55.0% |",
+        "| Real people, at 6 dB | ≥ 93% | 92.5% | 40.0% |",
+        "| Synthetic spoken set, clean | ≥ 95% | 95.0% | 87.5% |",
+        "| Synthetic spoken set, mean of 24/18/12/6 dB | ≥ 90% | 91.2% | 50.0% |",
+        "| Spoken out-of-domain false accepts | ≤ 3% | 3.0% | 6.2% |",
+        "| Real-time factor (front end, recognition, matching) | ≤ 0.15 | 0.157 | 0.123 |",
+        "| End of speech to first reply sample, p50 / p95 (incl. endpointing) | ≤ 600 / 900 ms | 313 / 701 ms | |",
+        "| Resident memory, default engine and voice | ≤ 450 MB | 300 MiB | |",
+        "| Start-up to listening | ≤ 1.5 s | 1.50 s | |",
+        "| Installed size of `.venv` | | 1,239 MiB | |",
     ]
     busy = report.readme_figures(*fake_results(load=3.5)).splitlines()[0]
     assert busy.endswith("(4-core Test CPU 9000, shared with other work while it ran):")
@@ -151,3 +175,21 @@ def test_report_stops_before_running_anything_when_the_readme_has_no_markers(tmp
 def test_the_repository_readme_has_the_figure_markers() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "| What | Target | Measured |" in report.with_figures(text, "| What | Target | Measured |")
+
+
+def test_real_people_figures_can_be_taken_from_an_earlier_run(tmp_path: Path) -> None:
+    earlier = tmp_path / "rs.json"
+    realspeech = fake_results()[3]
+    earlier.write_text(json.dumps({"machine": report.machine(), **realspeech}), encoding="utf-8")
+    args = argparse.Namespace(realspeech_json=earlier, realspeech_limit=0)
+    reused = report.realspeech_results(args, tmp_path / "cache")
+    assert reused["reused"] == str(earlier) and not (tmp_path / "cache").exists()  # nothing ran
+    section = "\n".join(report.realspeech_section(reused, Path("plots")))
+    assert f"reused from `{earlier}`" in section
+    assert "| whisper | 97.0% | 96.0% | 95.0% | 94.0% | 92.5% | 94.4% |" in section
+
+
+def test_report_stops_before_running_anything_when_the_earlier_real_people_file_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text((ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    assert report.main(["--realspeech-json", str(tmp_path / "absent.json"), "--out", str(tmp_path)]) == 2
+    assert not (tmp_path / ".cache").exists()
