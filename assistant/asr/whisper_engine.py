@@ -220,7 +220,7 @@ class WhisperEngine:
                     tokens += piece
 
             for word in listed:
-                add(word, LIST_SHARE * PROMPT_TOKENS)
+                add(word, int(LIST_SHARE * PROMPT_TOKENS))
             ranked = sorted(
                 (word for word in counts if "'" not in word),
                 key=lambda word: (len(encode(" " + word)) < 2, -counts[word], word),
