@@ -110,10 +110,12 @@ def run_engine(kind: str, manifests: dict[str, Path], pack_path: Path, denoise: 
     matcher = Matcher(pack)
     results: dict[str, Any] = {"engine": engine.describe(), "load_s": round(load_s, 2), "denoise": denoise}
     for name, manifest in manifests.items():
-        with open(manifest.with_name(f"results-{kind}{'-denoised' if denoise else ''}.jsonl"), "w") as out:
+        kept = manifest.with_name(f"results-{kind}{'-denoised' if denoise else ''}.jsonl")
+        with open(kept, "w") as out:
             summary = evaluate(
                 manifest, matcher, out, transcribe=lambda path: _transcribe_file(engine, path, denoise), progress=False
             )
+        summary["by_noise"] = by_noise(manifest, kept)
         results[name] = summary
         print(
             f"  {kind:12} {name:6} acceptance {summary['command_acceptance']:.1%}  rtf {summary.get('rtf')}",
@@ -122,6 +124,33 @@ def run_engine(kind: str, manifests: dict[str, Path], pack_path: Path, denoise: 
         )
     results["rss_mb"] = round(rss_mb(), 1)
     return results
+
+
+def by_noise(manifest: Path, kept: Path) -> dict[str, float]:
+    """Command acceptance per kind of noise ("cafe", "kitchen"), from a condition's per-recording results."""
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line]
+    results = [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines() if line]
+    right: dict[str, list[bool]] = {}
+    for row, result in zip(rows, results, strict=True):
+        if "noise" in row and "correct" in result:
+            right.setdefault(row["noise"], []).append(bool(result["correct"]))
+    return {noise: round(sum(values) / len(values), 4) for noise, values in right.items()}
+
+
+def noise_table(results: dict[str, dict[str, Any]], conditions: list[str]) -> str:
+    """Command acceptance per engine, noisy condition and kind of noise."""
+    noisy = [c for c in conditions if c != "clean"]
+    kinds = sorted({kind for r in results.values() for c in noisy for kind in (r[c].get("by_noise") or {})})
+    head = ["engine", "noise", *noisy]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for label, result in results.items():
+        for kind in kinds:
+            cells = [
+                f"{result[c]['by_noise'][kind]:.1%}" if kind in (result[c].get("by_noise") or {}) else "-"
+                for c in noisy
+            ]
+            lines.append("| " + " | ".join([label, kind, *cells]) + " |")
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, Any]], conditions: list[str]) -> str:
@@ -176,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     count = len(manifests["clean"].read_text(encoding="utf-8").splitlines())
     print(f"\nReal people, {count} recordings: command acceptance")
     print(table(results, conditions))
+    print(noise_table(results, conditions))
     write_results({"machine": info, "command": command, "conditions": conditions, "engines": results}, args.json)
     return 0
 

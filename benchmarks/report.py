@@ -37,7 +37,7 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_realspeech import DEFAULT_SET as REALSPEECH_SET  # noqa: E402
-from bench_realspeech import table  # noqa: E402
+from bench_realspeech import noise_table, table  # noqa: E402
 from common import PYTHON, ROOT, command_line, describe_machine, machine, median  # noqa: E402
 
 from assistant.session import QUESTION_PAUSE_MS, REPLY_PAUSE_MS  # noqa: E402
@@ -779,7 +779,7 @@ def realspeech_section(realspeech: dict[str, Any], plots: Path) -> list[str]:
         "`assistant eval` hears a file, by every engine present one after another, and scored by "
         "`assistant.evaluate`: command acceptance is intent and every slot right.",
         "",
-        "The noise is made here and mixed in, alternating by recording: cafe (babble of six synthetic talkers over "
+        "The noise is made here and mixed in, alternating by recording: cafe (babble of five synthetic talkers over "
         "pink room tone) and kitchen (clatter), seed 2024. SNR is defined as the benchmark that published the "
         "recordings defines it: the RMS of the loudest 2,048-sample frame of speech against the RMS of the "
         "loudest 2,048-sample frame of noise, in dB.",
@@ -788,7 +788,10 @@ def realspeech_section(realspeech: dict[str, Any], plots: Path) -> list[str]:
         "",
         table(engines, realspeech["conditions"]),
         "",
-        "RTF: time to hear and match a recording over its length, mean over the conditions.",
+        "RTF: time to hear and match a recording over its length, mean over the conditions. By kind of noise "
+        "(half the recordings each):",
+        "",
+        noise_table(engines, realspeech["conditions"]),
         "",
         "| Engine | Model | Noise suppression in front | Load | Resident memory after the run |",
         "| --- | --- | --- | --- | --- |",
