@@ -46,10 +46,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     matcher = Matcher(pack)
     transcript = None
     if args.audio:
-        turn = _file_turn(Path(args.audio), denoise=False)  # a bad file is said before start-up
+        turn = _file_turn(Path(args.audio), False, args.max_turn)  # a bad file is said before start-up
         engine = _engine(args, pack, announce=not args.json)
         if _denoise(args, engine):
-            turn = _file_turn(Path(args.audio), denoise=True)
+            turn = _file_turn(Path(args.audio), True, args.max_turn)
         transcript = engine.transcribe(turn.chunks)
         text = transcript.text
     else:
@@ -110,7 +110,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # The speech engine starts only if the manifest holds audio items.
         if not engines:
             engines.append(_engine(args, pack, announce=not args.json))
-        return _transcribe_file(engines[0], path, denoise=_denoise(args, engines[0]))
+        return _transcribe_file(engines[0], path, _denoise(args, engines[0]), args.max_turn)
 
     with contextlib.ExitStack() as stack:
         out_handle = stack.enter_context(_results_file(Path(args.out))) if args.out else None
@@ -241,21 +241,41 @@ def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
     return engine
 
 
+def _turn_seconds(text: str) -> float:
+    """--max-turn's value: seconds between 1 and 300."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 1.0 <= seconds <= 300.0:
+        raise argparse.ArgumentTypeError("a turn may last from 1 to 300 seconds")
+    return seconds
+
+
 def _denoise(args: argparse.Namespace, engine: Any) -> bool:
     """Whether noise is taken out before ``engine`` hears: unless --no-denoise, for engines it helps."""
     return not args.no_denoise and bool(getattr(engine, "noise_suppression", True))
 
 
-def _transcribe_file(engine: Any, path: Path, denoise: bool = True) -> Any:
+def _transcribe_file(engine: Any, path: Path, denoise: bool = True, max_turn_s: float | None = None) -> Any:
     """One file, one spoken turn (noise taken out, silence skipped, so a long silent file is quick)."""
-    return engine.transcribe(_file_turn(path, denoise).chunks)
+    return engine.transcribe(_file_turn(path, denoise, max_turn_s).chunks)
 
 
-def _file_turn(path: Path, denoise: bool = True) -> Any:
+def _file_turn(path: Path, denoise: bool = True, max_turn_s: float | None = None) -> Any:
     """One file as one spoken turn, opened (an unreadable file raises ``BadInput`` here)."""
+    from .audio.io import MAX_TURN_S
     from .audio.mic import FileTurns
 
-    return next(iter(FileTurns([path], denoise=denoise)))
+    return next(iter(FileTurns([path], denoise=denoise, max_turn_s=max_turn_s or MAX_TURN_S)))
+
+
+def _file_turns(args: argparse.Namespace, paths: list[Path], engine: Any, **options: Any) -> Any:
+    """Recordings as spoken turns, each cut at --max-turn seconds, cleaned for engines RNNoise helps."""
+    from .audio.io import MAX_TURN_S
+    from .audio.mic import FileTurns
+
+    return FileTurns(paths, denoise=_denoise(args, engine), max_turn_s=args.max_turn or MAX_TURN_S, **options)
 
 
 def _speaker(args: argparse.Namespace) -> Any:
@@ -326,7 +346,8 @@ def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> An
 
 def cmd_listen(args: argparse.Namespace) -> int:
     """Microphone loop (or files as turns); Ctrl-C ends it."""
-    from .audio.mic import FileTurns, MicrophoneTurns
+    from .audio.mic import MicrophoneTurns
+    from .audio.vad import Endpointer
 
     pack = _pack(args)
     conversation = _conversation(args, pack)
@@ -337,10 +358,11 @@ def cmd_listen(args: argparse.Namespace) -> int:
             unreadable.append(error)
             print(f"assistant: error: {error.message}; going on with the next file", file=sys.stderr, flush=True)
 
-        conversation.run(FileTurns(args.input, denoise=_denoise(args, conversation.engine), on_unreadable=skip))
+        conversation.run(_file_turns(args, args.input, conversation.engine, on_unreadable=skip))
         return 2 if unreadable else 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
-    microphone = MicrophoneTurns(device, denoise=_denoise(args, conversation.engine))
+    endpointer = Endpointer(max_turn_s=args.max_turn) if args.max_turn else None
+    microphone = MicrophoneTurns(device, endpointer=endpointer, denoise=_denoise(args, conversation.engine))
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
     print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
@@ -368,7 +390,6 @@ def _push_to_talk(microphone: Any) -> Any:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play the scripted session through the whole pipeline."""
-    from .audio.mic import FileTurns
     from .clock import FakeClock
     from .demo import read_script, samples_folder
 
@@ -379,7 +400,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     conversation.wake.mode = "always"
     for turn in script:
         print(f'\n# {turn.name}: the user says "{turn.text}"', flush=True)
-        conversation.hear(next(iter(FileTurns([turn.audio], denoise=_denoise(args, conversation.engine)))))
+        conversation.hear(next(iter(_file_turns(args, [turn.audio], conversation.engine))))
         if turn.wait_s:
             print(f"  ({turn.wait_s:g} seconds pass)", flush=True)
             for due in conversation.dialogue.advance(turn.wait_s):
@@ -453,6 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     speech.add_argument("--vosk-model", metavar="PATH", help="folder of an unpacked Vosk model")
     speech.add_argument("--whisper-model", metavar="PATH", help="folder of a CTranslate2 Whisper model")
+    speech.add_argument(
+        "--max-turn",
+        type=_turn_seconds,
+        metavar="SECONDS",
+        help="longest spoken turn; longer speech is cut there, with a message (default: 30 for a file, 15 live)",
+    )
     speech.add_argument(
         "--no-denoise",
         action="store_true",

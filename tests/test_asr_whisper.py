@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +152,28 @@ def test_auto_prefers_a_whisper_model_the_user_installed(tmp_path: Path, monkeyp
     assert find_whisper_model() == installed
     engine = open_engine("auto", tiny_pack(tmp_path))
     assert engine.name == "whisper" and "whisper-base.en" in engine.describe()
+
+
+def test_max_turn_cuts_a_long_recording_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.audio.io import write_wav
+    from assistant.cli import main
+
+    speech = load_audio(speak(tmp_path, "my calf is cramping", tail_s=0.2))
+    rng = np.random.default_rng(3)
+    noise = (rng.standard_normal(16000 * 12) * 300).astype(np.int16)  # twelve seconds of hiss after it
+    long = tmp_path / "long.wav"
+    write_wav(long, np.concatenate([speech, noise]))
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "--json", "--max-turn", "3", "--audio", str(long)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "only its first 3 s are heard" in done.stderr
+    assert normalize(json.loads(done.stdout)["transcript"]) == normalize("my calf is cramping")
+    for bad in ("0.5", "1000", "soon"):
+        with pytest.raises(SystemExit) as stopped:
+            main(["ask", "--max-turn", bad, "--audio", str(long)])
+        assert stopped.value.code == 2
+    assert "--max-turn" in capsys.readouterr().err
