@@ -40,8 +40,8 @@ LIST_SHARE = 0.5
 WINDOW_S = 30.0
 """Whisper reads 30-second windows; a longer turn is cut to its first 30 seconds."""
 
-PAUSE_S = 0.15
-"""A pause this long in a live turn starts a speculative decode of the speech so far."""
+PAUSE_S = 0.064
+"""A pause this long (two endpointer frames) in a live turn starts a speculative decode of the speech so far."""
 
 TOKENS_PER_S = 8.0
 """A reading longer than this many tokens a second of audio (plus a few) is cut: Whisper looping."""
