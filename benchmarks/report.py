@@ -237,15 +237,7 @@ def plot_acceptance(speech: dict[str, Any], path: Path) -> None:
         ax.plot(xs, ys, color=colour, linewidth=2.6, marker="o", label=label)
         annotate_points(ax, xs, ys, colour)
     ax.axhline(90, color="#2ca02c", linestyle="--", linewidth=1, label="target: 90% averaged over 24-6 dB")
-    ax.plot(
-        [SNR_AXIS["clean"]],
-        [95],
-        marker="v",
-        color="#2ca02c",
-        markersize=9,
-        linestyle="none",
-        label="target: 95% clean",
-    )
+    target_marker(ax, SNR_AXIS["clean"], 95, "target: 95% clean")
     snr_axis(ax, "gym noises: babble, clatter, treadmill, pink")
     ax.set_title(
         f"Spoken commands understood vs noise ({speech['recordings']} recordings, {len(speech['voices'])} voices)"
@@ -256,6 +248,11 @@ def plot_acceptance(speech: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def target_marker(ax: Any, x: float, y: float, label: str) -> None:
+    """A target at one point of a chart: a green triangle, in the legend as ``label``."""
+    ax.plot([x], [y], marker="v", color="#2ca02c", markersize=9, linestyle="none", label=label)
 
 
 def plot_realspeech(realspeech: dict[str, Any], path: Path) -> None:
@@ -274,16 +271,8 @@ def plot_realspeech(realspeech: dict[str, Any], path: Path) -> None:
         ax.plot(xs, ys, color=colour, linewidth=2.6, marker="o", label=f"{name} (mean of 24-6 dB: {pct(mean)})")
         annotate_points(ax, xs, ys, colour)
     ax.axhline(95, color="#2ca02c", linestyle="--", linewidth=1, label="target: 95% averaged over 24-6 dB")
-    ax.plot([6], [93], marker="v", color="#2ca02c", markersize=9, linestyle="none", label="target: 93% at 6 dB")
-    ax.plot(
-        [SNR_AXIS["clean"]],
-        [97],
-        marker="v",
-        color="#2ca02c",
-        markersize=9,
-        linestyle="none",
-        label="target: 97% clean",
-    )
+    target_marker(ax, 6, 93, "target: 93% at 6 dB")
+    target_marker(ax, SNR_AXIS["clean"], 97, "target: 97% clean")
     snr_axis(ax, "loudest-frame SNR; cafe and kitchen noise")
     ax.set_title(f"Real people's commands understood vs noise ({real_count(realspeech) or 0} recordings)")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
