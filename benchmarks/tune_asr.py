@@ -51,11 +51,9 @@ SHORT_COMMANDS = [
 ]
 BEFORE: dict[str, Any] = {
     "suppress_noise": False,
-    "whole_turn_cmn": False,
-    "dither": False,
     "endpointer": {"lead_in_ms": 300, "keep_trailing_ms": None},
 }
-"""The front end before noise suppression (batch CMN, dither and the trimmed turn were measured and left off)."""
+"""The front end before noise suppression."""
 CONFIGS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "no-rnnoise": {"suppress_noise": False},
@@ -63,40 +61,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "posterior0.2": {"weak_word_posterior": 0.2},
     "agreement0.25": {"phone_agreement": 0.25},
     "phone-loop": {"phone_agreement": 0.3},
-    "flat-passes": {"fwdflat": True, "open_fwdflat": True},
     "lw9": {"language_weight": 9.0},
     "wip0.3": {"insertion_penalty": 0.3},
-    "no-remove-noise": {"remove_noise": False},
     "raw-file": {"endpointer": None},
-    "open-fast": {"open_beam": 1e-30},
     "before": BEFORE,
-    "before-batch-cmn": {**BEFORE, "whole_turn_cmn": True},
-    "before-open-fast": {**BEFORE, "open_beam": 1e-30},
-    "before-batch-dither-fast": {**BEFORE, "whole_turn_cmn": True, "dither": True, "open_beam": 1e-30},
-    "before-batch-dither-trim-fast": {
-        **BEFORE,
-        "whole_turn_cmn": True,
-        "dither": True,
-        "open_beam": 1e-30,
-        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
-    },
-    "before-batch-dither-trim": {
-        **BEFORE,
-        "whole_turn_cmn": True,
-        "dither": True,
-        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
-    },
-    "batch-dither-trim": {
-        "whole_turn_cmn": True,
-        "dither": True,
-        "endpointer": {"lead_in_ms": 150, "keep_trailing_ms": 150},
-    },
-    "open-after": {"open_alongside": False},
     "no-rescue": {"open_rescue": 1.01},
-    "fill1e-4": {"fillprob": 1e-4},
-    "fill1e-2": {"fillprob": 1e-2},
-    "fill1e-1": {"fillprob": 0.1},
 }
+"""Configurations by name: SphinxSettings fields, plus the front end (``suppress_noise``, ``endpointer``).
+Those measured and dropped (batch CMN, dither, flat passes, narrower beams, filler probabilities) are in
+DECISIONS.md."""
 
 
 def make(seed: int, snrs: str, jobs: int) -> None:

@@ -117,18 +117,6 @@ def test_a_weak_result_gives_way_to_an_open_reading_that_sounds_different(engine
     assert confidence <= 0.5
 
 
-def test_whole_turn_settings_still_hear_commands(tmp_path: Path) -> None:
-    from assistant.asr.sphinx_engine import SphinxSettings
-
-    pack = tiny_pack(tmp_path)
-    settings = SphinxSettings(whole_turn_cmn=True, dither=True)
-    engine = SphinxEngine(pack, cache=tmp_path / "cache", settings=settings)
-    assert engine.open_decoder() is not None
-    result = engine.transcribe(load_audio(speak(tmp_path, "my calf is cramping")))
-    assert Matcher(pack).match(result.text).intent == "cramp_now", result.text
-    assert result.is_final and result.latency_ms is not None
-
-
 def test_streamed_chunks_and_partials(engine: SphinxEngine, tmp_path: Path) -> None:
     partials: list[Transcript] = []
     result = engine.transcribe(

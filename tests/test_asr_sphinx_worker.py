@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from asr_fixtures import speak, tiny_pack
 from pocketsphinx import Decoder
 
-from assistant.asr.sphinx_engine import SphinxEngine, SphinxSettings
+from assistant.asr.sphinx_engine import SphinxEngine
 from assistant.asr.sphinx_worker import DecoderProcess
 from assistant.audio.io import load_audio
 from assistant.audio.vad import speech_only
@@ -24,7 +25,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> SphinxEngine:
 
 def _heard(engine: SphinxEngine, decoder: Decoder | DecoderProcess, samples: np.ndarray) -> list[tuple]:
     """``decoder``'s words for ``samples``, streamed in the way the engine feeds its decoders."""
-    engine._feed(decoder, [samples[i : i + 1600] for i in range(0, len(samples), 1600)], whole=False)
+    engine._feed(decoder, [samples[i : i + 1600] for i in range(0, len(samples), 1600)])
     return [(s.word, s.start_frame, s.end_frame, round(float(s.prob), 6)) for s in decoder.seg()]
 
 
@@ -42,9 +43,21 @@ def test_the_child_hears_what_a_decoder_here_hears(engine: SphinxEngine, tmp_pat
         assert all(second.lookup_word(w.split("(")[0]) == here.lookup_word(w.split("(")[0]) for w in words)
 
 
-def test_the_engine_hears_the_same_with_the_decoder_in_this_process(engine: SphinxEngine, tmp_path: Path) -> None:
-    same_here = SphinxEngine(engine.pack, cache=tmp_path / "cache", settings=SphinxSettings(open_process=False))
-    assert not isinstance(same_here.open_decoder(), DecoderProcess)
+class _NoChild(DecoderProcess):
+    """A machine where no child process can be started."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        raise OSError("no processes here")
+
+
+def test_without_a_child_the_engine_decodes_here_and_hears_the_same(
+    engine: SphinxEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("assistant.asr.sphinx_engine.DecoderProcess", _NoChild)
+    with caplog.at_level(logging.WARNING):
+        same_here = SphinxEngine(engine.pack, cache=tmp_path / "cache")
+        assert isinstance(same_here.open_decoder(), Decoder)
+    assert "decoding in this one" in caplog.text
     for said in ("what is the weather in paris", "my calf is cramping", "i have a crab in my side"):
         samples = load_audio(speak(tmp_path, said))
         ours, theirs = engine.transcribe(samples), same_here.transcribe(samples)

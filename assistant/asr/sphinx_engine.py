@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import logging
 import os
 import threading
@@ -93,36 +92,8 @@ class SphinxSettings:
     phone_check_states: tuple[str | None, ...] = ("yes_no",)
     """Waiting states (None: idle) whose results the phone loop checks: a yes/no answer, since a forced
     "yes" would answer a triage question for the user (see DECISIONS.md)."""
-    whole_turn_cmn: bool = False
-    """Decode a turn that arrives whole in one pass, so its cepstral mean is the turn's own (batch CMN)."""
-    dither: bool = False
-    """PocketSphinx -dither (seeded): a least-significant bit of noise, so digital silence has a finite energy."""
-    remove_noise: bool = True
-    """PocketSphinx's own noise removal (the model's feat.params turns it on)."""
-    beam: float | None = None
-    """PocketSphinx -beam (None: its default)."""
-    wbeam: float | None = None
-    """PocketSphinx -wbeam (None: its default)."""
-    pbeam: float | None = None
-    """PocketSphinx -pbeam (None: its default)."""
-    topn: int | None = None
-    """PocketSphinx -topn (None: its default)."""
-    fillprob: float | None = None
-    """PocketSphinx -fillprob, how readily noise and breath fillers are inserted (None: its default)."""
-    silprob: float | None = None
-    """PocketSphinx -silprob (None: its default)."""
-    fwdflat: bool = False
-    """PocketSphinx's second, flat-lexicon pass (it ran after the turn ended: see the module docstring)."""
-    open_fwdflat: bool = False
-    """The open-vocabulary decoder's flat second pass."""
-    open_beam: float | None = None
-    """-beam/-pbeam of the open-vocabulary decoder (its -wbeam 1e10 wider, no flat pass); None: defaults."""
     open_rescue: float = OPEN_RESCUE
     """A weak pack result is kept when the open-vocabulary reading's phones agree with its phones this much."""
-    open_alongside: bool = True
-    """The open-vocabulary decoder listens alongside in every state, so a weak turn is settled when it ends."""
-    open_process: bool = True
-    """The open-vocabulary decoder runs in a child process, on the second core (see sphinx_worker.py)."""
 
 
 def cache_root() -> Path:
@@ -243,27 +214,16 @@ class SphinxEngine:
         self.model_dir = Path(get_model_path("en-us"))
         started = time.perf_counter()
         self.files = self._build(cache if cache is not None else cache_root())
-        knobs = {
-            name: value
-            for name in ("beam", "wbeam", "pbeam", "topn", "fillprob", "silprob")
-            if (value := getattr(self.settings, name)) is not None
-        }
-        self._common: dict[str, Any] = {
-            "hmm": str(self.model_dir / "en-us"),
-            "loglevel": "FATAL",
-            "dither": self.settings.dither,
-            "seed": 1,
-            **self._feature_params(),
-        }
-        """Options every decoder of this engine shares (the model, its front end)."""
+        self._common: dict[str, Any] = {"hmm": str(self.model_dir / "en-us"), "loglevel": "FATAL"}
+        """Options every decoder of this engine shares."""
+        # No flat second pass: it runs after the turn has ended, where it costs latency (DECISIONS.md).
         config = Config(
             dict=str(self.files["dict"]),
             lm=None,
             lw=self.settings.language_weight,
             wip=self.settings.insertion_penalty,
-            fwdflat=self.settings.fwdflat,
+            fwdflat=False,
             **self._common,
-            **knobs,
         )
         try:
             self.decoder = Decoder(config)
@@ -335,21 +295,6 @@ class SphinxEngine:
             _LOGGER.debug("pack words without a pronunciation: %s", ", ".join(self.missing_words))
         return files
 
-    def _feature_params(self) -> dict[str, str]:
-        """``featparams`` pointing at the model's feat.params with this engine's changes, when there are any.
-
-        The model's feat.params outweighs options given to the decoder, so changes go into a copy."""
-        changes = {"-remove_noise": "yes" if self.settings.remove_noise else "no"}
-        source = self.model_dir / "en-us" / "feat.params"
-        lines = source.read_text(encoding="utf-8").splitlines()
-        edited = [f"{key} {changes[key]}" if (key := line.split(" ", 1)[0]) in changes else line for line in lines]
-        if edited == lines:
-            return {}
-        target = self.files["dict"].parent / f"feat-{hashlib.sha256(repr(edited).encode()).hexdigest()[:12]}.params"
-        if not target.is_file():
-            cache.write_atomic(target, ("\n".join(edited) + "\n").encode())
-        return {"featparams": str(target)}
-
     def _start(self, decoder: AnyDecoder) -> None:
         decoder.set_cmn(self._cmn_start)
         decoder.start_utt()
@@ -363,11 +308,7 @@ class SphinxEngine:
     def _load_helper_decoders(self, open_vocabulary: bool) -> None:
         try:
             if open_vocabulary:
-                beam = self.settings.open_beam
-                knobs: dict[str, Any] = {"fwdflat": self.settings.open_fwdflat}
-                if beam is not None:
-                    knobs.update(beam=beam, pbeam=beam, wbeam=beam * 1e10, fwdflat=False)
-                self._open_config = {**self._common, **knobs}
+                self._open_config = {**self._common, "fwdflat": False}
                 self._open = self._open_vocabulary_decoder(self._open_config)
         finally:
             self._open_ready.set()
@@ -387,11 +328,10 @@ class SphinxEngine:
 
     def _open_vocabulary_decoder(self, config: dict[str, Any]) -> AnyDecoder | None:
         """The open-vocabulary decoder: in a child process (the second core), else in this one."""
-        if self.settings.open_process:
-            try:
-                return DecoderProcess(config)
-            except (RuntimeError, OSError) as error:
-                _LOGGER.warning("open-vocabulary decoder process unavailable (%s); decoding in this one", error)
+        try:
+            return DecoderProcess(config)
+        except (RuntimeError, OSError) as error:
+            _LOGGER.warning("open-vocabulary decoder process unavailable (%s); decoding in this one", error)
         try:
             return Decoder(**config)
         except RuntimeError as error:
@@ -431,9 +371,7 @@ class SphinxEngine:
             )
         return words
 
-    def phone_agreement(
-        self, chunks: list[np.ndarray], words: list[Word], whole: bool = False, listened: Decoder | None = None
-    ) -> float:
+    def phone_agreement(self, chunks: list[np.ndarray], words: list[Word], listened: Decoder | None = None) -> float:
         """Similarity in [0, 1] of the dictionary phones of ``words`` and a phone loop's reading of ``chunks``
         (or the reading of ``listened``, a phone-loop decoder that heard the turn alongside)."""
         expected = _dictionary_phones(self.decoder, words)
@@ -444,20 +382,17 @@ class SphinxEngine:
         else:
             listened = self.decoder
             listened.activate_search(PHONE_SEARCH)
-            self._feed(listened, chunks, whole)
+            self._feed(listened, chunks)
         if not expected:
             return 0.0
         heard = [s.word for s in (listened.seg() or []) if s.word != "SIL" and not s.word.startswith("+")]
         return float(Levenshtein.normalized_similarity(expected, heard))
 
-    def _feed(self, decoder: AnyDecoder, chunks: list[np.ndarray], whole: bool) -> None:
-        """One utterance: ``chunks`` in one block when ``whole`` (the turn's own cepstral mean), else streamed."""
+    def _feed(self, decoder: AnyDecoder, chunks: list[np.ndarray]) -> None:
+        """One utterance of ``chunks``, streamed."""
         self._start(decoder)
-        if whole:
-            decoder.process_raw(np.concatenate(chunks).tobytes(), False, True)
-        else:
-            for chunk in chunks:
-                decoder.process_raw(chunk.tobytes(), False, False)
+        for chunk in chunks:
+            decoder.process_raw(chunk.tobytes(), False, False)
         decoder.end_utt()
 
     def _checks_phones(self, expects: str | None) -> bool:
@@ -472,43 +407,12 @@ class SphinxEngine:
     ) -> Transcript:
         """Recognise one turn with the grammar of ``expects`` (or the whole pack), falling back to open vocabulary.
 
-        By default the turn is decoded as it streams in (a live turn while the user speaks), with the
-        checking decoders listening alongside, so little is left to do when it ends. The whole-turn
-        front-end setting ``whole_turn_cmn`` (off by default) waits for the whole turn.
+        The turn is decoded as it streams in (a live turn while the user speaks), with the checking decoders
+        listening alongside, so little is left to do when it ends.
         """
         search = _state_search(expects)
         search = search if search in self.files else PACK_SEARCH
-        chunks = chunks_of(samples)
-        if self.settings.whole_turn_cmn:
-            held = HeldAudio()
-            for chunk in chunks:
-                if not held.add(chunk):
-                    return self._streamed(itertools.chain(held.drain(), chunks), search, expects, on_partial)
-            return self._whole(held.drain(), search, expects)
-        return self._streamed(chunks, search, expects, on_partial)
-
-    def _whole(self, chunks: list[np.ndarray], search: str, expects: str | None) -> Transcript:
-        end_of_audio = time.perf_counter()
-        fed = sum(len(chunk) for chunk in chunks)
-        if not fed:
-            return final_transcript(self.name, [], 0.0, 0, end_of_audio)
-        whole = self.settings.whole_turn_cmn
-        self.decoder.activate_search(search)
-        self._feed(self.decoder, chunks, whole)
-        words = self._result(self.decoder)
-        confidence = min((w.confidence for w in words), default=0.0)
-        weak = self._weak(words, confidence, expects)
-        if not weak and self._checks_phones(expects):
-            weak = self.phone_agreement(chunks, words, whole) < self.settings.phone_agreement
-        alternatives: tuple[str, ...] = ()
-        fallback = ""
-        if weak:
-            second = self.open_decoder()
-            if second is not None:
-                self._feed(second, chunks, whole)
-                if _still_there(second):
-                    words, confidence, alternatives, fallback = self._open_reading(second, words, confidence, expects)
-        return final_transcript(self.name, words, confidence, fed, end_of_audio, alternatives, fallback)
+        return self._streamed(chunks_of(samples), search, expects, on_partial)
 
     def _open_reading(
         self, second: AnyDecoder, words: list[Word], confidence: float, expects: str | None
@@ -550,10 +454,9 @@ class SphinxEngine:
         self.decoder.activate_search(search)
         check_phones = self._checks_phones(expects)
         phones = self._phones if check_phones else None
-        # The open-vocabulary decoder listens alongside too (in a waiting state always: its turns are short
-        # replies), so a weak turn is settled as soon as it ends instead of being decoded again.
-        alongside = expects is not None or self.settings.open_alongside
-        second = self._usable_open() if alongside and self._open_ready.is_set() else None
+        # The open-vocabulary decoder listens alongside too, so a weak turn is settled as soon as it ends
+        # instead of being decoded again.
+        second = self._usable_open() if self._open_ready.is_set() else None
         listeners = [decoder for decoder in (self.decoder, phones, second) if decoder is not None]
         for decoder in listeners:
             self._start(decoder)
