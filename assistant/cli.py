@@ -280,6 +280,7 @@ def _file_turns(args: argparse.Namespace, paths: list[Path], engine: Any, **opti
 
 def _speaker(args: argparse.Namespace) -> Any:
     """The voice the options ask for, said once on stderr."""
+    from .asr.sphinx_engine import cache_root
     from .tts import LOUD_LUFS, TARGET_LUFS, Speaker
 
     if args.wav_out and Path(args.wav_out).exists() and not Path(args.wav_out).is_dir():
@@ -291,6 +292,7 @@ def _speaker(args: argparse.Namespace) -> Any:
         play=not args.no_speakers,
         device=args.output_device,
         loudness_lufs=LOUD_LUFS if args.loud else TARGET_LUFS,
+        cache=cache_root().parent / "voice",
         print_unheard=False,
     )
     print(speaker.describe(), file=sys.stderr)
@@ -325,13 +327,15 @@ def _urgent_replies(pack: Pack) -> list[str]:
 def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> Any:
     from .dialogue import Dialogue
     from .match import Matcher
+    from .replies import pack_replies
     from .session import Conversation, SessionLog, WakePhrase
 
     engine = _engine(args, pack)
     mode = "always" if getattr(args, "input", None) else args.mode
     speaker = _speaker(args)
-    # Joined at exit: a voice's native code still running in this thread when Python exits aborts the process.
-    atexit.register(speaker.prepare(_urgent_replies(pack)).join, 30.0)
+    speaker.prepare(_urgent_replies(pack), [reply.text for reply in pack_replies(pack)])
+    # Closed at exit: a voice's native code still running in its thread when Python exits aborts the process.
+    atexit.register(speaker.close)
     return Conversation(
         Matcher(pack),
         Dialogue(pack, clock),

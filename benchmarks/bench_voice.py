@@ -9,19 +9,23 @@ what a yes or no says, triage questions and dispositions, routine intros, steps 
 fixed phrases (placeholders filled with typical values), and emergency advice (emergency intents' answers
 and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N emergency replies and N others.
 Each reply is synthesised the way ``Speaker.say`` makes it (cut into chunks, each in the voice and
-normalised to the target loudness), resampled to 16 kHz, mixed with one of the project's gym noises
-(``scripts/voices.py``: babble, pink, clatter, treadmill, rotating by reply, the same noise for every
-voice) at each SNR (speech active level to noise RMS), and transcribed by Whisper tiny.en (the bundled
-model): by default faster-whisper unprompted; ``--listener engine`` uses the project's ``WhisperEngine``
+normalised to the target loudness; an emergency intent's answer as emergency advice, louder), resampled
+to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``: babble, pink, clatter,
+treadmill, rotating by reply, the same noise for every voice) at each SNR (speech active level of the
+reply said at the usual loudness to noise RMS: the room is as loud for every reply, so advice said
+louder stands further above it), and transcribed by Whisper tiny.en (the bundled model): by default
+faster-whisper unprompted; ``--listener engine`` uses the project's ``WhisperEngine``
 (``assistant/asr/whisper_engine.py``), prompted with the pack's command words, whose decoder, built for
 short commands, has no guard against a loop like "nine one one one one ..." (one reply got 60 insertions).
 
-Word error rate = word edits (after the project's normaliser on both sides) / reference words, per voice
-and condition; emergency advice also on its own line, with the words of its first instruction (the
-sentence that says whom to call) that were lost. Latency: from ``say`` being called to the first sample
-reaching the output (a stand-in device that takes audio at once), for every selected reply per voice,
-the voices taking turns so machine load falls on both alike; then for the emergency advice again once
-``Speaker.prepare`` has made its first chunks ahead, as the command line does at start.
+Word error rate = word edits (after the project's normaliser on both sides, runs of single letters
+joined: "U.S." heard for "US") / reference words, per voice and condition; emergency advice also on its
+own line, with the words that were lost of its first instruction (the sentence that says whom to call)
+and of every number to call in it.
+Latency: from ``say`` being called to the first sample reaching the output (a stand-in device that takes
+audio at once), for every selected reply per voice, the voices taking turns so machine load falls on
+both alike: first made when said, then made ahead and kept in a cache folder (``Speaker.prepare``, as the
+command line does at start, waited for here; its CPU time is reported).
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,61 +54,20 @@ from common import command_line, machine, percentile, write_results
 
 from assistant.audio.io import SAMPLE_RATE
 from assistant.errors import BadInput
+from assistant.messages import Utterance
 from assistant.normalize import words
 from assistant.pack import Pack, load_pack
+from assistant.replies import Reply, pack_replies
 from assistant.tts import Speaker, split_into_chunks
 
 BABBLE_VOICES = ("espeak-us", "espeak-f2", "espeak-gb")
 """Background talkers (fast engines, none of them the voices under test)."""
 
+DIGITS = frozenset(("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"))
+"""Words of a number said digit by digit ("nine nine nine")."""
+
 PLACEHOLDERS = {"seconds": "30", "side": "left", "closest": "eye twitching", "muscle": "calf"}
 """Typical values for the dialogue phrases' placeholders."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One thing the assistant says."""
-
-    kind: str
-    """"answer", "follow-up", "triage", "routine", "dialogue" or "emergency"."""
-    text: str
-    """The words, as the pack holds them."""
-
-
-def pack_replies(pack: Pack) -> list[Reply]:
-    """Every distinct reply text in the pack, each once, with its kind (emergency wins over the others)."""
-    found: dict[str, str] = {}
-
-    def add(kind: str, text: str | None) -> None:
-        if text and text.strip() and (text not in found or kind == "emergency"):
-            found[text] = kind
-
-    for behaviour in pack.behaviours.values():
-        kind = "emergency" if behaviour.emergency else "answer"
-        if behaviour.answer is not None:
-            for part in (behaviour.answer.say, *behaviour.answer.more):
-                add(kind, part)
-        if behaviour.follow_up is not None:
-            add("follow-up", behaviour.follow_up.ask)
-            add("follow-up", behaviour.follow_up.yes.say)
-            add("follow-up", behaviour.follow_up.no.say)
-    for interview in pack.triage.values():
-        add("triage", interview.intro)
-        for question in interview.questions.values():
-            add("triage", question.ask)
-            add("triage", question.yes.say)
-            add("triage", question.no.say)
-    for disposition in pack.dispositions.values():
-        add("emergency" if disposition.urgency >= 3 else "triage", disposition.say)
-    for routine in pack.routines.values():
-        add("routine", routine.intro)
-        for step in routine.steps:
-            add("routine", step.say)
-        add("routine", routine.outro)
-    settings = pack.dialogue
-    for phrase in (settings.help, settings.not_understood, settings.did_you_mean, *settings.phrases.values()):
-        add("dialogue", phrase.format_map(defaultdict(str, PLACEHOLDERS)))
-    return [Reply(kind, text) for text, kind in found.items()]
 
 
 def select(replies: list[Reply], limit: int, seed: int) -> list[Reply]:
@@ -121,12 +84,26 @@ def first_instruction(text: str) -> str:
     return next((s for s in sentences if "call" in s.lower()), sentences[0] if sentences else "")
 
 
-def lost_words(reference: list[str], heard: list[str], span: tuple[int, int]) -> int:
-    """Reference words in positions ``span`` that the listener missed or heard as something else."""
+def scored(text: str) -> list[str]:
+    """Words as scored: the project's normaliser, then runs of single letters joined, on both sides
+    ("U.S." is heard as "u s" where "US" was said)."""
+    joined: list[str] = []
+    letters: list[str] = []
+    for word in [*words(text), ""]:
+        if len(word) == 1 and word.isalpha():
+            letters.append(word)
+            continue
+        joined += ["".join(letters)] if len(letters) > 1 else letters
+        letters = []
+        if word:
+            joined.append(word)
+    return joined
+
+
+def lost_words(reference: list[str], heard: list[str], positions: set[int]) -> int:
+    """Reference words at ``positions`` that the listener missed or heard as something else."""
     return sum(
-        1
-        for op in Levenshtein.editops(reference, heard)
-        if op.tag in ("delete", "replace") and span[0] <= op.src_pos < span[1]
+        1 for op in Levenshtein.editops(reference, heard) if op.tag in ("delete", "replace") and op.src_pos in positions
     )
 
 
@@ -136,6 +113,22 @@ def locate(reference: list[str], part: list[str]) -> tuple[int, int]:
         if reference[start : start + len(part)] == part:
             return start, start + len(part)
     return 0, len(reference)
+
+
+def critical(reference: list[str], text: str) -> set[int]:
+    """Positions in ``reference`` of the words that must be heard: the first instruction, and every number
+    to call (a run of three or more digits said one by one), wherever it is said."""
+    start, end = locate(reference, scored(first_instruction(text)))
+    positions = set(range(start, end))
+    run: list[int] = []
+    for position, word in enumerate([*reference, ""]):
+        if word in DIGITS:
+            run.append(position)
+            continue
+        if len(run) >= 3:
+            positions.update(run)
+        run = []
+    return positions
 
 
 class Listener:
@@ -199,12 +192,12 @@ class Discard:
         pass
 
 
-def spoken(speaker: Speaker, text: str) -> np.ndarray:
-    """The reply as ``Speaker.say`` makes it, at 16 kHz."""
+def spoken(speaker: Speaker, text: str, urgent: bool = False) -> np.ndarray:
+    """The reply as ``Speaker.say`` makes it (``urgent``: as emergency advice, louder), at 16 kHz."""
     parts = []
     rate = SAMPLE_RATE
     for chunk in split_into_chunks(text):
-        audio, rate = speaker.synthesize(chunk)
+        audio, rate = speaker.synthesize(chunk, urgent)
         parts.append(soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else audio)
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
@@ -217,9 +210,17 @@ def noise_for(index: int, snr: float, n: int, bed: np.ndarray) -> np.ndarray:
     return make(n, rng, bed) if kind == "babble" else make(n, rng)
 
 
+def in_room(speech: np.ndarray, level: float, noise: np.ndarray, snr: float) -> np.ndarray:
+    """Speech with noise added ``snr`` dB below ``level`` (the active level of the reply said at the
+    usual loudness), scaled down as a whole if it would clip."""
+    mixed = speech + noise * level / (vx.rms(noise) * 10 ** (snr / 20))
+    peak = float(np.max(np.abs(mixed)))
+    return (mixed / peak * 0.98 if peak > 0.98 else mixed).astype(np.float32)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     pack = load_pack(Path(args.intents) if args.intents else None)
-    replies = select(pack_replies(pack), args.limit, args.seed)
+    replies = select(pack_replies(pack, PLACEHOLDERS), args.limit, args.seed)
     voice_names = [v.strip() for v in args.voices.split(",") if v.strip()]
     snrs = [float(s) for s in args.snr.split(",") if s.strip()]
     speakers = {name: Speaker(voice=name, play=False, print_unheard=False) for name in voice_names}
@@ -236,38 +237,48 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     examples: list[dict[str, Any]] = []
     latency: dict[str, list[float]] = defaultdict(list)
     started = time.perf_counter()
+    louder: dict[str, list[float]] = defaultdict(list)
+    said_urgent = {b.answer.say for b in pack.behaviours.values() if b.emergency and b.answer is not None}
     for index, reply in enumerate(tqdm(replies, desc="replies", file=sys.stderr)):
-        reference = words(reply.text)
-        critical = locate(reference, words(first_instruction(reply.text)))
+        reference = scored(reply.text)
+        must_hear = critical(reference, reply.text)
+        urgent = reply.text in said_urgent
         for name, speaker in speakers.items():
-            speech = spoken(speaker, reply.text)
+            speech = spoken(speaker, reply.text, urgent)
+            # The room's noise is as loud for every reply: advice said louder stands further above it.
+            level = vx.active_rms(spoken(speaker, reply.text) if urgent else speech)
+            if urgent:
+                louder[name].append(round(20 * np.log10(vx.active_rms(speech) / level), 2))
             for snr in conditions:
-                audio = speech if snr is None else vx.mix_at_snr(speech, noise_for(index, snr, len(speech), bed), snr)
-                heard = words(listener.hear(audio))
+                audio = speech if snr is None else in_room(speech, level, noise_for(index, snr, len(speech), bed), snr)
+                heard = scored(listener.hear(audio))
                 cond = "clean" if snr is None else f"{snr:g} dB"
                 count = Levenshtein.distance(reference, heard)
                 for group in ("all", reply.kind if reply.kind == "emergency" else "other"):
                     edits[(name, group, cond)][0] += count
                     edits[(name, group, cond)][1] += len(reference)
                 if reply.kind == "emergency":
-                    lost[(name, cond)][0] += lost_words(reference, heard, critical)
-                    lost[(name, cond)][1] += critical[1] - critical[0]
+                    lost[(name, cond)][0] += lost_words(reference, heard, must_hear)
+                    lost[(name, cond)][1] += len(must_hear)
                 if count:
                     examples.append({"voice": name, "condition": cond, "said": reply.text, "heard": " ".join(heard)})
-    timed_speakers = {name: Speaker(voice=name, output_stream=Discard, print_unheard=False) for name in voice_names}
-    for reply in replies:  # voices take turns per reply, so load on the machine falls on both alike
-        for name, timed in timed_speakers.items():
-            timed.say(reply.text)
-            if timed.last_reply is not None and timed.last_reply.first_audio_latency_s is not None:
-                latency[name].append(timed.last_reply.first_audio_latency_s * 1000)
-    urgent = [reply.text for reply in replies if reply.kind == "emergency"]
-    for timed in timed_speakers.values():
-        timed.prepare(urgent).join()  # as the command line does at start
-    for text in urgent:
-        for name, timed in timed_speakers.items():
-            timed.say(text)
-            if timed.last_reply is not None and timed.last_reply.first_audio_latency_s is not None:
-                latency[f"{name}, emergency advice prepared"].append(timed.last_reply.first_audio_latency_s * 1000)
+
+    def timed_says(label: str, speakers: dict[str, Speaker]) -> None:
+        for reply in replies:  # voices take turns per reply, so load on the machine falls on both alike
+            for name, timed in speakers.items():
+                timed.say(Utterance(reply.text, interruptible=reply.text not in said_urgent))
+                if timed.last_reply is not None and timed.last_reply.first_audio_latency_s is not None:
+                    latency[f"{name}{label}"].append(timed.last_reply.first_audio_latency_s * 1000)
+
+    timed_says(", not made ahead", {name: Speaker(voice=name, output_stream=Discard) for name in voice_names})
+    preparing: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-voice-cache-") as folder:
+        ahead = {name: Speaker(voice=name, output_stream=Discard, cache=Path(folder)) for name in voice_names}
+        for name, speaker in ahead.items():  # as the command line does at start, then waited for
+            begun = time.process_time()
+            speaker.prepare(sorted(said_urgent), [reply.text for reply in replies]).join()
+            preparing[name] = round(time.process_time() - begun, 1)
+        timed_says(", made ahead", ahead)
 
     wer = {f"{voice}|{group}|{cond}": round(100 * e / max(n, 1), 1) for (voice, group, cond), (e, n) in edits.items()}
     return {
@@ -281,6 +292,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "conditions": ["clean" if c is None else f"{c:g} dB" for c in conditions],
         "wer_percent": wer,
         "emergency_first_instruction_lost": {f"{v}|{c}": f"{a}/{b}" for (v, c), (a, b) in lost.items()},
+        "emergency_louder_db": {name: percentile(db, 50) for name, db in louder.items()},
+        "preparing_cpu_s": preparing,
         "first_audio_ms": {
             name: {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "n": len(ms)} for name, ms in latency.items()
         },
@@ -304,13 +317,17 @@ def report(results: dict[str, Any]) -> str:
         for group, label in (("all", "all"), ("emergency", "emergency advice")):
             cells = [f"{wer[f'{voice}|{group}|{c}']:.1f}%" if f"{voice}|{group}|{c}" in wer else "-" for c in conds]
             lines.append(f"| {voice} | {label} | " + " | ".join(cells) + " |")
-    lines += ["", "Emergency advice, words of the first instruction lost (lost/total):"]
+    lines += ["", "Emergency advice, words of the first instruction and of the numbers to call lost (lost/total):"]
     for voice in results["voices"]:
         lost = results["emergency_first_instruction_lost"]
         lines.append(f"  {voice}: " + ", ".join(f"{c} {lost.get(f'{voice}|{c}', '-')}" for c in conds))
+    louder = ", ".join(f"{voice} {db:+.1f} dB" for voice, db in results["emergency_louder_db"].items())
+    lines += ["", f"Emergency advice said louder than the other replies (median active level): {louder}"]
     lines += ["", "End of text to first audio sample (ms):"]
     for voice, figures in results["first_audio_ms"].items():
         lines.append(f"  {voice}: p50 {figures['p50']}, p95 {figures['p95']} (n={figures['n']})")
+    preparing = ", ".join(f"{voice} {cpu} s" for voice, cpu in results["preparing_cpu_s"].items())
+    lines.append(f"CPU time to make these replies ahead: {preparing}")
     lines.append(f"\n{results['seconds']} s; command: {results['command']}")
     return "\n".join(lines)
 

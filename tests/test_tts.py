@@ -339,7 +339,7 @@ def test_piper_failing_mid_session_hands_the_reply_to_espeak(monkeypatch: pytest
     def crashed(*args: object, **kwargs: object) -> None:
         raise RuntimeError("onnxruntime: bad allocation")
 
-    monkeypatch.setattr(model, "synthesize", crashed)
+    monkeypatch.setattr(model, "phoneme_ids_to_audio", crashed)
     assert speaker.say("Second reply, still heard.")
     assert speaker.say("Third reply.")
     assert isinstance(speaker.voice, SystemVoice)
@@ -360,8 +360,8 @@ def test_the_first_chunk_plays_before_the_rest_is_synthesised() -> None:
     synthesised: list[float] = []
     real = speaker.synthesize
 
-    def timed(text: str) -> tuple[np.ndarray, int]:
-        result = real(text)
+    def timed(text: str, urgent: bool = False) -> tuple[np.ndarray, int]:
+        result = real(text, urgent)
         synthesised.append(time.perf_counter())
         return result
 
@@ -392,6 +392,15 @@ def test_every_voice_speaks_at_the_target_loudness_and_loud_is_louder(voice: str
     assert loudness_lufs(loud, rate) > loudness_lufs(normal, rate) + 4.0
     ceiling = 10 ** (PEAK_CEILING_DB / 20) + 1e-6
     assert np.max(np.abs(normal)) <= ceiling and np.max(np.abs(loud)) <= ceiling
+
+
+def test_emergency_advice_is_said_louder_than_other_replies() -> None:
+    text = "Call emergency services now, nine one one, nine nine nine or one one two."
+    speaker = Speaker(play=False)
+    normal, rate = speaker.synthesize(text)
+    urgent, _ = speaker.synthesize(text, urgent=True)
+    assert loudness_lufs(urgent, rate) > loudness_lufs(normal, rate) + 3.0
+    assert np.max(np.abs(urgent)) <= 10 ** (PEAK_CEILING_DB / 20) + 1e-6
 
 
 # ----- text that is hard to speak
@@ -458,6 +467,6 @@ def test_prepared_replies_start_without_waiting_for_the_voice(monkeypatch: pytes
         return real(text)
 
     monkeypatch.setattr(speaker.voice, "synthesize", counting)
-    assert speaker.say(advice)
+    assert speaker.say(Utterance(advice, interruptible=False))
     assert made == ["Call emergency services now."]  # the first sentence was ready
     assert FakeOutputStream.opened[0].frames > 2 * 22050

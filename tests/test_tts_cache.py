@@ -1,0 +1,116 @@
+"""Replies made ahead and kept on disk: said from the cache without the voice, a damaged entry made again,
+and closing never waits for (or crashes on) the synthesis going on in the background."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.cache import MANIFEST
+from assistant.tts import CACHED_AUDIO, NeuralVoice, Speaker
+
+ADVICE = "This could be an emergency. Call emergency services now."
+ANSWER = "An eyelid twitch is one of the most common twitches. It usually settles on its own."
+
+
+class Silent:
+    """An output device that takes audio at once."""
+
+    def __init__(self, samplerate: int) -> None:
+        self.frames = 0
+
+    def start(self) -> None:
+        pass
+
+    def write(self, data: np.ndarray) -> None:
+        self.frames += len(data)
+
+    def stop(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def voice_calls(speaker: Speaker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Texts the speaker's voice is asked to make from now on."""
+    assert isinstance(speaker.voice, NeuralVoice)
+    made: list[str] = []
+    real = speaker.voice.synthesize
+
+    def counting(text: str) -> tuple[np.ndarray, int]:
+        made.append(text)
+        return real(text)
+
+    monkeypatch.setattr(speaker.voice, "synthesize", counting)
+    return made
+
+
+def test_replies_kept_on_disk_are_said_at_the_next_start_without_the_voice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Speaker(output_stream=Silent, cache=tmp_path)
+    first.prepare([ADVICE], [ANSWER]).join()
+    first.close()
+    assert len(list(tmp_path.glob(f"*/*/{CACHED_AUDIO}"))) == 4  # two chunks each
+
+    later = Speaker(output_stream=Silent, cache=tmp_path)
+    made = voice_calls(later, monkeypatch)
+    assert later.say(ANSWER)
+    assert later.last_reply is not None and later.last_reply.played_frames > 22050
+    assert made == []
+    assert later.say("A reply the pack does not hold.")
+    assert made == ["A reply the pack does not hold."]
+
+
+def test_a_damaged_cache_entry_is_not_said_and_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    speaker = Speaker(output_stream=Silent, cache=tmp_path)
+    speaker.prepare([], [ANSWER]).join()
+    damaged = next(tmp_path.glob(f"*/*/{CACHED_AUDIO}"))
+    damaged.write_bytes(damaged.read_bytes()[:100])
+
+    again = Speaker(output_stream=Silent, cache=tmp_path)
+    made = voice_calls(again, monkeypatch)
+    assert again.say(ANSWER)
+    assert len(made) == 1  # the damaged chunk was made by the voice, the other read from disk
+    again.prepare([], [ANSWER]).join()
+    assert len(made) == 2  # and made again for the cache
+    assert (damaged.parent / MANIFEST).is_file() and damaged.stat().st_size > 1000
+
+
+def test_without_a_cache_nothing_but_emergency_advice_is_made_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    speaker = Speaker(output_stream=Silent)
+    made = voice_calls(speaker, monkeypatch)
+    speaker.prepare([ADVICE], [ANSWER]).join()
+    assert made == ["This could be an emergency."]
+
+
+def test_closing_stops_the_replies_being_made_ahead_and_exit_is_clean(tmp_path: Path) -> None:
+    # A synthesis still running in a thread when Python exits aborts the process: closing cancels it.
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from assistant.tts import Speaker
+        speaker = Speaker(play=False, cache=Path({str(tmp_path)!r}))
+        replies = [f"Stretch your calf against the wall for {{n}} breaths, then switch legs." for n in range(200)]
+        worker = speaker.prepare([], replies)
+        while not list(Path({str(tmp_path)!r}).glob("*/*/{CACHED_AUDIO}")):
+            time.sleep(0.05)
+        speaker.close()
+        print("preparing after close:", worker.is_alive())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "preparing after close: False" in done.stdout
+    assert "terminate called" not in done.stderr
+    assert len(list(tmp_path.glob(f"*/*/{CACHED_AUDIO}"))) < 200
