@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from hassil import Intents, parse_sentence
 from hassil.errors import HassilError
-from hassil.expression import Expression, Group, ListReference, RuleReference
+from hassil.expression import Alternative, Expression, Group, ListReference, RuleReference, TextChunk
 from hassil.intents import TextSlotList
 from hassil.parser import ParseError as HassilParseError
 from hassil.util import merge_dict
@@ -492,14 +492,19 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
     cycle = _reference_cycle(hassil_intents)
     if cycle:
         raise BadInput(f"{name}: lists and rules refer to each other in a cycle: {' -> '.join(cycle)}")
+    parts: dict[tuple[Any, ...], Expression] = {}
     for intent_id, intent in hassil_intents.intents.items():
         for intent_data, block in zip(intent.data, intents_data[intent_id]["data"], strict=True):
             try:
-                _ = intent_data.sentences  # parsed once here (hassil caches it); malformed ones are found below
+                sentences = intent_data.sentences  # parsed once here (hassil caches it)
             except Exception:  # hassil reports some malformed templates with asserts and index errors
                 for sentence in block["sentences"]:
                     _check_template(sentence, block, f"intent '{intent_id}'", name)
                 raise _bad(block, name, f"intent '{intent_id}': a template could not be parsed") from None
+            # A block with rules of its own says different things with the same words: its parts stay its own.
+            block_parts = {} if intent_data.expansion_rules else parts
+            for sentence in sentences:
+                sentence.expression = _shared(sentence.expression, block_parts)
 
     sources = {
         sid: Source(
@@ -534,6 +539,41 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         paths=paths,
         raw=data,
     )
+
+
+def _shared(expression: Expression, parts: dict[tuple[Any, ...], Expression]) -> Expression:
+    """``expression`` with each part that ``parts`` already holds replaced by that one object.
+
+    hassil makes an object per word, alternative and group of every template; the same "[please|now]"
+    or "what is" written in a thousand templates would be a thousand trees. Parts are compared by what
+    they say (their text, list or rule, and the parts they hold), so sharing changes no match; nothing
+    alters a template once parsed.
+    """
+    if isinstance(expression, TextChunk):
+        expression.parent = None  # one chunk may now sit in many groups
+        key: tuple[Any, ...] = (TextChunk, expression.text, expression.original_text)
+    elif isinstance(expression, ListReference):
+        key = (
+            ListReference,
+            expression.list_name,
+            expression.slot_name,
+            expression.prefix,
+            expression.suffix,
+            expression.is_end_of_word,
+            expression.is_capture,
+        )
+    elif isinstance(expression, RuleReference):
+        key = (RuleReference, expression.rule_name)
+    elif isinstance(expression, Group):
+        expression.items = [_shared(item, parts) for item in expression.items]
+        key = (
+            type(expression),
+            isinstance(expression, Alternative) and expression.is_optional,
+            *map(id, expression.items),
+        )
+    else:
+        return expression
+    return parts.setdefault(key, expression)
 
 
 def _references(expression: Expression) -> list[str]:
