@@ -227,6 +227,17 @@ def _vocabularies(intents: Intents) -> tuple[dict[str, set[str]], set[str]]:
     return words, open_ended
 
 
+def _having_all(having: dict[str, set[str]], words: set[str]) -> set[str]:
+    """The intents that have every one of ``words``, rarest word first: most words are in every intent."""
+    sets = sorted((having.get(word, set()) for word in words), key=len)
+    found = set(sets[0])
+    for other in sets[1:]:
+        if not found:
+            break
+        found &= other
+    return found
+
+
 def _samples(pack: Pack, data: IntentData, sentence: Sentence) -> Iterator[str]:
     """A template's sentences in hassil's order, or random ones when it holds a permutation: hassil's sampler
     expands a permutation in full before giving its first sentence (millions, for six lists in any order)."""
@@ -258,13 +269,13 @@ def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
             having.setdefault(word, set()).add(intent_name)
     skip = set().union(*(_tokens(word)[0] for word in intents.skip_words or []))
 
-    def candidates(text: str, own: str) -> Intents:
+    def candidates(text: str, own: str) -> list[str]:
         found = set(open_ended)
         for variant in _tokens(text):
             words = variant - skip
-            found |= set.intersection(*(having.get(word, set()) for word in words)) if words else set(vocabularies)
+            found |= _having_all(having, words) if words else set(vocabularies)
         found.discard(own)
-        return dataclasses.replace(intents, intents={n: intents.intents[n] for n in sorted(found)})
+        return sorted(found)
 
     rng = random.Random(0)
     seen: set[tuple[str, str]] = set()
@@ -274,7 +285,10 @@ def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
                 samples = list(itertools.islice(_samples(pack, data, sentence), SAMPLES_PER_TEMPLATE * 10))
                 rng.shuffle(samples)
                 for text in samples[:SAMPLES_PER_TEMPLATE]:
-                    subset = candidates(text, intent.name)
+                    rivals = candidates(text, intent.name)
+                    if not rivals:
+                        continue
+                    subset = dataclasses.replace(intents, intents={n: intents.intents[n] for n in rivals})
                     others = {
                         result.intent.name for result in recognize_all(text, subset, skip_words=intents.skip_words)
                     } - {intent.name}
