@@ -1,15 +1,16 @@
 """What a large intent pack costs: peak memory and time to load it, build its matcher and check it.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_pack.py [--sizes 0.1 0.5 1] [--json OUT]
+    nice -n 10 .venv/bin/python benchmarks/bench_pack.py [--sizes 0.1 0.5 1] [--pack PATH ...] [--json OUT]
 
 Packs of the given sizes (in MB) are generated with a seeded random generator in the bundled pack's
 shape: many intents, each with a few blocks of templates full of alternatives, optional parts, list
 and rule references, an answer citing a source, and shared lists and rules. Each intent has topic
-words of its own, as real intents do, so the overlap check meets a realistic number of rivals. Each
-pack is loaded in a fresh process, as ``assistant check-intents`` does (load, ``Matcher``, checks),
-with the size limit lifted for sizes above it. Peak memory is the process's peak resident set less
-what it held after importing everything; times are CPU seconds per stage (steadier than wall-clock on a
-shared machine; the process is single-threaded), with the wall-clock total beside them.
+words of its own, as real intents do, so the overlap check meets a realistic number of rivals.
+``--pack`` measures given packs (a file or a folder) too. Each pack is loaded in a fresh process, as
+``assistant check-intents`` does (load, ``Matcher``, checks), with the size limit lifted for sizes
+above it. Peak memory is the process's peak resident set less what it held after importing
+everything; times are CPU seconds per stage (steadier than wall-clock on a shared machine; the
+process is single-threaded), with the wall-clock total beside them.
 
 Prints a table; asserts nothing. DECISIONS.md quotes its output.
 """
@@ -27,6 +28,8 @@ from typing import Any
 
 import yaml
 from common import PYTHON, ROOT, command_line, machine, write_results
+
+from assistant.pack import pack_files
 
 SHARED = {
     "openers": [
@@ -168,7 +171,8 @@ from pathlib import Path
 import assistant.pack
 from assistant.checks import check_pack
 from assistant.match import Matcher
-assistant.pack.MAX_PACK_BYTES = max(assistant.pack.MAX_PACK_BYTES, Path(sys.argv[1]).stat().st_size)
+size = sum(path.stat().st_size for path in assistant.pack.pack_files(Path(sys.argv[1])))
+assistant.pack.MAX_PACK_BYTES = max(assistant.pack.MAX_PACK_BYTES, size)
 base = psutil.Process().memory_info().rss
 times = {}
 wall = time.perf_counter()
@@ -200,20 +204,27 @@ def measure(path: Path) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--sizes", type=float, nargs="+", default=[0.1, 0.5, 1.0], help="pack sizes in MB")
+    parser.add_argument("--sizes", type=float, nargs="*", default=[0.1, 0.5, 1.0], help="pack sizes in MB")
+    parser.add_argument("--pack", type=Path, nargs="*", default=[], help="measure these packs too (file or folder)")
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
     rows = []
     print(
         f"{'pack MB':>8} {'intents':>8} {'templates':>9} {'load s':>7} {'matcher s':>9} {'check s':>8} "
-        f"{'total s':>8} {'wall s':>7} {'peak MB':>8} {'MB per MB':>9} {'s per MB':>8}"
+        f"{'total s':>8} {'wall s':>7} {'peak MB':>8} {'MB per MB':>9} {'s per MB':>8}  pack"
     )
     with tempfile.TemporaryDirectory() as folder:
+        paths = list(args.pack)
         for size in args.sizes:
-            path = Path(folder) / f"pack_{size}.yaml"
-            path.write_text(generate_pack(int(size * 1_000_000)))
-            megabytes = path.stat().st_size / 1_000_000
-            row = {"size_mb": round(megabytes, 3), **measure(path)}
+            paths.append(Path(folder) / f"pack_{size}.yaml")
+            paths[-1].write_text(generate_pack(int(size * 1_000_000)))
+        for path in paths:
+            megabytes = sum(p.stat().st_size for p in pack_files(path)) / 1_000_000
+            row = {
+                "pack": str(path) if path in args.pack else "generated",
+                "size_mb": round(megabytes, 3),
+                **measure(path),
+            }
             rows.append(row)
             if "error" in row:
                 print(f"{megabytes:8.2f} failed: {row['error']}")
@@ -223,7 +234,7 @@ def main() -> int:
             print(
                 f"{megabytes:8.2f} {row['intents']:8d} {row['templates']:9d} {row['load_s']:7.2f} "
                 f"{row['matcher_s']:9.2f} {row['check_s']:8.2f} {total:8.2f} {row['wall_s']:7.2f} "
-                f"{row['peak_mb']:8.0f} {row['peak_mb'] / megabytes:9.0f} {total / megabytes:8.1f}",
+                f"{row['peak_mb']:8.0f} {row['peak_mb'] / megabytes:9.0f} {total / megabytes:8.1f}  {row['pack']}",
                 flush=True,
             )
     if args.json:
