@@ -166,9 +166,9 @@ class _Graph:
     """Weight of the lightest path through the graph (what must be said at least)."""
     heaviest: list[float] = field(default_factory=list)
     """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
-    word_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
+    word_arcs: list[tuple[tuple[int, int, Any, float], ...]] = field(default_factory=list)
     """Per node, its word arcs (as in ``arcs``)."""
-    other_arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=list)
+    other_arcs: list[tuple[tuple[int, int, Any, float], ...]] = field(default_factory=list)
     """Per node, its other arcs (as in ``arcs``)."""
     words_into: list[list[tuple[int, str, float]]] | None = None
     """Per node, the word arcs into it as (source, word, weight), sources in order (made when first needed)."""
@@ -1175,8 +1175,8 @@ def _renumber(graph: _Graph, order: list[int]) -> None:
             elif kind == _WILD:
                 graph.has_wildcard = True
         arcs.append(every)
-        word_arcs.append(words)
-        other_arcs.append(others)
+        word_arcs.append(tuple(words))  # exactly sized, and an empty one is the shared (): most nodes have one kind
+        other_arcs.append(tuple(others))
     graph.arcs, graph.word_arcs, graph.other_arcs = arcs, word_arcs, other_arcs
     graph.start = rank[graph.start]
     graph.final = rank[graph.final]
