@@ -112,6 +112,7 @@ def test_catalogue_lists_sizes_urls_and_checksum_state(tmp_path: Path) -> None:
         "vosk-model-en-us-0.22",
         "whisper-tiny.en",
         "whisper-base.en",
+        "whisper-base",
         "whisper-small.en",
     ]
     assert "https://huggingface.co/Systran/faster-whisper-base.en/resolve/main/" in models.describe(listed[4])
@@ -318,3 +319,55 @@ def test_whisper_download_fetches_each_file_and_the_model_loads(tmp_path: Path) 
         handle.seek(0)
         handle.write(bytes([first[0] ^ 0x01]))
     assert [c.ok for c in models.verify_models(dest)] == [False]
+
+
+def test_whisper_base_is_joined_from_its_pip_packages_with_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.asr.base import find_whisper_model, open_engine
+    from assistant.audio.io import load_audio
+    from assistant.normalize import normalize
+    from tests.asr_fixtures import tiny_pack
+
+    info = models.CATALOGUE["whisper-base"]
+    assert models.packaged_parts(info), "the test extra installs the whisper-base packages"
+    listed = [models.describe(s) for s in models.list_models(tmp_path / "models")]
+    assert any(line.startswith("whisper-base ") and "installed packages" in line for line in listed)
+    # A closed port: any attempt to reach a network fails the install.
+    folder = models.download_model("whisper-base", tmp_path / "models", progress=False, base_url="http://127.0.0.1:9/")
+    assert folder == tmp_path / "models" / "whisper-base"
+    assert not list((tmp_path / "models").glob(".whisper-base.partial*"))
+    assert [(c.name, c.ok) for c in models.verify_models(tmp_path / "models")] == [("whisper-base", True)]
+    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "models"])
+    assert find_whisper_model() == folder
+    engine = open_engine("auto", tiny_pack(tmp_path))
+    assert "whisper-base" in engine.describe()
+    samples = Path(__file__).resolve().parents[1] / "assistant" / "samples"
+    heard = engine.transcribe(load_audio(samples / "08-cramp.wav"))
+    assert normalize(heard.text) == normalize("my calf is cramping")
+
+
+def test_packaged_parts_that_do_not_join_to_the_published_checksum_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = models.packaged_parts(models.CATALOGUE["whisper-base"])[0]
+    for index in (1, 2):
+        data = tmp_path / "site" / f"fake_model_part{index}" / "data"
+        data.mkdir(parents=True)
+        (data.parent / "__init__.py").write_text("")
+        (data / f"model.bin.part{index}").write_bytes(b"half %d" % index)
+        if index == 1:
+            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+                (data / name).symlink_to(source / name)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    fake = models.ModelInfo(
+        "whisper-fake", 1, "0" * 64, False, "test", "whisper", ("fake_model_part1", "fake_model_part2")
+    )
+    monkeypatch.setitem(models.CATALOGUE, "whisper-fake", fake)
+    with pytest.raises(AssistantError, match="checksum mismatch"):
+        models.download_model("whisper-fake", tmp_path / "models", progress=False)
+    assert not (tmp_path / "models" / "whisper-fake").exists()
+    assert not (tmp_path / "models" / ".whisper-fake.partial").exists()
+    (tmp_path / "site" / "fake_model_part2" / "data" / "model.bin.part2").unlink()
+    with pytest.raises(AssistantError, match="cannot join the installed parts.*pip install --force-reinstall"):
+        models.download_model("whisper-fake", tmp_path / "models", progress=False)
