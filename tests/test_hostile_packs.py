@@ -4,6 +4,7 @@ pathological packs are refused (or checked) with one clear line, never a traceba
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -18,6 +19,9 @@ from assistant.pack import MAX_PACK_BYTES, load_pack, pack_from_dict
 
 ASSISTANT = Path(sys.executable).parent / "assistant"
 FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+
+from bench_pack import generate_pack  # noqa: E402
 
 CYCLIC_LISTS = """\
 language: en
@@ -184,3 +188,20 @@ def test_check_intents_on_a_pack_of_millions_of_sentences_stays_small() -> None:
     )
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stderr == "ok: 2 intents, 0 interviews, 0 routines\n"
+
+
+def test_a_pack_just_under_the_size_limit_is_checked_in_bounded_memory(tmp_path: Path) -> None:
+    """About 4,500 templates of the bundled pack's shape: the limit is one a real pack can reach and use
+    (this one cost about 170 MB before template parts were shared, about 100 MB after)."""
+    pack = tmp_path / "large.yaml"
+    pack.write_text(generate_pack(MAX_PACK_BYTES - 20_000))
+    assert MAX_PACK_BYTES - 20_000 <= pack.stat().st_size <= MAX_PACK_BYTES
+    done = subprocess.run(
+        [str(ASSISTANT), "check-intents", str(pack)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _limited(1),
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert re.fullmatch(r"ok: \d{3} intents, 0 interviews, 0 routines\n", done.stderr), done.stderr[-500:]
