@@ -205,9 +205,13 @@ def _vocabularies(intents: Intents) -> tuple[dict[str, set[str]], set[str]]:
             lists = {**intents.slot_lists, **data.slot_lists}
             rules = {**intents.expansion_rules, **data.expansion_rules}
             followed: set[str] = set()
+            walked: set[int] = set()  # a part shared by several templates (see pack._shared) is walked once
             stack: list[Expression] = [sentence.expression for sentence in data.sentences]
             while stack:
                 item = stack.pop()
+                if id(item) in walked:
+                    continue
+                walked.add(id(item))
                 if isinstance(item, TextChunk):
                     found.update(*_tokens(item.original_text or item.text))
                 elif isinstance(item, Group):
@@ -271,7 +275,8 @@ def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
 
     def candidates(text: str, own: str) -> list[str]:
         found = set(open_ended)
-        for variant in _tokens(text):
+        split, joined = _tokens(text)
+        for variant in (split, joined) if joined != split else (split,):
             words = variant - skip
             found |= _having_all(having, words) if words else set(vocabularies)
         found.discard(own)
