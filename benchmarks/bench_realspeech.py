@@ -96,21 +96,25 @@ def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 
-def run_engine(kind: str, manifests: dict[str, Path], pack_path: Path, denoise: bool | None) -> dict[str, Any]:
+def run_engine(
+    kind: str, manifests: dict[str, Path], pack_path: Path, denoise: bool | None, whisper_model: Path | None = None
+) -> dict[str, Any]:
     """Every condition through one engine; per-condition summaries from ``assistant.evaluate``.
 
     ``denoise`` None: RNNoise in front when the engine wants it, as the command line decides.
+    ``whisper_model``: a Whisper model folder instead of the bundled tiny.en.
     """
     pack = load_pack(pack_path)
     started = time.perf_counter()
-    engine: SpeechEngine = open_engine(kind, pack)  # type: ignore[arg-type]
+    engine: SpeechEngine = open_engine(kind, pack, whisper_model=whisper_model)  # type: ignore[arg-type]
     load_s = time.perf_counter() - started
     if denoise is None:
         denoise = bool(getattr(engine, "noise_suppression", True))
     matcher = Matcher(pack)
     results: dict[str, Any] = {"engine": engine.describe(), "load_s": round(load_s, 2), "denoise": denoise}
     for name, manifest in manifests.items():
-        kept = manifest.with_name(f"results-{kind}{'-denoised' if denoise else ''}.jsonl")
+        model = f"-{whisper_model.name}" if whisper_model is not None and kind == "whisper" else ""
+        kept = manifest.with_name(f"results-{kind}{model}{'-denoised' if denoise else ''}.jsonl")
         with open(kept, "w") as out:
             summary = evaluate(
                 manifest, matcher, out, transcribe=lambda path: _transcribe_file(engine, path, denoise), progress=False
@@ -183,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         default="off",
         help="RNNoise in front (engine: where the engine wants it, as in use)",
     )
+    parser.add_argument("--whisper-model", type=Path, help="a Whisper model folder instead of the bundled tiny.en")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     if not (args.set / "labels.jsonl").is_file():
@@ -197,9 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     for kind in [k.strip() for k in args.engines.split(",") if k.strip()]:
         for denoise in FRONT_ENDS[args.denoise]:
-            label = kind + (" + RNNoise" if denoise else "")
+            model = args.whisper_model if kind == "whisper" else None
+            label = kind + (f" ({model.name})" if model else "") + (" + RNNoise" if denoise else "")
             try:
-                results[label] = run_engine(kind, manifests, args.out / "coffee_pack.yaml", denoise)
+                results[label] = run_engine(kind, manifests, args.out / "coffee_pack.yaml", denoise, model)
             except AssistantError as error:
                 print(f"  {kind}: skipped ({error.message})", file=sys.stderr)
     count = len(manifests["clean"].read_text(encoding="utf-8").splitlines())
