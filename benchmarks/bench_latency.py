@@ -5,9 +5,10 @@
 Response latency runs the demo script's spoken turns (``assistant/samples``) through the real pipeline:
 ``MicrophoneTurns`` (noise suppression when the engine wants it, Silero endpointing) reads a fake
 microphone that delivers each turn in real time (0.3 s of quiet room tone, the speech, then room tone),
-``Conversation.hear`` recognises, matches, answers, and the default ``Speaker`` (with the emergency advice
-made ahead, as ``assistant listen`` does) synthesises the reply into a fake output stream that plays in
-real time. The engine and the voice are the defaults (``--asr auto``, no ``--voice``).
+``Conversation.hear`` recognises, matches, answers, and the default ``Speaker`` (with the pack's replies
+made ahead and kept in the user's cache folder, as ``assistant listen`` does) synthesises the reply into
+a fake output stream that plays in real time. The engine and the voice are the defaults (``--asr auto``,
+no ``--voice``).
 Latency is measured, not added: from the moment the last sample of speech has been "spoken" into the
 microphone to the moment the first sample of the reply reaches the output stream, so it includes the
 endpointer's trailing-silence window as a user waits through it. The engine reads each turn while it is
@@ -44,6 +45,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "scripts"))
 from common import PYTHON, ROOT, command_line, machine, median, percentile, rss_mb, write_results
 
 from assistant.asr.base import open_engine
+from assistant.asr.sphinx_engine import cache_root
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.audio.mic import AudioTurn, MicrophoneTurns
 from assistant.audio.vad import Endpointer
@@ -53,6 +55,7 @@ from assistant.demo import read_script, samples_folder
 from assistant.dialogue import Dialogue
 from assistant.match import Matcher
 from assistant.pack import load_pack
+from assistant.replies import pack_replies
 from assistant.session import Conversation, WakePhrase
 from assistant.tts import Speaker
 
@@ -149,9 +152,13 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         if not whole_replies and speaker_box:
             speaker_box[0].stop()
 
-    speaker = Speaker(output_stream=lambda rate: RealTimeOutput(rate, first_write, cut_reply), print_unheard=False)
+    speaker = Speaker(
+        output_stream=lambda rate: RealTimeOutput(rate, first_write, cut_reply),
+        print_unheard=False,
+        cache=cache_root().parent / "voice",
+    )
     speaker_box.append(speaker)
-    speaker.prepare(_urgent_replies(pack))
+    speaker.prepare(_urgent_replies(pack), [reply.text for reply in pack_replies(pack)])
     decided: list[float] = []
     conversation = Conversation(
         Matcher(pack),
