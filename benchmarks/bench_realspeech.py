@@ -60,7 +60,10 @@ def mix_peak_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.nda
 
 
 def build(set_dir: Path, out: Path, snrs: list[float], limit: int, seed: int) -> dict[str, Path]:
-    """Write the converted pack and one manifest per condition ("clean", "24 dB", ...) into ``out``."""
+    """Write the converted pack and one manifest per condition ("clean", "24 dB", ...) into ``out``.
+
+    Audio paths in the manifests are absolute: a manifest's relative paths are read from its own folder."""
+    set_dir, out = set_dir.resolve(), out.resolve()
     labels = [json.loads(line) for line in (set_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines() if line]
     labels = labels[:limit] if limit else labels
     out.mkdir(parents=True, exist_ok=True)
@@ -121,8 +124,10 @@ def run_engine(
             )
         summary["by_noise"] = by_noise(manifest, kept)
         results[name] = summary
+        accepted = summary["command_acceptance"]
         print(
-            f"  {kind:12} {name:6} acceptance {summary['command_acceptance']:.1%}  rtf {summary.get('rtf')}",
+            f"  {kind:12} {name:6} acceptance {'n/a' if accepted is None else f'{accepted:.1%}'}  "
+            f"rtf {summary.get('rtf')}  errors {summary['errors']}",
             file=sys.stderr,
             flush=True,
         )

@@ -4,14 +4,16 @@ text, speech and pipeline benchmarks.
     .venv/bin/python benchmarks/report.py                     # everything (the full spoken set)
     .venv/bin/python benchmarks/report.py --limit 48          # 48 text items, each spoken by 2 voices x 5 SNRs
     .venv/bin/python benchmarks/report.py --realspeech-json rs.json  # real people from an earlier run
+    .venv/bin/python benchmarks/report.py --limit 48 --reuse --realspeech-json a.json --realspeech-json b.json
 
 Steps: (re)generate the seeded spoken set with scripts/make_spoken_set.py, then run bench_text.py,
-bench_speech.py, bench_realspeech.py (unless ``--realspeech-json`` gives its results) and bench_latency.py,
-each in its own process, and write ``OUT/BENCHMARKS.md`` and ``OUT/benchmarks/plots/*.png``, and rewrite the
-table between ``<!-- figures:start -->`` and ``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops
-before it starts if they are missing). The targets hold the default engine (what ``--asr auto`` takes); the
-other engines present are shown beside it. Timings are medians of ``--repeats`` runs. Raw results are kept in
-``OUT/.cache/bench/`` (not committed).
+bench_speech.py, bench_realspeech.py (unless ``--realspeech-json`` gives its results: one file per run, the
+engines of several runs side by side) and bench_latency.py, each in its own process, and write
+``OUT/BENCHMARKS.md`` and ``OUT/benchmarks/plots/*.png``, and rewrite the table between
+``<!-- figures:start -->`` and ``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops before it starts
+if they are missing). The targets hold the default engine (what ``--asr auto`` takes); the other engines
+present are shown beside it. Timings are medians of ``--repeats`` runs. Raw results are kept in
+``OUT/.cache/bench/`` (not committed); ``--reuse`` writes the report from them without measuring again.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def run_step(name: str, argv: list[str], log: Path) -> None:
 
 
 def text_results(cache: Path, repeats: int) -> dict[str, Any]:
-    """bench_text.py ``repeats`` times; accuracy from the first run, timings as medians."""
+    """bench_text.py ``repeats`` times; accuracy from the first run, timings as medians (kept in text.json)."""
     at_start = machine()
     runs = []
     for i in range(repeats):
@@ -92,7 +94,32 @@ def text_results(cache: Path, repeats: int) -> dict[str, Any]:
         if done.returncode != 0:
             raise SystemExit("report: bench_text.py failed")
         runs.append(json.loads(out.read_text(encoding="utf-8")))
-    return combine_text_runs(runs, at_start)
+    combined = combine_text_runs(runs, at_start)
+    (cache / REUSED["text"]).write_text(json.dumps(combined, indent=1), encoding="utf-8")
+    return combined
+
+
+REUSED = {"text": "text.json", "speech": "speech.json", "latency": "latency.json", "items": "items.jsonl"}
+"""What ``--reuse`` reads back from ``OUT/.cache/bench/``: the results of the last run's steps."""
+
+
+def reused_results(cache: Path, items: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Text, spoken-set and latency results of an earlier run, for ``--reuse``; SystemExit when one is missing
+    or the run spoke other items than ``--limit`` picks now (its figures would be described wrongly)."""
+    missing = [name for name in REUSED.values() if not (cache / name).is_file()]
+    if missing:
+        raise SystemExit(f"report: --reuse: no earlier results in {cache} ({', '.join(missing)} missing)")
+    spoken = [json.loads(line) for line in (cache / REUSED["items"]).read_text(encoding="utf-8").splitlines() if line]
+    if spoken != items:
+        raise SystemExit(
+            f"report: --reuse: the earlier run spoke other items ({cache / REUSED['items']}); give its --limit"
+        )
+    text, speech, latency = (
+        json.loads((cache / REUSED[name]).read_text(encoding="utf-8")) for name in ("text", "speech", "latency")
+    )
+    speech["command"] = relative_command(speech["command"])
+    latency["command"] = relative_command(latency["command"])
+    return text, speech, latency
 
 
 def combine_text_runs(runs: list[dict[str, Any]], ran_on: dict[str, Any]) -> dict[str, Any]:
@@ -667,7 +694,13 @@ def markdown(
         command,
         "```",
         "",
-        f"It took {wall_s / 60:.1f} minutes. Spoken-set figures cover {subset}; each text item is spoken by "
+        (
+            "It was written from the results the steps of an earlier run kept in `.cache/bench/` (`--reuse`); each "
+            "section names the command that measured it."
+            if args.reuse
+            else f"It took {wall_s / 60:.1f} minutes."
+        )
+        + f" Spoken-set figures cover {subset}; each text item is spoken by "
         f"2 synthetic voices (rotated, seed {SEED}; {len(speech['voices'])} voices appear in the set), "
         f"once clean and once at each of 24, 18, 12 and 6 dB SNR with a gym noise "
         f"(babble, clatter, treadmill or pink, rotated): "
@@ -676,7 +709,8 @@ def markdown(
         f"Timings are medians of {args.repeats} runs. Nothing here is asserted by the tests; the figures are "
         f"what this machine measured, met or not.",
         "",
-        f"Machine: {describe_machine(machine())}.{busy_note(text, speech, latency, realspeech)}",
+        f"Machine: {describe_machine(speech['machine'] if args.reuse else machine())}."
+        + busy_note(text, speech, latency, *realspeech.get("runs", [])),
         "",
         "## Targets",
         "",
@@ -745,7 +779,7 @@ def real_scope(realspeech: dict[str, Any]) -> str:
     """The real-people pass in a few words, for the report's opening paragraph."""
     if realspeech.get("missing"):
         return f"not measured ({realspeech['missing']})"
-    reused = " (results of an earlier run, reused)" if realspeech.get("reused") else ""
+    reused = " (results of earlier runs, reused)" if realspeech.get("reused") else ""
     conditions = ", ".join(c for c in realspeech["conditions"] if c != "clean")
     return f"{real_count(realspeech) or 0} recordings of real people, clean and at {conditions}{reused}"
 
@@ -755,12 +789,15 @@ def realspeech_section(realspeech: dict[str, Any], plots: Path) -> list[str]:
     lines = ["## Real people (bench_realspeech.py)", ""]
     if realspeech.get("missing"):
         return [*lines, f"Not measured: {realspeech['missing']}.", ""]
-    reused = realspeech.get("reused")
     engines = realspeech["engines"]
     lines += [
-        f"Ran on: {describe_machine(realspeech['machine'])}. Command: `{realspeech.get('command', 'not recorded')}`"
-        + (f"; its results reused from `{reused}`" if reused else "")
-        + ".",
+        *(
+            f"{', '.join(run['engines'])}: ran on {describe_machine(run['machine'])}. "
+            f"Command: `{run.get('command') or 'not recorded'}`"
+            + (f"; its results reused from `{run['path']}`" if run.get("path") else "")
+            + "."
+            for run in realspeech["runs"]
+        ),
         "",
         f"{real_count(realspeech) or 0} of the {real_total()} recordings of `../shared/realspeech` (read its "
         "README): real people ordering coffee, labelled with intent and slots, and the Rhino grammar they were "
@@ -803,15 +840,11 @@ def real_total() -> int:
 
 
 def realspeech_results(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
-    """The real-people figures: from ``--realspeech-json`` when given, else a fresh bench_realspeech.py run
-    (every engine present, each with its own front end); ``missing`` says why there are none."""
-    if args.realspeech_json is not None:
-        try:
-            reused: dict[str, Any] = json.loads(args.realspeech_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise SystemExit(f"report: cannot read --realspeech-json {args.realspeech_json}: {error}") from None
-        reused["reused"] = str(args.realspeech_json)
-        return reused
+    """The real-people figures: from the ``--realspeech-json`` files when given (their engines side by side),
+    else a fresh bench_realspeech.py run (every engine present, each with its own front end); ``runs`` says
+    where each engine's figures came from, ``missing`` why there are none."""
+    if args.realspeech_json:
+        return merge_realspeech(args.realspeech_json)
     if not real_total():
         return {"missing": f"the real-speech recordings are not on this machine ({REALSPEECH_SET})"}
     result_json = cache / "realspeech.json"
@@ -832,8 +865,35 @@ def realspeech_results(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
         cache / "realspeech.log",
     )
     fresh: dict[str, Any] = json.loads(result_json.read_text(encoding="utf-8"))
-    fresh["command"] = relative_command(fresh.get("command", ""))
+    fresh["runs"] = [
+        {"machine": fresh["machine"], "command": relative_command(fresh["command"]), "engines": list(fresh["engines"])}
+    ]
     return fresh
+
+
+def merge_realspeech(paths: list[Path]) -> dict[str, Any]:
+    """bench_realspeech.py results of earlier runs as one: their engines side by side, each run's machine and
+    command kept. The runs must cover the same conditions and recordings and not repeat an engine."""
+    merged: dict[str, Any] = {"engines": {}, "runs": [], "reused": ", ".join(map(str, paths))}
+    for path in paths:
+        try:
+            run: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f"report: cannot read --realspeech-json {path}: {error}") from None
+        merged.setdefault("conditions", run["conditions"])
+        merged.setdefault("machine", run["machine"])
+        if run["conditions"] != merged["conditions"]:
+            raise SystemExit(f"report: --realspeech-json {path} has other conditions ({', '.join(run['conditions'])})")
+        for label, result in run["engines"].items():
+            if label in merged["engines"]:
+                raise SystemExit(f"report: --realspeech-json {path}: {label} is in an earlier file too")
+            merged["engines"][label] = result
+        merged["runs"].append(
+            {**{k: run.get(k) for k in ("machine", "command")}, "engines": list(run["engines"]), "path": str(path)}
+        )
+    if len({real_count({"engines": {label: result}}) for label, result in merged["engines"].items()}) > 1:
+        raise SystemExit("report: the --realspeech-json files heard different numbers of recordings")
+    return merged
 
 
 def busiest_load(*results: dict[str, Any]) -> float:
@@ -1058,16 +1118,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--realspeech-json",
         type=Path,
-        help="take the real-people figures from this bench_realspeech.py --json file instead of running it",
+        action="append",
+        help="take the real-people figures from this bench_realspeech.py --json file instead of running it "
+        "(again for another run's engines, shown side by side)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="take the text, spoken-set and latency results of the last run from .cache/bench/ instead of measuring",
     )
     args = parser.parse_args(argv)
     args.command = command_line(None if argv is None else [__file__, *argv])
     if args.limit < 0 or args.realspeech_limit < 0 or args.repeats < 1 or args.jobs < 1:
         print("report: --limit must not be negative, --repeats and --jobs at least 1", file=sys.stderr)
         return 2
-    if args.realspeech_json is not None and not args.realspeech_json.is_file():
-        print(f"report: --realspeech-json {args.realspeech_json}: no such file", file=sys.stderr)
-        return 2
+    for path in args.realspeech_json or []:
+        if not path.is_file():
+            print(f"report: --realspeech-json {path}: no such file", file=sys.stderr)
+            return 2
     started = time.perf_counter()
     out: Path = args.out.resolve()
     cache = out / ".cache" / "bench"
@@ -1079,8 +1147,13 @@ def main(argv: list[str] | None = None) -> int:
     plots.mkdir(parents=True, exist_ok=True)
 
     items = pick_items(args.limit)
-    items_file = cache / "items.jsonl"
-    items_file.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    if args.reuse:
+        text, speech, latency = reused_results(cache, items)
+        realspeech = realspeech_results(args, cache)
+        results: Results = (text, speech, latency, realspeech)
+        write_report(args, items, results, time.perf_counter() - started, plots, out)
+        return 0
+    (cache / REUSED["items"]).write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
     steps = tqdm(total=6, desc="report", unit="step", file=sys.stderr)
 
     steps.set_postfix_str("spoken set")
@@ -1089,7 +1162,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             PYTHON,
             str(ROOT / "scripts" / "make_spoken_set.py"),
-            str(items_file),
+            str(cache / REUSED["items"]),
             "--out",
             str(spoken),
             "--seed",
@@ -1151,17 +1224,25 @@ def main(argv: list[str] | None = None) -> int:
     latency["command"] = relative_command(latency["command"])
     steps.update()
     steps.set_postfix_str("report")
-    results: Results = (text, speech, latency, realspeech)
+    results = (text, speech, latency, realspeech)
+    write_report(args, items, results, time.perf_counter() - started, plots, out)
+    steps.update()
+    steps.close()
+    return 0
+
+
+def write_report(
+    args: argparse.Namespace, items: list[dict[str, Any]], results: Results, wall_s: float, plots: Path, out: Path
+) -> None:
+    """BENCHMARKS.md, its plots and the README's figures, from the steps' results."""
+    text, speech, latency, realspeech = results
     plot_acceptance(speech, plots / "acceptance_vs_snr.png")
     plot_realspeech(realspeech, plots / "realspeech_vs_snr.png")
     plot_latency(speech, latency, plots / "latency.png")
-    report = markdown(args, items, results, time.perf_counter() - started, plots, out)
-    (out / "BENCHMARKS.md").write_text(report, encoding="utf-8")
+    (out / "BENCHMARKS.md").write_text(markdown(args, items, results, wall_s, plots, out), encoding="utf-8")
+    readme = out / "README.md"
     write_readme_figures(readme, readme_figures(*results))
-    steps.update()
-    steps.close()
     print(f"wrote {out / 'BENCHMARKS.md'}, {plots}/*.png and the figures in {readme}", file=sys.stderr)
-    return 0
 
 
 def relative_command(command: str) -> str:

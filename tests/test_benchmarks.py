@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,7 @@ def test_real_people_figures_can_be_taken_from_an_earlier_run(tmp_path: Path) ->
     earlier = tmp_path / "rs.json"
     realspeech = fake_results()[3]
     earlier.write_text(json.dumps({"machine": report.machine(), **realspeech}), encoding="utf-8")
-    args = argparse.Namespace(realspeech_json=earlier, realspeech_limit=0)
+    args = argparse.Namespace(realspeech_json=[earlier], realspeech_limit=0)
     reused = report.realspeech_results(args, tmp_path / "cache")
     assert reused["reused"] == str(earlier) and not (tmp_path / "cache").exists()  # nothing ran
     section = "\n".join(report.realspeech_section(reused, Path("plots")))
@@ -195,7 +196,58 @@ def test_real_people_figures_can_be_taken_from_an_earlier_run(tmp_path: Path) ->
     assert "| whisper | 97.0% | 96.0% | 95.0% | 94.0% | 92.5% | 94.4% |" in section
 
 
+def test_real_people_runs_of_different_engines_are_shown_side_by_side(tmp_path: Path) -> None:
+    realspeech = fake_results()[3]
+    files = []
+    for label, load in (("whisper", 0.5), ("pocketsphinx", 3.5)):
+        path = tmp_path / f"{label}.json"
+        run = {"machine": {**report.machine(), "load_avg_1m": load}, "command": f"bench {label}", **realspeech}
+        path.write_text(json.dumps({**run, "engines": {label: realspeech["engines"][label]}}), encoding="utf-8")
+        files.append(path)
+    merged = report.merge_realspeech(files)
+    assert list(merged["engines"]) == ["whisper", "pocketsphinx"]
+    section = "\n".join(report.realspeech_section(merged, Path("plots")))
+    assert "| whisper | 97.0% |" in section and "| pocketsphinx | 75.0% |" in section
+    assert "whisper: ran on" in section and "`bench whisper`" in section and "load average 0.5" in section
+    assert "pocketsphinx: ran on" in section and "`bench pocketsphinx`" in section and "load average 3.5" in section
+    assert report.target_rows(*fake_results()[:3], merged)[0].others == ("75.0%",)  # the README's column beside
+    with pytest.raises(SystemExit, match="in an earlier file too"):
+        report.merge_realspeech([files[0], files[0]])
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**json.loads(files[1].read_text()), "conditions": ["clean"]}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="other conditions"):
+        report.merge_realspeech([files[0], other])
+
+
+def test_reuse_reads_the_last_run_and_refuses_what_it_cannot_describe(tmp_path: Path) -> None:
+    text, speech, latency, _ = fake_results()
+    items = report.pick_items(2)
+    with pytest.raises(SystemExit, match="text.json, speech.json, latency.json, items.jsonl missing"):
+        report.reused_results(tmp_path, items)
+    for name, result in (("text.json", text), ("speech.json", speech), ("latency.json", latency)):
+        (tmp_path / name).write_text(json.dumps({**result, "command": f"{ROOT}/x --json"}), encoding="utf-8")
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    reused_text, reused_speech, reused_latency = report.reused_results(tmp_path, items)
+    assert reused_text["phrasings"] == text["phrasings"] and reused_speech["command"] == "x --json"
+    with pytest.raises(SystemExit, match="other items"):
+        report.reused_results(tmp_path, report.pick_items(3))
+
+
 def test_report_stops_before_running_anything_when_the_earlier_real_people_file_is_missing(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text((ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     assert report.main(["--realspeech-json", str(tmp_path / "absent.json"), "--out", str(tmp_path)]) == 2
     assert not (tmp_path / ".cache").exists()
+
+
+@pytest.mark.skipif(not (report.REALSPEECH_SET / "labels.jsonl").is_file(), reason="no ../shared/realspeech here")
+def test_real_people_manifests_hold_paths_that_resolve_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative --set and --out (a manifest's relative paths are read from its own folder, not from here)."""
+    import bench_realspeech
+
+    monkeypatch.chdir(tmp_path)
+    relative_set = Path(os.path.relpath(report.REALSPEECH_SET, tmp_path))
+    manifests = bench_realspeech.build(relative_set, Path("out"), [], 1, 0)
+    (row,) = [json.loads(line) for line in manifests["clean"].read_text(encoding="utf-8").splitlines()]
+    assert Path(row["audio"]).is_absolute() and Path(row["audio"]).is_file()
