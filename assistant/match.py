@@ -6,8 +6,9 @@ meet them as they meet the fuzzy matcher. Only the templates whose words (and li
 every word said are handed to hassil, so a sentence no template can say exactly costs a few set
 operations there, and goes on to the fuzzy matcher.
 
-Each template is compiled once into a small word graph (alternatives branch, optionals skip,
-``(a;b;c)`` permutations become subset states, ``{lists}`` become slot arcs). A query is
+Each template is compiled into a small word graph (alternatives branch, optionals skip,
+``(a;b;c)`` permutations become subset states, ``{lists}`` become slot arcs) when the prefilter
+first picks it; only its words, lists and least weight are kept for every template. A query is
 aligned against a graph by a weighted edit distance: template words may be skipped, extra
 spoken words inserted, and words substituted by near-spellings (rapidfuzz ratio), so
 "cramping" meets "cramps" and a dropped "the" costs little. Slot arcs consume one to four
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,14 +135,16 @@ _MAX_RULE_DEPTH = 24
 _MAX_VALUE_PHRASES = 64
 _MAX_RANGE_VALUES = 2000
 _MAX_PERMUTATION_ITEMS = 10
+_MAX_COMPILED = 1024
+"""Word graphs kept compiled, the most recently aligned (every template of the bundled pack fits)."""
 
 _EPS, _WORD, _SLOT, _WILD = 0, 1, 2, 3
 _INF = float("inf")
 
 
-@dataclass
-class _Graph:
-    """One template compiled to a word graph (a DAG)."""
+@dataclass(slots=True)
+class _Template:
+    """One template as every query needs it: what the prefilter and hassil's index look at."""
 
     intent: str
     """Intent id."""
@@ -148,36 +152,36 @@ class _Graph:
     """The template as written."""
     data: IntentData
     """The block it came from (fixed slots, context)."""
+    sentence: Sentence
+    """The parsed template, compiled into a word graph when first aligned."""
+    wildcards: frozenset[str]
+    """Lists read as wildcards when the template was added."""
+    words: tuple[str, ...]
+    """Every word on a word arc."""
+    lists: tuple[str, ...]
+    """Every list referenced (inline ranges under their own names)."""
+    slot_lists: tuple[str, ...]
+    """Names of the value lists on slot arcs."""
+    has_wildcard: bool
+    """Whether any arc is a wildcard."""
+    required: float
+    """Weight of the lightest path through the graph (what must be said at least)."""
+    exact: IntentData
+    """The template alone in a copy of its block, text and lists normalised, for hassil to recognise."""
+
+
+@dataclass
+class _Draft:
+    """A word graph (a DAG) while it is built: nodes numbered as made, arcs in lists."""
+
+    wildcards: frozenset[str]
+    """Lists read as wildcards."""
     arcs: list[list[tuple[int, int, Any, float]]] = field(default_factory=lambda: [[]])
     """Per node: (kind, target node, label, weight); label is a word or (list name, slot name)."""
-    start: int = 0
-    """Initial node."""
-    final: int = 0
-    """Accepting node."""
-    order: list[int] = field(default_factory=list)
-    """Nodes in topological order (after compiling, nodes are numbered in that order: 0, 1, 2...)."""
-    origin: list[int] = field(default_factory=list)
-    """Per node, its number while the graph was built (breaks ties between equal costs)."""
     words: set[str] = field(default_factory=set)
     """Every word on a word arc."""
     lists: set[str] = field(default_factory=set)
     """Every list referenced."""
-    required: float = 0.0
-    """Weight of the lightest path through the graph (what must be said at least)."""
-    heaviest: list[float] = field(default_factory=list)
-    """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
-    word_arcs: list[tuple[tuple[int, int, Any, float], ...]] = field(default_factory=list)
-    """Per node, its word arcs (as in ``arcs``)."""
-    other_arcs: list[tuple[tuple[int, int, Any, float], ...]] = field(default_factory=list)
-    """Per node, its other arcs (as in ``arcs``)."""
-    words_into: list[list[tuple[int, str, float]]] | None = None
-    """Per node, the word arcs into it as (source, word, weight), sources in order (made when first needed)."""
-    slot_lists: set[str] = field(default_factory=set)
-    """Names of the value lists on slot arcs (inline ranges under their own names)."""
-    has_wildcard: bool = False
-    """Whether any arc is a wildcard."""
-    exact: IntentData | None = None
-    """The template alone in a copy of its block, text and lists normalised, for hassil to recognise."""
 
     def new_node(self) -> int:
         self.arcs.append([])
@@ -185,6 +189,27 @@ class _Graph:
 
     def add(self, source: int, kind: int, target: int, label: Any = None, weight: float = 0.0) -> None:
         self.arcs[source].append((kind, target, label, weight))
+
+
+@dataclass(slots=True)
+class _Graph:
+    """One template's word graph as the alignment walks it: nodes numbered in topological order (0, 1, 2...),
+    every arc going to a higher number."""
+
+    word_arcs: list[tuple[tuple[int, int, Any, float], ...]]
+    """Per node, its word arcs: (kind, target node, word, weight)."""
+    other_arcs: list[tuple[tuple[int, int, Any, float], ...]]
+    """Per node, its other arcs: (kind, target node, (list name, slot name) or None, weight)."""
+    origin: list[int]
+    """Per node, its number while the graph was built (breaks ties between equal costs)."""
+    start: int
+    """Initial node."""
+    final: int
+    """Accepting node."""
+    heaviest: list[float] = field(default_factory=list)
+    """Per node, weight of the heaviest path from it to the accepting node (-inf if there is none)."""
+    words_into: list[list[tuple[int, str, float]]] | None = None
+    """Per node, the word arcs into it as (source, word, weight), sources in order (made when first needed)."""
 
 
 @dataclass(frozen=True)
@@ -212,20 +237,26 @@ class Matcher:
         self._wildcards: set[str] = set()
         for name, slot_list in intents.slot_lists.items():
             self._add_list(name, slot_list)
-        self._graphs: list[_Graph] = []
+        self._templates: list[_Template] = []
+        wildcards: frozenset[str] = frozenset()
         for intent in intents.intents.values():
             for data in intent.data:
                 for name, slot_list in data.slot_lists.items():
                     self._add_list(name, slot_list)
+                self._wildcards.update(data.wildcard_list_names)
+                if wildcards != self._wildcards:
+                    # A block's own wildcard lists count for the templates after it, as they are added.
+                    wildcards = frozenset(self._wildcards)
                 block = dataclasses.replace(
                     data,
                     slot_lists={name: _normalized_list(slot_list) for name, slot_list in data.slot_lists.items()},
                     expansion_rules={name: _normalized_sentence(rule) for name, rule in data.expansion_rules.items()},
                 )
                 for sentence in data.sentences:
-                    graph = self._compile(intent.name, data, sentence)
-                    graph.exact = _alone(block, _normalized_sentence(sentence))
-                    self._graphs.append(graph)
+                    exact = _alone(block, _normalized_sentence(sentence))
+                    self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
+        self._compiled: dict[int, _Graph] = {}  # by template, least recently aligned first
+        self._compiled_lock = threading.Lock()
         self._build_index()
         self._exact_intents = Intents(
             language=intents.language,
@@ -258,22 +289,55 @@ class Matcher:
                 values.append(_Value(normalize(num2words(number)), str(number)))
         self._values[name] = values
 
-    def _compile(self, intent: str, data: IntentData, sentence: Sentence) -> _Graph:
-        graph = _Graph(intent=intent, text=sentence.text or "", data=data)
-        graph.final = self._build(graph, sentence.expression, 0, data, 0)
-        _renumber(graph, _topological(graph))
-        graph.required = self._lightest_path(graph)
-        graph.heaviest = _heaviest_paths(graph)
-        return graph
-
-    def _lightest_path(self, graph: _Graph) -> float:
-        lightest = [_INF] * len(graph.arcs)
-        lightest[graph.start] = 0.0
-        for node in graph.order:
-            for kind, target, _, weight in graph.arcs[node]:
+    def _outline(
+        self, intent: str, data: IntentData, sentence: Sentence, wildcards: frozenset[str], exact: IntentData
+    ) -> _Template:
+        """What every query needs of a template, read off its word graph, which is then let go (a pack's
+        graphs together take about 70 MB per MB of pack; they are compiled again when aligned)."""
+        draft, final = self._draft(data, sentence, wildcards)
+        lightest = [_INF] * len(draft.arcs)
+        lightest[0] = 0.0
+        slot_lists: set[str] = set()
+        has_wildcard = False
+        for node in _topological(draft):
+            for kind, target, label, weight in draft.arcs[node]:
                 step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
                 lightest[target] = min(lightest[target], lightest[node] + step)
-        return lightest[graph.final]
+                if kind == _SLOT:
+                    slot_lists.add(label[0])
+                elif kind == _WILD:
+                    has_wildcard = True
+        return _Template(
+            intent=intent,
+            text=sentence.text or "",
+            data=data,
+            sentence=sentence,
+            wildcards=wildcards,
+            words=tuple(draft.words),
+            lists=tuple(draft.lists),
+            slot_lists=tuple(slot_lists),
+            has_wildcard=has_wildcard,
+            required=lightest[final],
+            exact=exact,
+        )
+
+    def _draft(self, data: IntentData, sentence: Sentence, wildcards: frozenset[str]) -> tuple[_Draft, int]:
+        """A template's word graph as built, and its accepting node (node 0 is the initial one)."""
+        draft = _Draft(wildcards)
+        return draft, self._build(draft, sentence.expression, 0, data, 0)
+
+    def _graph(self, index: int) -> _Graph:
+        """The word graph of template ``index``, compiled when not among the most recently aligned."""
+        with self._compiled_lock:
+            graph = self._compiled.pop(index, None)
+        if graph is None:
+            template = self._templates[index]
+            graph = _compile(*self._draft(template.data, template.sentence, template.wildcards))
+        with self._compiled_lock:
+            self._compiled[index] = graph
+            if len(self._compiled) > _MAX_COMPILED:
+                del self._compiled[next(iter(self._compiled))]
+        return graph
 
     def _rule(self, name: str, data: IntentData) -> Sentence:
         rule = data.expansion_rules.get(name) or self.pack.intents.expansion_rules.get(name)
@@ -281,7 +345,7 @@ class Matcher:
             raise BadInput(f"template uses unknown expansion rule <{name}>")
         return rule
 
-    def _build(self, graph: _Graph, expr: Expression, start: int, data: IntentData, depth: int) -> int:
+    def _build(self, graph: _Draft, expr: Expression, start: int, data: IntentData, depth: int) -> int:
         if depth > _MAX_RULE_DEPTH:
             raise BadInput("templates nest too deeply (an expansion rule may refer to itself)")
         if isinstance(expr, TextChunk):
@@ -294,9 +358,8 @@ class Matcher:
             return node
         if isinstance(expr, ListReference):
             target = graph.new_node()
-            if expr.list_name in self._wildcards or expr.list_name in data.wildcard_list_names:
+            if expr.list_name in graph.wildcards:
                 graph.add(start, _WILD, target, (expr.list_name, expr.slot_name))
-                self._wildcards.add(expr.list_name)
             elif expr.is_inline_range:
                 low, high, step = expr.get_inline_range() or (0, 0, 1)
                 name = f"{low}..{high},{step}"
@@ -339,7 +402,7 @@ class Matcher:
             return node
         return start
 
-    def _build_permutation(self, graph: _Graph, expr: Permutation, start: int, data: IntentData, depth: int) -> int:
+    def _build_permutation(self, graph: _Draft, expr: Permutation, start: int, data: IntentData, depth: int) -> int:
         items = [item for item in expr.items if not (isinstance(item, TextChunk) and not item.text.strip())]
         if len(items) > _MAX_PERMUTATION_ITEMS:
             raise BadInput(
@@ -361,8 +424,8 @@ class Matcher:
 
     def _build_index(self) -> None:
         vocab: dict[str, int] = {}
-        for graph in self._graphs:
-            for word in graph.words:
+        for template in self._templates:
+            for word in template.words:
                 vocab.setdefault(word, len(vocab))
         self._vocab = list(vocab)
         self._vocab_weights = [self._weight(word) for word in self._vocab]
@@ -370,10 +433,10 @@ class Matcher:
         word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
         buckets: dict[int, list[int]] = defaultdict(list)
         list_buckets: dict[str, list[int]] = defaultdict(list)
-        for index, graph in enumerate(self._graphs):
-            for word in graph.words:
+        for index, template in enumerate(self._templates):
+            for word in template.words:
                 buckets[vocab[word]].append(index)
-            for name in graph.lists:
+            for name in template.lists:
                 list_buckets[name].append(index)
         for word_index, templates in buckets.items():
             word_templates[word_index] = np.array(templates, dtype=np.int32)
@@ -382,7 +445,7 @@ class Matcher:
         self._first[1:] = np.cumsum([len(templates) for templates in word_templates])
         self._templates_of = np.concatenate([np.empty(0, dtype=np.int32), *word_templates])
         self._list_templates = {name: np.array(t, dtype=np.int32) for name, t in list_buckets.items()}
-        self._required = np.array([graph.required for graph in self._graphs], dtype=np.float32)
+        self._required = np.array([template.required for template in self._templates], dtype=np.float32)
         self._value_choices = {name: [v.words for v in values] for name, values in self._values.items()}
         self._exact_values = {
             name: {v.words: v.out for v in reversed(values)} for name, values in self._values.items()
@@ -399,13 +462,13 @@ class Matcher:
         """Per word, a bit mask of the templates that could say it (their words, list words, skip words)."""
         masks: dict[str, int] = defaultdict(int)
         self._any_words = 0  # templates with a wildcard could say any word
-        for index, graph in enumerate(self._graphs):
+        for index, template in enumerate(self._templates):
             bit = 1 << index
-            if graph.has_wildcard:
+            if template.has_wildcard:
                 self._any_words |= bit
                 continue
-            words = set(graph.words)
-            for name in graph.slot_lists:
+            words = set(template.words)
+            for name in template.slot_lists:
                 words.update(self._value_words.get(name, ()))
             for word in words:
                 masks[word] |= bit
@@ -417,19 +480,20 @@ class Matcher:
     @property
     def template_count(self) -> int:
         """Number of compiled templates."""
-        return len(self._graphs)
+        return len(self._templates)
 
     def expansion_count(self) -> int:
         """How many distinct sentences the templates expand to (counted on the graphs, never listed)."""
         total = 0
-        for graph in self._graphs:
-            paths = [0] * len(graph.arcs)
-            paths[graph.start] = 1
-            for node in graph.order:
-                for kind, target, label, _ in graph.arcs[node]:
+        for template in self._templates:
+            draft, final = self._draft(template.data, template.sentence, template.wildcards)
+            paths = [0] * len(draft.arcs)
+            paths[0] = 1
+            for node in _topological(draft):
+                for kind, target, label, _ in draft.arcs[node]:
                     factor = len(self._values.get(label[0], ())) or 1 if kind in (_SLOT, _WILD) else 1
                     paths[target] += paths[node] * factor
-            total += paths[graph.final]
+            total += paths[final]
         return total
 
     def _weight(self, word: str) -> float:
@@ -505,39 +569,38 @@ class Matcher:
         # it cannot say, so "um why is my eye twitching" meets "why is my eye twitching" when "my" is a
         # skip word too; templates heard alike are recognised together.
         filler = [(t, self._word_masks.get(t, 0)) for t in dict.fromkeys(tokens) if t in self._skip]
-        groups: dict[str, list[_Graph]] = defaultdict(list)
+        groups: dict[str, list[_Template]] = defaultdict(list)
         while candidates:
             lowest = candidates & -candidates
             candidates ^= lowest
             left_out = {t for t, mask in filler if not mask & lowest}
-            groups[" ".join(t for t in tokens if t not in left_out)].append(self._graphs[lowest.bit_length() - 1])
+            groups[" ".join(t for t in tokens if t not in left_out)].append(self._templates[lowest.bit_length() - 1])
         found = [self._recognize(heard, graphs, context) for heard, graphs in groups.items()]
         results = [item for item in found if item is not None]
         if not results:
             return None
         # The reading that left out least filler, as hassil itself prefers the text as said.
-        result, graph = max(results, key=lambda item: len(item[0].original_text))
+        result, template = max(results, key=lambda item: len(item[0].original_text))
         slots = {entity.name: str(entity.value) for entity in result.entities_list}
         return Match(
             text=text,
             normalized=normalized,
-            intent=graph.intent,
+            intent=template.intent,
             slots=slots,
-            confidence=self._exact_confidence(graph, tokens, result.entities_list),
-            closest=graph.intent,
-            template=graph.text,
+            confidence=self._exact_confidence(template, tokens, result.entities_list),
+            closest=template.intent,
+            template=template.text,
         )
 
     def _recognize(
-        self, heard: str, graphs: list[_Graph], context: Mapping[str, Any] | None
-    ) -> tuple[RecognizeResult, _Graph] | None:
-        """hassil's best reading of ``heard`` among ``graphs``' templates, pruned to what ``heard`` can say."""
+        self, heard: str, templates: list[_Template], context: Mapping[str, Any] | None
+    ) -> tuple[RecognizeResult, _Template] | None:
+        """hassil's best reading of ``heard`` among ``templates``, pruned to what ``heard`` can say."""
         blocks: dict[str, list[IntentData]] = defaultdict(list)
-        graph_of: dict[int, _Graph] = {}
+        template_of: dict[int, _Template] = {}
         pruner = _Pruner(heard, self._exact_intents.expansion_rules, self._subtree_words)
-        for graph in graphs:
-            assert graph.exact is not None
-            block = graph.exact
+        for template in templates:
+            block = template.exact
             if block.expansion_rules:  # rules of its own: its pruning is its own too
                 rules = {**self._exact_intents.expansion_rules, **block.expansion_rules}
                 pruned = _Pruner(heard, rules, {}).prune(block.sentences[0].expression)
@@ -546,16 +609,16 @@ class Matcher:
             if pruned is None:
                 continue
             # No required-fragment prefilter for hassil to compute: the pruning already was one.
-            block = _alone(block, Sentence(expression=pruned, text=graph.text, required_clauses=frozenset()))
-            graph_of[id(block)] = graph
-            blocks[graph.intent].append(block)
+            block = _alone(block, Sentence(expression=pruned, text=template.text, required_clauses=frozenset()))
+            template_of[id(block)] = template
+            blocks[template.intent].append(block)
         intents = dataclasses.replace(
             self._exact_intents, intents={name: Intent(name=name, data=data) for name, data in blocks.items()}
         )
         result = recognize_best(heard, intents, intent_context=dict(context) if context else None)
-        return (result, graph_of[id(result.intent_data)]) if result is not None else None
+        return (result, template_of[id(result.intent_data)]) if result is not None else None
 
-    def _exact_confidence(self, graph: _Graph, tokens: list[str], entities: list[MatchEntity]) -> float:
+    def _exact_confidence(self, template: _Template, tokens: list[str], entities: list[MatchEntity]) -> float:
         """What the fuzzy alignment costs hassil's reading: filler left out costs its weight, a wildcard
         its cost per word, the rest nothing; over the larger of what was said and the template path."""
         cost = path_weight = 0.0
@@ -570,7 +633,7 @@ class Matcher:
         for token, count in literal.items():
             if count <= 0:
                 continue
-            if token in self._skip and token not in graph.words:
+            if token in self._skip and token not in template.words:
                 cost += self._weight(token) * count  # filler hassil left out
             else:
                 path_weight += self._weight(token) * count
@@ -585,21 +648,21 @@ class Matcher:
         scored = self.score(tokens, context)
         if not scored:
             return Match(text=text, normalized=normalized, intent=None)
-        confidence, graph, slots = scored[0]
+        confidence, template, slots = scored[0]
         accepted = confidence >= self.threshold
         return Match(
             text=text,
             normalized=normalized,
-            intent=graph.intent if accepted else None,
+            intent=template.intent if accepted else None,
             slots=slots if accepted else {},
             confidence=confidence,
-            closest=graph.intent,
-            template=graph.text,
+            closest=template.intent,
+            template=template.text,
         )
 
     def score(
         self, tokens: list[str], context: Mapping[str, Any] | None = None
-    ) -> list[tuple[float, _Graph, dict[str, str]]]:
+    ) -> list[tuple[float, _Template, dict[str, str]]]:
         """Candidate templates aligned against ``tokens``, best first (one entry per intent).
 
         Intents whose templates were given up on part way (they could not beat the best so far)
@@ -614,7 +677,7 @@ class Matcher:
         coverage = self._coverage(tokens, weights, word_best, spans)
         # Among templates explaining the words equally well, the one asking least else comes first.
         order = np.lexsort((self._required, -coverage))
-        best_per_intent: dict[str, tuple[float, _Graph, dict[str, str]]] = {}
+        best_per_intent: dict[str, tuple[float, _Template, dict[str, str]]] = {}
         tried = 0
         best = 0.0
         floor = coverage[order[0]] * 0.5 if len(order) else 0.0
@@ -636,24 +699,24 @@ class Matcher:
                 break  # found, or nothing close among the likeliest: the rest will not do better
             if bound[index] < best:
                 continue
-            graph = self._graphs[int(index)]
-            if not _context_allows(graph.data, context):
+            template = self._templates[int(index)]
+            if not _context_allows(template.data, context):
                 continue
             tried += 1
-            aligned = self._align(graph, tokens, weights, steps, spans, total, best)
+            aligned = self._align(int(index), tokens, weights, steps, spans, total, best)
             if aligned is None:
                 # It cannot beat the best so far; keep the intent's place among those tried.
-                best_per_intent.setdefault(graph.intent, (-1.0, graph, {}))
+                best_per_intent.setdefault(template.intent, (-1.0, template, {}))
                 continue
             cost, path_weight, slots = aligned
             if cost == _INF:
                 continue
             confidence = max(0.0, 1.0 - cost / max(total, path_weight, 1.0))
-            merged = {**{k: str(v) for k, v in graph.data.slots.items()}, **slots}
+            merged = {**{k: str(v) for k, v in template.data.slots.items()}, **slots}
             best = max(best, confidence)
-            previous = best_per_intent.get(graph.intent)
+            previous = best_per_intent.get(template.intent)
             if previous is None or confidence > previous[0]:
-                best_per_intent[graph.intent] = (confidence, graph, merged)
+                best_per_intent[template.intent] = (confidence, template, merged)
         return sorted((item for item in best_per_intent.values() if item[0] >= 0.0), key=lambda item: -item[0])
 
     def _similarities(
@@ -670,7 +733,7 @@ class Matcher:
         rows, columns = np.nonzero(matrix)
         scores = matrix[rows, columns].astype(np.float64) / 100.0
         # Every (spoken word, template, score) of the close vocabulary words, gathered without a loop.
-        first, templates_of, size = self._first, self._templates_of, len(self._graphs)
+        first, templates_of, size = self._first, self._templates_of, len(self._templates)
         starts, counts = first[columns], first[columns + 1] - first[columns]
         offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         table = np.zeros((len(unique), size), dtype=np.float32)
@@ -694,7 +757,7 @@ class Matcher:
         self, tokens: list[str], weights: list[float], word_best: dict[str, np.ndarray], spans: _SpanCache
     ) -> np.ndarray:
         """How much of what was said each template's words could explain (the prefilter)."""
-        coverage = np.zeros(len(self._graphs), dtype=np.float32)
+        coverage = np.zeros(len(self._templates), dtype=np.float32)
         for position, token in enumerate(tokens):
             best = word_best[token]
             copied = False
@@ -709,7 +772,7 @@ class Matcher:
 
     def _align(
         self,
-        graph: _Graph,
+        index: int,
         tokens: list[str],
         weights: list[float],
         steps: list[dict[str, float]],
@@ -717,7 +780,7 @@ class Matcher:
         total: float,
         beat: float,
     ) -> tuple[float, float, dict[str, str]] | None:
-        """Weighted edit distance between the tokens and the cheapest path through the graph.
+        """Weighted edit distance between the tokens and the cheapest path through template ``index``'s graph.
 
         Rows are sparse: only the best nodes within the beam of the row's best are carried to
         the next row, so large graphs cost what they use.
@@ -727,11 +790,12 @@ class Matcher:
         explanation in this template, and the weight the confidence divides by is bounded.
         """
         n = len(tokens)
+        graph = self._graph(index)
         word_arcs, other_arcs = graph.word_arcs, graph.other_arcs
         origin = graph.origin
         heaviest = graph.heaviest
         graph_size = len(word_arcs)
-        rest = self._least_rest(graph, tokens, weights, steps, spans) if beat > 0.0 else None
+        rest = self._least_rest(self._templates[index], tokens, weights, steps, spans) if beat > 0.0 else None
         # Give up below ``beat``, less a hair for rounding (an equal confidence may still matter).
         allowed = 1.0 - beat + 1e-9
         # node -> (cost, template weight along the path, slots as a tuple of pairs)
@@ -842,7 +906,7 @@ class Matcher:
 
     def _least_rest(
         self,
-        graph: _Graph,
+        template: _Template,
         tokens: list[str],
         weights: list[float],
         steps: list[dict[str, float]],
@@ -857,16 +921,16 @@ class Matcher:
         n = len(tokens)
         least = list(weights)  # heard but not in the template
         gain = [0.0] * n
-        words = graph.words
+        words = template.words
         for position in range(n):
             for word, step in steps[position].items():
                 if word in words:
                     least[position] = min(least[position], step)
                     gain[position] = max(gain[position], self._word_weights[word] - step)
-        if graph.has_wildcard:
+        if template.has_wildcard:
             least = [min(cost, _WILDCARD_COST) for cost in least]
             gain = [max(most, 1.0 - _WILDCARD_COST) for most in gain]
-        for name in graph.slot_lists:
+        for name in template.slot_lists:
             for start in range(n):
                 for end, _, span_cost in spans.starting_at(start, name):
                     share = span_cost / (end - start)
@@ -1152,36 +1216,24 @@ def _phrases(expr: Expression) -> list[str]:
     return _text_options(expr) or []
 
 
-def _renumber(graph: _Graph, order: list[int]) -> None:
-    """Number the nodes in topological order, so that every arc goes to a higher number; sort
-    each node's arcs into word arcs and the others, and note the lists and wildcards used."""
+def _compile(draft: _Draft, final: int) -> _Graph:
+    """A built word graph as the alignment walks it: nodes numbered in topological order, so that every arc
+    goes to a higher number; each node's arcs sorted into word arcs and the others."""
+    order = _topological(draft)
     rank = [0] * len(order)
     for position, node in enumerate(order):
         rank[node] = position
-    arcs, word_arcs, other_arcs = [], [], []
+    word_arcs, other_arcs = [], []
     for node in order:
-        every: list[tuple[int, int, Any, float]] = []
         words: list[tuple[int, int, Any, float]] = []
         others: list[tuple[int, int, Any, float]] = []
-        for kind, target, label, weight in graph.arcs[node]:
-            arc = (kind, rank[target], label, weight)
-            every.append(arc)
-            if kind == _WORD:
-                words.append(arc)
-                continue
-            others.append(arc)
-            if kind == _SLOT:
-                graph.slot_lists.add(label[0])
-            elif kind == _WILD:
-                graph.has_wildcard = True
-        arcs.append(every)
+        for kind, target, label, weight in draft.arcs[node]:
+            (words if kind == _WORD else others).append((kind, rank[target], label, weight))
         word_arcs.append(tuple(words))  # exactly sized, and an empty one is the shared (): most nodes have one kind
         other_arcs.append(tuple(others))
-    graph.arcs, graph.word_arcs, graph.other_arcs = arcs, word_arcs, other_arcs
-    graph.start = rank[graph.start]
-    graph.final = rank[graph.final]
-    graph.order = list(range(len(order)))
-    graph.origin = order
+    graph = _Graph(word_arcs=word_arcs, other_arcs=other_arcs, origin=order, start=rank[0], final=rank[final])
+    graph.heaviest = _heaviest_paths(graph)
+    return graph
 
 
 def _words_into(graph: _Graph) -> list[list[tuple[int, str, float]]]:
@@ -1196,16 +1248,16 @@ def _words_into(graph: _Graph) -> list[list[tuple[int, str, float]]]:
 
 def _heaviest_paths(graph: _Graph) -> list[float]:
     """Per node, the weight of the heaviest path from it to the accepting node."""
-    heaviest = [-_INF] * len(graph.arcs)
+    heaviest = [-_INF] * len(graph.word_arcs)
     heaviest[graph.final] = 0.0
-    for node in reversed(graph.order):
-        for kind, target, _, weight in graph.arcs[node]:
+    for node in range(len(heaviest) - 1, -1, -1):
+        for kind, target, _, weight in graph.word_arcs[node] + graph.other_arcs[node]:
             step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
             heaviest[node] = max(heaviest[node], heaviest[target] + step)
     return heaviest
 
 
-def _topological(graph: _Graph) -> list[int]:
+def _topological(graph: _Draft) -> list[int]:
     indegree = [0] * len(graph.arcs)
     for arcs in graph.arcs:
         for arc in arcs:

@@ -167,7 +167,7 @@ def test_the_prefilter_credits_numbers_said_for_an_inline_range() -> None:
     steps, word_best = matcher._similarities(tokens, weights)
     spans = match_module._SpanCache(matcher, tokens)
     with_range = matcher._coverage(tokens, weights, word_best, spans)
-    timer = next(i for i, g in enumerate(matcher._graphs) if g.intent == "set_timer")
+    timer = next(i for i, t in enumerate(matcher._templates) if t.intent == "set_timer")
     words_only = sum(float(word_best[t][timer]) * w for t, w in zip(tokens, weights, strict=True))
     assert with_range[timer] > words_only  # "twenty five" counts towards the timer template
     assert matcher.match("set a timer for twenty five minutes").slots == {"minutes": "25"}
@@ -253,9 +253,11 @@ def test_an_exact_match_is_as_confident_as_its_alignment(bundled: Matcher) -> No
         tokens = exact.normalized.split()
         weights = [bundled._weight(t) for t in tokens]
         steps, _ = bundled._similarities(tokens, weights)
-        graphs = [g for g in bundled._graphs if g.text == exact.template and g.intent == exact.intent]
+        templates = [
+            i for i, t in enumerate(bundled._templates) if t.text == exact.template and t.intent == exact.intent
+        ]
         spans = match_module._SpanCache(bundled, tokens)
-        aligned = [bundled._align(g, tokens, weights, steps, spans, sum(weights), 0.0) for g in graphs]
+        aligned = [bundled._align(i, tokens, weights, steps, spans, sum(weights), 0.0) for i in templates]
         confidences = [1.0 - a[0] / max(sum(weights), a[1], 1.0) for a in aligned if a is not None]
         assert exact.confidence == pytest.approx(max(confidences), abs=1e-6)
         assert exact.confidence < 1.0  # the filler costs its little
