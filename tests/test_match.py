@@ -263,6 +263,26 @@ def test_an_exact_match_is_as_confident_as_its_alignment(bundled: Matcher) -> No
         assert exact.confidence < 1.0  # the filler costs its little
 
 
+def test_word_graphs_let_go_and_compiled_again_change_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graphs are compiled when first aligned and only the most recent kept: one kept at a time answers alike."""
+    texts = [
+        "my calve is crampin",
+        "um my calf is cramping",
+        "the back of my thigh cramped up",
+        "set a timer for twenty five minutes",
+        "remember that my left knee clicks",
+        "my eye does a weird flickering thing at night when reading",
+        "what's the weather like",
+    ]
+    pack = load_pack(FIXTURES / "match_pack.yaml")
+    kept_all = Matcher(pack)
+    expected = [kept_all.match(text) for text in texts]
+    monkeypatch.setattr(match_module, "_MAX_COMPILED", 1)
+    kept_one = Matcher(pack)
+    assert [kept_one.match(text) for text in texts] == expected
+    assert len(kept_one._compiled) == 1 < len(kept_all._compiled)
+
+
 def test_pruning_templates_for_hassil_changes_no_answer(bundled: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
     texts = [
         "why is my eyelid twitching",
