@@ -74,8 +74,7 @@ def median(values: Sequence[float | None]) -> float | None:
 
 
 def rss_mb(pid: int | None = None) -> float:
-    """Resident memory of a process (this one by default) and its child processes (the engine's
-    open-vocabulary decoder runs in one) in MiB."""
+    """Resident memory of a process (this one by default) and its child processes, in MiB."""
     process = psutil.Process(pid)
     total = process.memory_info().rss
     for child in process.children(recursive=True):

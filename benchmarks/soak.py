@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 from common import rss_mb  # noqa: E402
 from fakes import FakeMicrophone, babble, bundled_pack, mix, pink_noise, pocketsphinx, silence, spoken  # noqa: E402
 
-from assistant.asr.sphinx_engine import SphinxEngine  # noqa: E402
 from assistant.audio.io import SAMPLE_RATE, load_audio  # noqa: E402
 from assistant.audio.mic import AudioTurn, MicrophoneTurns  # noqa: E402
 from assistant.demo import samples_folder  # noqa: E402
@@ -162,8 +161,6 @@ def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
     process = psutil.Process()
     pack = bundled_pack()
     engine = pocketsphinx()
-    if isinstance(engine, SphinxEngine):
-        engine.loaded()  # its helper decoders load in the background: start-up is not part of the soak
     speaker = Speaker(play=False, print_unheard=False)
     exchanges: list[Exchange] = []
     turns: list[Heard] = []

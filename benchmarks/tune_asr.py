@@ -58,17 +58,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "no-rnnoise": {"suppress_noise": False},
     "idle-posterior0.6": {"idle_word_posterior": 0.6},
-    "posterior0.2": {"weak_word_posterior": 0.2},
-    "agreement0.25": {"phone_agreement": 0.25},
-    "phone-loop": {"phone_agreement": 0.3},
     "lw9": {"language_weight": 9.0},
     "wip0.3": {"insertion_penalty": 0.3},
     "raw-file": {"endpointer": None},
     "before": BEFORE,
-    "no-rescue": {"open_rescue": 1.01},
 }
 """Configurations by name: SphinxSettings fields, plus the front end (``suppress_noise``, ``endpointer``).
-Those measured and dropped (batch CMN, dither, flat passes, narrower beams, filler probabilities) are in
+Those measured and dropped (open-vocabulary decoder, phone loop, batch CMN, dither, flat passes, fillprob) are in
 DECISIONS.md."""
 
 
@@ -144,7 +140,6 @@ def _init(settings: dict[str, Any]) -> None:
     _SUPPRESS = settings.pop("suppress_noise", True)
     pack = load_pack(ROOT / "intents/en")
     _ENGINE = SphinxEngine(pack, settings=SphinxSettings(**settings))
-    _ENGINE.open_decoder(60)
     _MATCHER = Matcher(pack)
 
 
