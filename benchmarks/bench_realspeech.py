@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         help="RNNoise in front (engine: where the engine wants it, as in use)",
     )
     parser.add_argument("--whisper-model", type=Path, help="a Whisper model folder instead of the bundled tiny.en")
+    parser.add_argument("--no-clean", action="store_true", help="only the noisy conditions (another run hears clean)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     if not (args.set / "labels.jsonl").is_file():
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     command = command_line(None if argv is None else [__file__, *argv])
     print(f"Ran on: {describe_machine(info)}. Command: `{command}`", flush=True)
     manifests = build(args.set, args.out, snrs, args.limit, args.seed)
+    count = len(manifests["clean"].read_text(encoding="utf-8").splitlines())
+    if args.no_clean and snrs:
+        del manifests["clean"]
     conditions = list(manifests)
     results: dict[str, dict[str, Any]] = {}
     for kind in [k.strip() for k in args.engines.split(",") if k.strip()]:
@@ -213,7 +217,6 @@ def main(argv: list[str] | None = None) -> int:
                 results[label] = run_engine(kind, manifests, args.out / "coffee_pack.yaml", denoise, model)
             except AssistantError as error:
                 print(f"  {kind}: skipped ({error.message})", file=sys.stderr)
-    count = len(manifests["clean"].read_text(encoding="utf-8").splitlines())
     print(f"\nReal people, {count} recordings: command acceptance")
     print(table(results, conditions))
     print(noise_table(results, conditions))
