@@ -792,7 +792,9 @@ def realspeech_section(realspeech: dict[str, Any], plots: Path) -> list[str]:
     engines = realspeech["engines"]
     lines += [
         *(
-            f"{', '.join(run['engines'])}: ran on {describe_machine(run['machine'])}. "
+            f"{', '.join(run['engines'])}"
+            + (f" ({', '.join(run['conditions'])})" if run.get("conditions") != realspeech["conditions"] else "")
+            + f": ran on {describe_machine(run['machine'])}. "
             f"Command: `{run.get('command') or 'not recorded'}`"
             + (f"; its results reused from `{run['path']}`" if run.get("path") else "")
             + "."
@@ -866,31 +868,49 @@ def realspeech_results(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     )
     fresh: dict[str, Any] = json.loads(result_json.read_text(encoding="utf-8"))
     fresh["runs"] = [
-        {"machine": fresh["machine"], "command": relative_command(fresh["command"]), "engines": list(fresh["engines"])}
+        {
+            "machine": fresh["machine"],
+            "command": relative_command(fresh["command"]),
+            "conditions": fresh["conditions"],
+            "engines": list(fresh["engines"]),
+        }
     ]
     return fresh
 
 
 def merge_realspeech(paths: list[Path]) -> dict[str, Any]:
-    """bench_realspeech.py results of earlier runs as one: their engines side by side, each run's machine and
-    command kept. The runs must cover the same conditions and recordings and not repeat an engine."""
+    """bench_realspeech.py results of earlier runs as one: their engines side by side (an engine's conditions
+    may come from several runs), each run's machine, command and conditions kept. Refused: an engine and
+    condition given twice, an engine missing a condition another has, different numbers of recordings."""
     merged: dict[str, Any] = {"engines": {}, "runs": [], "reused": ", ".join(map(str, paths))}
     for path in paths:
         try:
             run: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise SystemExit(f"report: cannot read --realspeech-json {path}: {error}") from None
-        merged.setdefault("conditions", run["conditions"])
         merged.setdefault("machine", run["machine"])
-        if run["conditions"] != merged["conditions"]:
-            raise SystemExit(f"report: --realspeech-json {path} has other conditions ({', '.join(run['conditions'])})")
         for label, result in run["engines"].items():
-            if label in merged["engines"]:
-                raise SystemExit(f"report: --realspeech-json {path}: {label} is in an earlier file too")
-            merged["engines"][label] = result
+            engine = merged["engines"].setdefault(label, {})
+            twice = [condition for condition in run["conditions"] if condition in engine]
+            if twice:
+                raise SystemExit(
+                    f"report: --realspeech-json {path}: {label} at {', '.join(twice)} is in an earlier file too"
+                )
+            engine.update(result)
         merged["runs"].append(
-            {**{k: run.get(k) for k in ("machine", "command")}, "engines": list(run["engines"]), "path": str(path)}
+            {
+                **{k: run.get(k) for k in ("machine", "command", "conditions")},
+                "engines": list(run["engines"]),
+                "path": str(path),
+            }
         )
+    order = ["clean", *REAL_NOISY]
+    named = dict.fromkeys(c for run in merged["runs"] for c in run["conditions"])
+    merged["conditions"] = sorted(named, key=lambda c: order.index(c) if c in order else len(order))
+    for label, engine in merged["engines"].items():
+        missing = [condition for condition in merged["conditions"] if condition not in engine]
+        if missing:
+            raise SystemExit(f"report: the --realspeech-json files give {label} no {', '.join(missing)}")
     if len({real_count({"engines": {label: result}}) for label, result in merged["engines"].items()}) > 1:
         raise SystemExit("report: the --realspeech-json files heard different numbers of recordings")
     return merged

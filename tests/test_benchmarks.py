@@ -211,12 +211,23 @@ def test_real_people_runs_of_different_engines_are_shown_side_by_side(tmp_path: 
     assert "whisper: ran on" in section and "`bench whisper`" in section and "load average 0.5" in section
     assert "pocketsphinx: ran on" in section and "`bench pocketsphinx`" in section and "load average 3.5" in section
     assert report.target_rows(*fake_results()[:3], merged)[0].others == ("75.0%",)  # the README's column beside
-    with pytest.raises(SystemExit, match="in an earlier file too"):
+    with pytest.raises(SystemExit, match="whisper at clean, 24 dB, 18 dB, 12 dB, 6 dB is in an earlier file too"):
         report.merge_realspeech([files[0], files[0]])
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps({**json.loads(files[1].read_text()), "conditions": ["clean"]}), encoding="utf-8")
-    with pytest.raises(SystemExit, match="other conditions"):
-        report.merge_realspeech([files[0], other])
+    # One engine's conditions from two runs (a long run split over two processes): one row, both runs named.
+    sphinx = json.loads(files[1].read_text())
+    for name, conditions in (("quiet.json", ["clean", "24 dB", "18 dB"]), ("loud.json", ["12 dB", "6 dB"])):
+        part = {c: sphinx["engines"]["pocketsphinx"][c] for c in conditions}
+        (tmp_path / name).write_text(
+            json.dumps({**sphinx, "command": name, "conditions": conditions, "engines": {"pocketsphinx": part}}),
+            encoding="utf-8",
+        )
+    split = report.merge_realspeech([files[0], tmp_path / "quiet.json", tmp_path / "loud.json"])
+    assert split["conditions"] == ["clean", "24 dB", "18 dB", "12 dB", "6 dB"]
+    section = "\n".join(report.realspeech_section(split, Path("plots")))
+    assert "| pocketsphinx | 75.0% | 70.0% | 60.0% | 50.0% | 40.0% |" in section
+    assert "pocketsphinx (12 dB, 6 dB): ran on" in section and "`loud.json`" in section
+    with pytest.raises(SystemExit, match="give pocketsphinx no 12 dB, 6 dB"):
+        report.merge_realspeech([files[0], tmp_path / "quiet.json"])
 
 
 def test_reuse_reads_the_last_run_and_refuses_what_it_cannot_describe(tmp_path: Path) -> None:
