@@ -137,6 +137,9 @@ _MAX_RANGE_VALUES = 2000
 _MAX_PERMUTATION_ITEMS = 10
 _MAX_COMPILED = 1024
 """Word graphs kept compiled, the most recently aligned (every template of the bundled pack fits)."""
+_MAX_SUBTREES = 10_000
+"""Template parts whose words are kept for the exact path's pruning (every part of the bundled pack fits; a 1 MB
+pack has about 29,000, 20 MB of them); past this they are forgotten and worked out again as needed."""
 
 _EPS, _WORD, _SLOT, _WILD = 0, 1, 2, 3
 _INF = float("inf")
@@ -598,6 +601,8 @@ class Matcher:
         """hassil's best reading of ``heard`` among ``templates``, pruned to what ``heard`` can say."""
         blocks: dict[str, list[IntentData]] = defaultdict(list)
         template_of: dict[int, _Template] = {}
+        if len(self._subtree_words) > _MAX_SUBTREES:
+            self._subtree_words = {}  # a new one: a pruner at work in another thread keeps the old
         pruner = _Pruner(heard, self._exact_intents.expansion_rules, self._subtree_words)
         for template in templates:
             block = template.exact
