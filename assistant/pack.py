@@ -364,6 +364,11 @@ class Pack:
         behaviour = self.behaviours.get(intent_id) if intent_id else None
         return behaviour is not None and behaviour.emergency
 
+    def sends_for_help(self, disposition_id: str | None) -> bool:
+        """Whether an interview ending in ``disposition_id`` says to call emergency services now (urgency 3)."""
+        disposition = self.dispositions.get(disposition_id) if disposition_id else None
+        return disposition is not None and disposition.urgency >= 3
+
     def routine_for(self, muscle: str, kind: str) -> StretchRoutine | None:
         """The routine of ``kind`` for ``muscle``, falling back to the other kind."""
         fallback = None

@@ -260,7 +260,9 @@ class Conversation:
         self.speaker.stop()
 
     def _urgent(self, turn: Turn) -> bool:
-        return self.matcher.pack.is_emergency(turn.intent)
+        """Emergency advice, or an interview ending in "call emergency services": not cut off, said louder."""
+        pack = self.matcher.pack
+        return pack.is_emergency(turn.intent) or pack.sends_for_help(turn.disposition)
 
     def _say(self, turn: Turn) -> float | None:
         if self._voice is None:
