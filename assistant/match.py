@@ -926,7 +926,7 @@ class Matcher:
         n = len(tokens)
         least = list(weights)  # heard but not in the template
         gain = [0.0] * n
-        words = template.words
+        words = frozenset(template.words)
         for position in range(n):
             for word, step in steps[position].items():
                 if word in words:
