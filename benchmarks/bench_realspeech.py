@@ -196,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-clean", action="store_true", help="only the noisy conditions (another run hears clean)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
-    args.out = args.out.resolve()  # the manifests name their audio by this path, read from anywhere
     if not (args.set / "labels.jsonl").is_file():
         print(f"bench_realspeech: no recordings at {args.set} (labels.jsonl missing)", file=sys.stderr)
         return 2
