@@ -27,6 +27,12 @@ MANIFEST = "entry.json"
 _LOGGER = logging.getLogger(__name__)
 
 
+def user_cache(part: str) -> Path:
+    """The folder for one kind of kept artefact: ``<XDG_CACHE_HOME or ~/.cache>/gym-voice-assistant/<part>``."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gym-voice-assistant" / part
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

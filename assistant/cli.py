@@ -227,7 +227,7 @@ def _typed_lines(stream: TextIO) -> Iterator[str]:
 
 def _engine(args: argparse.Namespace, pack: Pack, announce: bool = True) -> Any:
     """The speech engine the options ask for, said once on stderr."""
-    from .asr.base import engine_notice, open_engine
+    from .asr.choose import engine_notice, open_engine
 
     engine = open_engine(
         args.asr,
@@ -280,7 +280,7 @@ def _file_turns(args: argparse.Namespace, paths: list[Path], engine: Any, **opti
 
 def _speaker(args: argparse.Namespace) -> Any:
     """The voice the options ask for, said once on stderr."""
-    from .asr.sphinx_engine import cache_root
+    from .cache import user_cache
     from .tts import LOUD_LUFS, TARGET_LUFS, Speaker
 
     if args.wav_out and Path(args.wav_out).exists() and not Path(args.wav_out).is_dir():
@@ -292,7 +292,7 @@ def _speaker(args: argparse.Namespace) -> Any:
         play=not args.no_speakers,
         device=args.output_device,
         loudness_lufs=LOUD_LUFS if args.loud else TARGET_LUFS,
-        cache=cache_root().parent / "voice",
+        cache=user_cache("voice"),
         print_unheard=False,
     )
     print(speaker.describe(), file=sys.stderr)

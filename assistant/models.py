@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from .asr.base import PROJECT_ROOT, is_vosk_model
+from .asr.choose import PROJECT_ROOT, is_vosk_model
 from .asr.whisper_engine import is_whisper_model
 from .errors import AssistantError, BadInput
 

@@ -44,11 +44,11 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from common import PYTHON, ROOT, command_line, machine, median, percentile, rss_mb, write_results
 
-from assistant.asr.base import open_engine
-from assistant.asr.sphinx_engine import cache_root
+from assistant.asr.choose import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.audio.mic import AudioTurn, MicrophoneTurns
 from assistant.audio.vad import Endpointer
+from assistant.cache import user_cache
 from assistant.cli import _urgent_replies
 from assistant.clock import FakeClock
 from assistant.demo import read_script, samples_folder
@@ -155,7 +155,7 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
     speaker = Speaker(
         output_stream=lambda rate: RealTimeOutput(rate, first_write, cut_reply),
         print_unheard=False,
-        cache=cache_root().parent / "voice",
+        cache=user_cache("voice"),
     )
     speaker_box.append(speaker)
     speaker.prepare(_urgent_replies(pack), [reply.text for reply in pack_replies(pack)])

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import voices as vx
 from common import ROOT, command_line, describe_machine, machine, rss_mb, write_results
 
-from assistant.asr.base import SpeechEngine, open_engine
+from assistant.asr.base import SpeechEngine
+from assistant.asr.choose import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.cli import _transcribe_file
 from assistant.errors import AssistantError

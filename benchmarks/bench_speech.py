@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, command_line, machine, median, write_results
 
-from assistant.asr.base import SpeechEngine, find_vosk_model, find_whisper_model, open_engine
+from assistant.asr.base import SpeechEngine
+from assistant.asr.choose import find_vosk_model, find_whisper_model, open_engine
 from assistant.asr.whisper_engine import bundled_model
 from assistant.cli import _transcribe_file
 from assistant.errors import AssistantError

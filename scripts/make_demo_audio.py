@@ -31,7 +31,6 @@ PAD_SECONDS = 0.25
 """Silence before and after each turn."""
 
 
-
 def read_turns(path: Path) -> list[tuple[str, str]]:
     """(name, text) pairs from a turn list, one recording per distinct name."""
     turns = {turn.name: turn.text for turn in read_script(path, require_audio=False)}

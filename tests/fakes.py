@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import sounddevice
 
-from assistant.asr.base import Audio, PartialCallback, SpeechEngine, open_engine
+from assistant.asr.base import Audio, PartialCallback, SpeechEngine
+from assistant.asr.choose import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.clock import FakeClock
 from assistant.messages import Transcript

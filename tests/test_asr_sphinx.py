@@ -9,7 +9,7 @@ import pytest
 from asr_fixtures import speak, tiny_pack
 from pocketsphinx import Decoder
 
-from assistant.asr.base import engine_notice, open_engine
+from assistant.asr.choose import engine_notice, open_engine
 from assistant.asr.sphinx_engine import SphinxEngine, _compose
 from assistant.audio.io import iter_audio, load_audio
 from assistant.audio.vad import speech_only
@@ -186,7 +186,7 @@ def test_composed_pronunciations(word: str, phones: str | None) -> None:
 
 def test_auto_without_neural_models_picks_pocketsphinx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOSK_MODEL_PATH", str(tmp_path / "none"))
-    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "none"])
+    monkeypatch.setattr("assistant.asr.choose.model_search_path", lambda: [tmp_path / "none"])
     monkeypatch.setattr("assistant.asr.whisper_engine.bundled_model", lambda: None)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     notices: list[str] = []

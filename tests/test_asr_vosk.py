@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from asr_fixtures import speak
 
-from assistant.asr.base import find_vosk_model, open_engine
+from assistant.asr.choose import find_vosk_model, open_engine
 from assistant.asr.vosk_engine import VoskEngine, supports_grammar
 from assistant.audio.io import iter_audio, load_audio
 from assistant.audio.vad import speech_only
@@ -143,7 +143,7 @@ def test_unreadable_model_path_via_open_engine(tmp_path: Path, ko_pack: Pack) ->
 def test_vosk_without_any_model_says_how_to_get_one(
     tmp_path: Path, ko_pack: Pack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path])
+    monkeypatch.setattr("assistant.asr.choose.model_search_path", lambda: [tmp_path])
     with pytest.raises(AssistantError, match="assistant models download vosk-model-small-en-us-0.15"):
         open_engine("vosk", ko_pack)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from assistant.asr import whisper_engine
-from assistant.asr.base import find_whisper_model, open_engine
+from assistant.asr.choose import find_whisper_model, open_engine
 from assistant.asr.whisper_engine import WhisperEngine, bundled_model, check_model
 from assistant.audio.io import load_audio
 from assistant.audio.vad import Endpointer
@@ -129,7 +129,7 @@ def test_auto_falls_back_to_pocketsphinx_when_the_bundled_model_is_damaged(
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
         shutil.copy(folder / name, copy / name)
     (copy / "model.bin").write_bytes(b"\0" * 1024)  # a partial download
-    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "none"])
+    monkeypatch.setattr("assistant.asr.choose.model_search_path", lambda: [tmp_path / "none"])
     monkeypatch.setattr(whisper_engine, "bundled_model", lambda: copy)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     notices: list[str] = []
@@ -148,7 +148,7 @@ def test_auto_prefers_a_whisper_model_the_user_installed(tmp_path: Path, monkeyp
     for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
         (installed / name).symlink_to(folder / name)
     (tmp_path / "models" / "whisper-tiny.en").mkdir()  # incomplete: not a model
-    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "models"])
+    monkeypatch.setattr("assistant.asr.choose.model_search_path", lambda: [tmp_path / "models"])
     assert find_whisper_model() == installed
     engine = open_engine("auto", tiny_pack(tmp_path))
     assert engine.name == "whisper" and "whisper-base.en" in engine.describe()

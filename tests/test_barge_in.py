@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fakes import RealTimeOutput
 
-from assistant.asr.base import open_engine
+from assistant.asr.choose import open_engine
 from assistant.audio.mic import AudioTurn, FileTurns
 from assistant.dialogue import Dialogue
 from assistant.match import Matcher

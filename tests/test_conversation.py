@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.asr.base import open_engine
+from assistant.asr.choose import open_engine
 from assistant.audio.io import write_wav
 from assistant.audio.mic import FileTurns
 from assistant.clock import FakeClock

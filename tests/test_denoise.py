@@ -118,7 +118,7 @@ def test_ask_audio_cleans_the_file_unless_told_not_to(
 ) -> None:
     from assistant import cli
 
-    monkeypatch.setattr("assistant.asr.base.open_engine", lambda *args, **kwargs: pocketsphinx())
+    monkeypatch.setattr("assistant.asr.choose.open_engine", lambda *args, **kwargs: pocketsphinx())
     status = cli.main(
         ["ask", "--json", "--asr", "pocketsphinx", *flag, "--audio", str(samples_folder() / "08-cramp.wav")]
     )

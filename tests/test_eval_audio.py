@@ -15,7 +15,7 @@ from assistant.demo import samples_folder
 @pytest.fixture()
 def shared_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """The command line opens the already started PocketSphinx engine (start-up is not under test)."""
-    monkeypatch.setattr("assistant.asr.base.open_engine", lambda *args, **kwargs: pocketsphinx())
+    monkeypatch.setattr("assistant.asr.choose.open_engine", lambda *args, **kwargs: pocketsphinx())
 
 
 def test_eval_on_audio_items_adds_speech_figures_and_goes_on_past_a_bad_file(

@@ -66,7 +66,7 @@ def intents(exchanges: list[Exchange]) -> list[str | None]:
 @pytest.fixture()
 def shared_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """The command line opens the already started PocketSphinx engine (start-up is not under test)."""
-    monkeypatch.setattr("assistant.asr.base.open_engine", lambda *args, **kwargs: pocketsphinx())
+    monkeypatch.setattr("assistant.asr.choose.open_engine", lambda *args, **kwargs: pocketsphinx())
 
 
 # ----- the microphone

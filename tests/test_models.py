@@ -324,7 +324,7 @@ def test_whisper_download_fetches_each_file_and_the_model_loads(tmp_path: Path) 
 def test_whisper_base_is_joined_from_its_pip_packages_with_no_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant.asr.base import find_whisper_model, open_engine
+    from assistant.asr.choose import find_whisper_model, open_engine
     from assistant.audio.io import load_audio
     from assistant.normalize import normalize
     from tests.asr_fixtures import tiny_pack
@@ -338,7 +338,7 @@ def test_whisper_base_is_joined_from_its_pip_packages_with_no_network(
     assert folder == tmp_path / "models" / "whisper-base"
     assert not list((tmp_path / "models").glob(".whisper-base.partial*"))
     assert [(c.name, c.ok) for c in models.verify_models(tmp_path / "models")] == [("whisper-base", True)]
-    monkeypatch.setattr("assistant.asr.base.model_search_path", lambda: [tmp_path / "models"])
+    monkeypatch.setattr("assistant.asr.choose.model_search_path", lambda: [tmp_path / "models"])
     assert find_whisper_model() == folder
     engine = open_engine("auto", tiny_pack(tmp_path))
     assert "whisper-base" in engine.describe()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.asr.base import open_engine
+from assistant.asr.choose import open_engine
 from assistant.audio.io import load_audio
 from assistant.audio.mic import FileTurns
 from assistant.match import Matcher

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from rapidfuzz.distance import Levenshtein
 
 from .. import cache
 from ..audio.io import SAMPLE_RATE
+from ..cache import user_cache
 from ..errors import AssistantError
 from ..messages import Transcript, Word
 from ..pack import Pack
@@ -61,12 +61,6 @@ class SphinxSettings:
     open_rescue: float = 0.6
     """An unsure reading stands when the open-vocabulary reading's phones agree with its phones this much
     ("i have a crab in my side" for "i have a cramp in my side")."""
-
-
-def cache_root() -> Path:
-    """Where built grammars and dictionaries are kept (XDG_CACHE_HOME honoured)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "gym-voice-assistant" / "pocketsphinx"
 
 
 def _entry_word(line: str) -> str:
@@ -169,7 +163,7 @@ class SphinxEngine:
         self.settings = settings or SphinxSettings()
         self.model_dir = Path(get_model_path("en-us"))
         started = time.perf_counter()
-        self.files = self._build(cache if cache is not None else cache_root())
+        self.files = self._build(cache if cache is not None else user_cache("pocketsphinx"))
         model = str(self.model_dir / "en-us")
         # No flat second pass: it runs after the turn has ended, where it costs latency (DECISIONS.md).
         config = Config(
