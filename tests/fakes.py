@@ -26,6 +26,7 @@ from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.clock import FakeClock
 from assistant.messages import Transcript
 from assistant.pack import Pack, load_pack
+from assistant.tts import NeuralVoice, Speaker
 
 UNPLUGGED = "Error opening InputStream: Device unavailable [PaErrorCode -9985]"
 
@@ -246,3 +247,17 @@ def mix(speech: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Speech over the start of ``noise`` (which must be at least as long)."""
     out = noise[: len(speech)].astype(np.int32) + speech
     return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def voice_calls(speaker: Speaker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Texts the speaker's neural voice is asked to make from now on (it still makes them)."""
+    assert isinstance(speaker.voice, NeuralVoice)
+    made: list[str] = []
+    real = speaker.voice.synthesize
+
+    def counting(text: str) -> tuple[np.ndarray, int]:
+        made.append(text)
+        return real(text)
+
+    monkeypatch.setattr(speaker.voice, "synthesize", counting)
+    return made

@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import soundfile as sf
+from fakes import voice_calls
 
 from assistant import tts
 from assistant.clock import FakeClock
@@ -458,15 +459,7 @@ def test_prepared_replies_start_without_waiting_for_the_voice(monkeypatch: pytes
     advice = "This could be an emergency. Call emergency services now."
     speaker = Speaker(output_stream=FakeOutputStream)
     speaker.prepare([advice, "   "]).join()
-    assert isinstance(speaker.voice, NeuralVoice)
-    made: list[str] = []
-    real = speaker.voice.synthesize
-
-    def counting(text: str) -> tuple[np.ndarray, int]:
-        made.append(text)
-        return real(text)
-
-    monkeypatch.setattr(speaker.voice, "synthesize", counting)
+    made = voice_calls(speaker, monkeypatch)
     assert speaker.say(Utterance(advice, interruptible=False))
     assert made == ["Call emergency services now."]  # the first sentence was ready
     assert FakeOutputStream.opened[0].frames > 2 * 22050

@@ -8,61 +8,25 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
+from fakes import FakeOutputStream, voice_calls
 
 from assistant.cache import MANIFEST
-from assistant.tts import CACHED_AUDIO, NeuralVoice, Speaker
+from assistant.tts import CACHED_AUDIO, Speaker
 
 ADVICE = "This could be an emergency. Call emergency services now."
 ANSWER = "An eyelid twitch is one of the most common twitches. It usually settles on its own."
 
 
-class Silent:
-    """An output device that takes audio at once."""
-
-    def __init__(self, samplerate: int) -> None:
-        self.frames = 0
-
-    def start(self) -> None:
-        pass
-
-    def write(self, data: np.ndarray) -> None:
-        self.frames += len(data)
-
-    def stop(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def voice_calls(speaker: Speaker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Texts the speaker's voice is asked to make from now on."""
-    assert isinstance(speaker.voice, NeuralVoice)
-    made: list[str] = []
-    real = speaker.voice.synthesize
-
-    def counting(text: str) -> tuple[np.ndarray, int]:
-        made.append(text)
-        return real(text)
-
-    monkeypatch.setattr(speaker.voice, "synthesize", counting)
-    return made
-
-
 def test_replies_kept_on_disk_are_said_at_the_next_start_without_the_voice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = Speaker(output_stream=Silent, cache=tmp_path)
+    first = Speaker(output_stream=FakeOutputStream, cache=tmp_path)
     first.prepare([ADVICE], [ANSWER]).join()
     first.close()
     assert len(list(tmp_path.glob(f"*/*/{CACHED_AUDIO}"))) == 4  # two chunks each
 
-    later = Speaker(output_stream=Silent, cache=tmp_path)
+    later = Speaker(output_stream=FakeOutputStream, cache=tmp_path)
     made = voice_calls(later, monkeypatch)
     assert later.say(ANSWER)
     assert later.last_reply is not None and later.last_reply.played_frames > 22050
@@ -72,12 +36,12 @@ def test_replies_kept_on_disk_are_said_at_the_next_start_without_the_voice(
 
 
 def test_a_damaged_cache_entry_is_not_said_and_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    speaker = Speaker(output_stream=Silent, cache=tmp_path)
+    speaker = Speaker(output_stream=FakeOutputStream, cache=tmp_path)
     speaker.prepare([], [ANSWER]).join()
     damaged = next(tmp_path.glob(f"*/*/{CACHED_AUDIO}"))
     damaged.write_bytes(damaged.read_bytes()[:100])
 
-    again = Speaker(output_stream=Silent, cache=tmp_path)
+    again = Speaker(output_stream=FakeOutputStream, cache=tmp_path)
     made = voice_calls(again, monkeypatch)
     assert again.say(ANSWER)
     assert len(made) == 1  # the damaged chunk was made by the voice, the other read from disk
@@ -87,7 +51,7 @@ def test_a_damaged_cache_entry_is_not_said_and_is_made_again(tmp_path: Path, mon
 
 
 def test_without_a_cache_nothing_but_emergency_advice_is_made_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
-    speaker = Speaker(output_stream=Silent)
+    speaker = Speaker(output_stream=FakeOutputStream)
     made = voice_calls(speaker, monkeypatch)
     speaker.prepare([ADVICE], [ANSWER]).join()
     assert made == ["This could be an emergency."]
