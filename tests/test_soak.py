@@ -17,11 +17,12 @@ from fakes import need  # noqa: E402
 
 AUDIO_MINUTES = 3.5
 
+WARM_UP_SAMPLES = 2
+"""Resident-size samples taken while the first decodes and syntheses still allocate for good."""
 RSS_GROWTH_MB = 5.0
-"""How much the resident size may still rise between the first and the second half of the run.
+"""How much the resident floor may still rise between the first and the second half of the run.
 
-The first samples come after warm-up (the first decode and first synthesis allocate for good), so
-a healthy loop is flat after that except for allocator jitter: glibc arenas and Python's pools
+After the warm-up samples a healthy loop's floor is flat except for allocator jitter: glibc arenas and Python's pools
 keep freed memory, giving 1-2 MB steps. This catches a leak of a turn's audio or a decoder per
 turn; a slow leak needs the 30-minute benchmark (which, on 2026-11-25, rose about 0.5 MB per
 audio minute, 257 -> 270 MB over 27 minutes: under investigation, see benchmarks/soak.py).
@@ -58,5 +59,8 @@ def test_no_thread_or_file_handle_is_left_behind(figures: soak.Figures) -> None:
 def test_resident_memory_stops_growing(figures: soak.Figures) -> None:
     samples = [mb for _, mb in figures.rss_mb]
     assert len(samples) >= 6
-    half = len(samples) // 2
-    assert max(samples[half:]) - max(samples[:half]) <= RSS_GROWTH_MB, figures.rss_mb
+    settled = samples[WARM_UP_SAMPLES:]
+    half = len(settled) // 2
+    # The floor between decodes, not the peaks: PocketSphinx's open-vocabulary pass allocates tens of MB while
+    # it hears an unsure turn and frees them after, so a sample taken mid-decode stands well above the rest.
+    assert min(settled[half:]) - min(settled[:half]) <= RSS_GROWTH_MB, figures.rss_mb
