@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import json
 import sys
@@ -334,8 +333,9 @@ def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> An
     mode = "always" if getattr(args, "input", None) else args.mode
     speaker = _speaker(args)
     speaker.prepare(_urgent_replies(pack), [reply.text for reply in pack_replies(pack)])
-    # Closed at exit: a voice's native code still running in its thread when Python exits aborts the process.
-    atexit.register(speaker.close)
+    # Closed when the command ends: replies still being made ahead in the background stop with it (a voice's
+    # native code still running in its thread when Python exits aborts the process).
+    args.closing.callback(speaker.close)
     return Conversation(
         Matcher(pack),
         Dialogue(pack, clock),
@@ -576,7 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with contextlib.ExitStack() as args.closing:
+            return func(args)
     except AssistantError as error:
         print(f"assistant: error: {error.message}", file=sys.stderr)
         return error.exit_code
