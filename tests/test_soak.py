@@ -22,13 +22,11 @@ WARM_UP_SAMPLES = 2
 RSS_GROWTH_MB = 20.0
 """How much the resident floor may still rise between the first and the second half of the run.
 
-PocketSphinx's open-vocabulary pass, in the assistant's process since 2026-11-30, keeps buffers sized to the
-longest turn it has heard, so the floor still creeps while longer turns come (14 MB in one full-suite run);
-a decoder leaked per turn (tens of MB each) still shows. Apart from that a healthy loop's floor is flat
-except for allocator jitter: glibc arenas and Python's pools
-keep freed memory, giving 1-2 MB steps. This catches a leak of a turn's audio or a decoder per
-turn; a slow leak needs the 30-minute benchmark (which, on 2026-11-25, rose about 0.5 MB per
-audio minute, 257 -> 270 MB over 27 minutes: under investigation, see benchmarks/soak.py).
+Since 2026-11-30 PocketSphinx's open-vocabulary pass runs in the assistant's process, and inside the full
+suite the floor rose 14 MB (alone it stayed within 5 MB); why is not yet known (buffers kept at the size of
+the longest turn heard is the likely cause). A decoder leaked per turn (tens of MB each) still fails this;
+a slow leak needs the 30-minute benchmark (which, on 2026-11-25, rose about 0.5 MB per audio minute, 257 ->
+270 MB over 27 minutes: under investigation, see benchmarks/soak.py).
 """
 
 
