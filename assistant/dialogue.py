@@ -17,6 +17,7 @@ States (``Dialogue.state``):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -305,8 +306,7 @@ class Dialogue:
 
     def phrase(self, key: str, **values: Any) -> str:
         """A fixed phrase from the pack (or its English default), placeholders filled in."""
-        text = self.pack.dialogue.phrases.get(key) or DEFAULT_PHRASES[key]
-        return text.format(**values)
+        return _phrase(self.pack, key, **values)
 
     # ----- user turns
 
@@ -712,6 +712,46 @@ class Dialogue:
             disposition=reply.disposition,
             sources=tuple(dict.fromkeys(reply.sources)),
         )
+
+
+def _phrase(pack: Pack, key: str, **values: Any) -> str:
+    text = pack.dialogue.phrases.get(key) or DEFAULT_PHRASES[key]
+    return text.format(**values)
+
+
+def phrases_said(pack: Pack) -> list[str]:
+    """Every phrase of the dialogue's own that this pack can make it say, each once, with each blank
+    filled by every value the pack allows, so the voice can make them all ahead.
+
+    That is the fixed phrases; what each routine's timeline says (holds, countdowns, sides, rests,
+    intros, steps and outros); how long is left, for every whole second a hold or rest of the pack can
+    have left; "say resume" with each routine's title; "did you mean" with each topic's spoken name. A
+    blank only the user's words fill (a muscle the pack has no routine for) is left out.
+    """
+    said: dict[str, None] = {}
+
+    def add(*texts: str) -> None:
+        said.update(dict.fromkeys(text for text in texts if text.strip()))
+
+    def phrase(key: str, **values: Any) -> str:
+        return _phrase(pack, key, **values)
+
+    settings = pack.dialogue
+    add(settings.help, settings.not_understood.format(closest=""))
+    for key in DEFAULT_PHRASES:
+        with contextlib.suppress(KeyError, IndexError):  # a blank, filled below where the pack knows it
+            add(phrase(key))
+    for name in settings.topic_names.values():
+        add(settings.not_understood.format(closest=name), settings.did_you_mean.format(closest=name))
+    for routine in pack.routines.values():
+        cues, phases = _timeline(routine, phrase)
+        add(*(line for cue in cues for line in cue.say), phrase("say_resume", title=routine.title))
+        for span in phases:
+            key = "time_left" if span.holding else "next_in"
+            add(*(phrase(key, seconds=left) for left in range(1, math.ceil(span.end - span.start) + 1)))
+    if pack.routines:
+        add(phrase("time_left", seconds=0))  # asked between a routine's last hold and its outro
+    return list(said)
 
 
 def _check_references(pack: Pack) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .dialogue import phrases_said
 from .pack import Pack
 
 
@@ -18,13 +18,13 @@ class Reply:
     """The words, as the pack holds them."""
 
 
-def pack_replies(pack: Pack, placeholders: Mapping[str, str] | None = None) -> list[Reply]:
+def pack_replies(pack: Pack) -> list[Reply]:
     """Every distinct reply text in the pack, each once, with its kind (emergency wins over the others).
 
     Answers (and their "more" parts), follow-up questions and what a yes or no says, triage questions
-    and dispositions, routine intros, steps and outros, and the dialogue's fixed phrases; a phrase with a
-    blank to fill ("{seconds} seconds left") only with ``placeholders`` for its blanks. Emergency advice
-    is an emergency intent's answer or a disposition of urgency 3.
+    and dispositions, routine intros, steps and outros, and every phrase of the dialogue's own with its
+    blanks filled by each value the pack allows ("Hold for 30 seconds.", "10 seconds left.": see
+    ``phrases_said``). Emergency advice is an emergency intent's answer or a disposition of urgency 3.
     """
     found: dict[str, str] = {}
 
@@ -54,10 +54,6 @@ def pack_replies(pack: Pack, placeholders: Mapping[str, str] | None = None) -> l
         for step in routine.steps:
             add("routine", step.say)
         add("routine", routine.outro)
-    settings = pack.dialogue
-    for phrase in (settings.help, settings.not_understood, settings.did_you_mean, *settings.phrases.values()):
-        try:
-            add("dialogue", phrase.format_map(placeholders or {}))
-        except (KeyError, IndexError, ValueError):
-            continue  # its blanks are only known when it is said
+    for phrase in phrases_said(pack):
+        add("dialogue", phrase)
     return [Reply(kind, text) for text, kind in found.items()]

@@ -6,15 +6,15 @@
 
 The replies are walked from the loaded pack: answers (and their "more" parts), follow-up questions and
 what a yes or no says, triage questions and dispositions, routine intros, steps and outros, the dialogue's
-fixed phrases (placeholders filled with typical values), and emergency advice (emergency intents' answers
-and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N emergency replies and N others.
-Each reply is synthesised the way ``Speaker.say`` makes it (cut into chunks, each in the voice and
-normalised to the target loudness; an emergency intent's answer as emergency advice, louder), resampled
-to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``: babble, pink, clatter,
-treadmill, rotating by reply, the same noise for every voice) at each SNR (speech active level of the
-reply said at the usual loudness to noise RMS: the room is as loud for every reply, so advice said
-louder stands further above it), and transcribed by Whisper tiny.en (the bundled model): by default
-faster-whisper unprompted; ``--listener engine`` uses the project's ``WhisperEngine``
+phrases (each blank filled by every value the pack allows: "Hold for 30 seconds."), and emergency advice
+(emergency intents' answers and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N
+emergency replies and N others. Each reply is synthesised the way ``Speaker.say`` makes it (cut into
+chunks, each in the voice and normalised to the target loudness; an emergency intent's answer as emergency
+advice, louder), resampled to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``:
+babble, pink, clatter, treadmill, rotating by reply, the same noise for every voice) at each SNR (speech
+active level of the reply said at the usual loudness to noise RMS: the room is as loud for every reply, so
+advice said louder stands further above it), and transcribed by Whisper tiny.en (the bundled model): by
+default faster-whisper unprompted; ``--listener engine`` uses the project's ``WhisperEngine``
 (``assistant/asr/whisper_engine.py``), prompted with the pack's command words, whose decoder, built for
 short commands, has no guard against a loop like "nine one one one one ..." (one reply got 60 insertions).
 
@@ -65,9 +65,6 @@ BABBLE_VOICES = ("espeak-us", "espeak-f2", "espeak-gb")
 
 DIGITS = frozenset(("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"))
 """Words of a number said digit by digit ("nine nine nine")."""
-
-PLACEHOLDERS = {"seconds": "30", "side": "left", "closest": "eye twitching", "muscle": "calf"}
-"""Typical values for the dialogue phrases' placeholders."""
 
 
 def select(replies: list[Reply], limit: int, seed: int) -> list[Reply]:
@@ -220,7 +217,7 @@ def in_room(speech: np.ndarray, level: float, noise: np.ndarray, snr: float) -> 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     pack = load_pack(Path(args.intents) if args.intents else None)
-    replies = select(pack_replies(pack, PLACEHOLDERS), args.limit, args.seed)
+    replies = select(pack_replies(pack), args.limit, args.seed)
     voice_names = [v.strip() for v in args.voices.split(",") if v.strip()]
     snrs = [float(s) for s in args.snr.split(",") if s.strip()]
     speakers = {name: Speaker(voice=name, play=False, print_unheard=False) for name in voice_names}
