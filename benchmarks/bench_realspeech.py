@@ -110,14 +110,17 @@ def run_engine(
     """
     pack = load_pack(pack_path)
     started = time.perf_counter()
-    engine: SpeechEngine = open_engine(kind, pack, whisper_model=whisper_model)  # type: ignore[arg-type]
+    free = kind == "whisper-free"  # Whisper's own readings only, without decoding into the pack
+    engine: SpeechEngine = open_engine("whisper" if free else kind, pack, whisper_model=whisper_model)  # type: ignore[arg-type]
+    if free:
+        engine.into_pack = False  # type: ignore[attr-defined]
     load_s = time.perf_counter() - started
     if denoise is None:
         denoise = bool(getattr(engine, "noise_suppression", True))
     matcher = Matcher(pack)
     results: dict[str, Any] = {"engine": engine.describe(), "load_s": round(load_s, 2), "denoise": denoise}
     for name, manifest in manifests.items():
-        model = f"-{whisper_model.name}" if whisper_model is not None and kind == "whisper" else ""
+        model = f"-{whisper_model.name}" if whisper_model is not None and kind.startswith("whisper") else ""
         kept = manifest.with_name(f"results-{kind}{model}{'-denoised' if denoise else ''}.jsonl")
         with open(kept, "w") as out:
             summary = evaluate(
@@ -183,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, default=DEFAULT_SET, help="the real-speech folder (labels.jsonl)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where mixed audio and manifests go")
-    parser.add_argument("--engines", default="whisper,vosk,pocketsphinx", help="comma list; absent ones are skipped")
+    parser.add_argument(
+        "--engines",
+        default="whisper,vosk,pocketsphinx",
+        help="comma list; absent ones are skipped (whisper-free: Whisper without decoding into the pack)",
+    )
     parser.add_argument("--snr", default="24,18,12,6", help="comma list of SNRs in dB ('' for clean only)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N recordings")
     parser.add_argument("--seed", type=int, default=2024, help="noise seed")
@@ -212,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     for kind in [k.strip() for k in args.engines.split(",") if k.strip()]:
         for denoise in FRONT_ENDS[args.denoise]:
-            model = args.whisper_model if kind == "whisper" else None
+            model = args.whisper_model if kind.startswith("whisper") else None
             label = kind + (f" ({model.name})" if model else "") + (" + RNNoise" if denoise else "")
             try:
                 results[label] = run_engine(kind, manifests, args.out / "coffee_pack.yaml", denoise, model)

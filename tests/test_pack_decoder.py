@@ -120,9 +120,7 @@ def test_a_reading_the_pack_says_is_not_decoded_again(engine: WhisperEngine, tmp
     assert reading.in_pack == "" and reading.in_pack_gap == 0.0
 
 
-def test_the_pack_sentence_is_offered_as_fallback_only_within_the_margin(
-    pack: Pack, tmp_path: Path
-) -> None:
+def test_the_pack_sentence_is_offered_as_fallback_only_within_the_margin(pack: Pack, tmp_path: Path) -> None:
     folder = bundled_model()
     assert folder is not None
     engine = WhisperEngine(folder, pack)

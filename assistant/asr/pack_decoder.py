@@ -26,7 +26,7 @@ from hassil.expression import (
     Sequence,
     TextChunk,
 )
-from hassil.intents import IntentData, RangeSlotList, TextSlotList, WildcardSlotList
+from hassil.intents import IntentData, RangeSlotList, SlotList, TextSlotList, WildcardSlotList
 from num2words import num2words
 
 from ..pack import Pack
@@ -127,16 +127,18 @@ class _Builder:
                 grammar.add(branch, _EPS, end)
             return end
         if isinstance(expr, Sequence):
-            node: int | None = start
+            node = start
             for item in expr.items:
-                node = self.expression(item, node, data, depth + 1)
-                if node is None:
+                end = self.expression(item, node, data, depth + 1)
+                if end is None:
                     return None
+                node = end
             return node
         return start
 
     def list_reference(self, expr: ListReference, start: int, data: IntentData | None) -> int | None:
         grammar = self.grammar
+        slot_list: SlotList | None
         if expr.is_inline_range:
             low, high, step = expr.get_inline_range() or (0, 0, 1)
             slot_list = RangeSlotList(name=f"{low}..{high},{step}", start=low, stop=high, step=step)
@@ -294,7 +296,9 @@ class PackDecoder:
                 found.setdefault(word, set()).update(current)
             if depth > 40:
                 return
-            for ch in {label for node, _ in current for label, _ in automaton.g.arcs[node] if label and label != _SPACE}:
+            for ch in {
+                label for node, _ in current for label, _ in automaton.g.arcs[node] if label and label != _SPACE
+            }:
                 nxt = automaton.step(current, ch)
                 if nxt:
                     walk(nxt, word + ch, depth + 1)
@@ -339,6 +343,7 @@ class PackDecoder:
                 break
             rows.fill([h.tokens for h in live])
             candidates: list[tuple[float, _Hyp | None, tuple[int, ...]]] = []
+            nxt: _Hyp | None
             for hyp in live:
                 logprobs = rows.logprobs(hyp.tokens)
                 if hyp.pending:
@@ -361,7 +366,7 @@ class PackDecoder:
                     candidates.append((hyp.score + float(logprobs[word[0]]), nxt, ()))
             candidates.sort(key=lambda c: -c[0])
             live = []
-            seen: set[tuple[int, ...]] = set()
+            seen: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
             for rank, (score, nxt, tokens) in enumerate(candidates):
                 if nxt is None:
                     if rank < beam:  # an ending counts when it is among the beam's best
@@ -441,7 +446,7 @@ class _Rows:
             if all(len(r.logits[0]) > forced for r in results) or length >= 448:
                 break
             length *= 2
-        for tokens, result in zip(missing, results):
+        for tokens, result in zip(missing, results, strict=True):
             said = list(tokens) + list(result.sequences_ids[0][forced:])
             for index, row in enumerate(result.logits[0]):
                 if index > len(said):

