@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ from ..pack import Pack
 
 _EPS = ""
 _SPACE = " "
+_MEMO = 100_000
+"""Transitions remembered per automaton; past this the memo starts again (a long session stays bounded)."""
 _KEEP = set("abcdefghijklmnopqrstuvwxyz0123456789' ")
 MAX_DEPTH = 20
 MAX_PERMUTATION = 6
@@ -60,6 +63,12 @@ class CharGrammar:
     """Per list: its values' start and end node."""
     start: int = 0
     final: int = 0
+    offsets: array = field(default_factory=lambda: array("I"))
+    """Once frozen: node n's arcs are ``labels[offsets[n]:offsets[n + 1]]`` and the same slice of ``targets``."""
+    labels: str = ""
+    """Once frozen: every arc's character, "\0" for none (one character an arc: a pack's automaton has
+    a node per character of its templates, so lists of tuples would take tens of MB)."""
+    targets: array = field(default_factory=lambda: array("I"))
 
     def node(self) -> int:
         self.arcs.append([])
@@ -67,6 +76,25 @@ class CharGrammar:
 
     def add(self, source: int, label: str, target: int) -> None:
         self.arcs[source].append((label, target))
+
+    def freeze(self) -> None:
+        """Pack the arcs into flat arrays (the lists are let go)."""
+        offsets, labels, targets = array("I", [0]), [], array("I")
+        for arcs in self.arcs:
+            for label, target in arcs:
+                labels.append(label or "\0")
+                targets.append(target)
+            offsets.append(len(targets))
+        self.offsets, self.labels, self.targets = offsets, "".join(labels), targets
+        self.arcs = []
+
+    def out(self, node: int) -> Iterable[tuple[str, int]]:
+        """Node ``node``'s arcs as (character or "", target)."""
+        begin, end = self.offsets[node], self.offsets[node + 1]
+        return [
+            ("" if ch == "\0" else ch, target)
+            for ch, target in zip(self.labels[begin:end], self.targets[begin:end], strict=True)
+        ]
 
 
 class _Builder:
@@ -183,6 +211,7 @@ def compile_grammar(pack: Pack, intent_ids: Iterable[str]) -> CharGrammar:
                     continue
                 grammar.add(grammar.start, _EPS, begin)
                 grammar.add(end, _EPS, grammar.final)
+    grammar.freeze()
     return grammar
 
 
@@ -194,7 +223,6 @@ class Automaton:
     def __init__(self, grammar: CharGrammar) -> None:
         self.g = grammar
         self._ends = {end for _, end in grammar.lists.values()}
-        self._closures: dict[State, State] = {}
         self._steps: dict[tuple[State, str], State] = {}
         self._spaced: dict[State, State] = {}
 
@@ -209,7 +237,7 @@ class Automaton:
                 continue
             seen.add(position)
             node, back = position
-            for label, target in g.arcs[node]:
+            for label, target in g.out(node):
                 if label == _EPS:
                     stack.append((target, back))
             for key, target in g.calls.get(node, ()):
@@ -229,10 +257,12 @@ class Automaton:
             frontier = list(state)
             while frontier:
                 more = self.closure(
-                    (target, back) for node, back in frontier for label, target in self.g.arcs[node] if label == _SPACE
+                    (target, back) for node, back in frontier for label, target in self.g.out(node) if label == _SPACE
                 )
                 frontier = [p for p in more if p not in seen]
                 seen.update(frontier)
+            if len(self._spaced) > _MEMO:
+                self._spaced.clear()
             self._spaced[state] = frozenset(seen)
         return self._spaced[state]
 
@@ -240,10 +270,12 @@ class Automaton:
         """The state after reading ``ch`` (empty when it cannot be read)."""
         key = (state, ch)
         if key not in self._steps:
-            moved = [(target, back) for node, back in state for label, target in self.g.arcs[node] if label == ch]
+            moved = [(target, back) for node, back in state for label, target in self.g.out(node) if label == ch]
             result = self.closure(moved) if moved else frozenset()
             if ch == _SPACE:
                 result = self.spaces(result) if result else frozenset()
+            if len(self._steps) > _MEMO:
+                self._steps.clear()
             self._steps[key] = result
         return self._steps[key]
 
@@ -296,9 +328,7 @@ class PackDecoder:
                 found.setdefault(word, set()).update(current)
             if depth > 40:
                 return
-            for ch in {
-                label for node, _ in current for label, _ in automaton.g.arcs[node] if label and label != _SPACE
-            }:
+            for ch in {label for node, _ in current for label, _ in automaton.g.out(node) if label and label != _SPACE}:
                 nxt = automaton.step(current, ch)
                 if nxt:
                     walk(nxt, word + ch, depth + 1)
@@ -310,6 +340,8 @@ class PackDecoder:
             after = automaton.closure(positions)
             for spelling in dict.fromkeys((word, word[:1].upper() + word[1:])):
                 words.append((tuple(self.tokenizer.encode(" " + spelling)), after))
+        if len(self._words) > _MEMO // 10:
+            self._words.clear()
         self._words[begin] = words
         return words
 
