@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 import voices as vx
-from common import ROOT, command_line, describe_machine, machine, rss_mb, write_results
+from common import ROOT, command_line, describe_machine, machine, open_bench_engine, rss_mb, write_results
 
 from assistant.asr.base import SpeechEngine
-from assistant.asr.choose import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.cli import _transcribe_file
 from assistant.errors import AssistantError
@@ -110,10 +109,7 @@ def run_engine(
     """
     pack = load_pack(pack_path)
     started = time.perf_counter()
-    free = kind == "whisper-free"  # Whisper's own readings only, without decoding into the pack
-    engine: SpeechEngine = open_engine("whisper" if free else kind, pack, whisper_model=whisper_model)  # type: ignore[arg-type]
-    if free:
-        engine.into_pack = False  # type: ignore[attr-defined]
+    engine: SpeechEngine = open_bench_engine(kind, pack, whisper_model=whisper_model)
     load_s = time.perf_counter() - started
     if denoise is None:
         denoise = bool(getattr(engine, "noise_suppression", True))

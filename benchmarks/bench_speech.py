@@ -30,10 +30,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, command_line, machine, median, write_results
+from common import FREE_WHISPER, ROOT, command_line, machine, median, open_bench_engine, write_results
 
 from assistant.asr.base import SpeechEngine
-from assistant.asr.choose import find_vosk_model, find_whisper_model, open_engine
+from assistant.asr.choose import find_vosk_model, find_whisper_model
 from assistant.asr.whisper_engine import bundled_model
 from assistant.cli import _transcribe_file
 from assistant.errors import AssistantError
@@ -57,7 +57,7 @@ def engine_status(kind: str) -> tuple[bool, str]:
     """Whether ``kind`` can run here, and why not (the report prints the reason instead of numbers)."""
     if kind == "vosk" and find_vosk_model() is None:
         return False, "Vosk: no English model on this machine"
-    if kind == "whisper" and find_whisper_model() is None and bundled_model() is None:
+    if kind in ("whisper", FREE_WHISPER) and find_whisper_model() is None and bundled_model() is None:
         return False, "Whisper: no model on this machine (neither bundled nor installed)"
     return True, ""
 
@@ -78,7 +78,7 @@ _WORKER: dict[str, Any] = {}
 def _open_worker(kinds: tuple[str, ...]) -> None:
     pack = load_pack()
     _WORKER["matcher"] = Matcher(pack)
-    _WORKER["engines"] = {kind: open_engine(kind, pack) for kind in kinds}  # type: ignore[arg-type]
+    _WORKER["engines"] = {kind: open_bench_engine(kind, pack) for kind in kinds}
 
 
 def _recognise_all(audio: str) -> dict[str, dict[str, Any]]:
@@ -173,7 +173,7 @@ def time_engine(kind: str, rows: list[dict[str, Any]], repeats: int, folder: Pat
     """RTF and end-of-audio-to-intent latency of one engine, median over repeats."""
     pack = load_pack()
     matcher = Matcher(pack)
-    engine = open_engine(kind, pack)  # type: ignore[arg-type]
+    engine = open_bench_engine(kind, pack)
     manifest = write_manifest(rows, folder, f"timing-{kind}")
     recognise(engine, matcher, Path(rows[0]["path"]))  # a running assistant has its decoders warm
     runs = []
@@ -235,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run and print (or write) the results as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=ROOT / ".cache" / "spoken" / "manifest.jsonl")
-    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma list (default: {','.join(ENGINES)})")
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help=f"comma list (default: {','.join(ENGINES)}; {FREE_WHISPER}: Whisper without decoding into the pack)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="recognition processes for the accuracy pass")
     parser.add_argument("--timing-items", type=int, default=24, help="recordings in the one-engine timing pass")
     parser.add_argument("--repeats", type=int, default=3, help="timing-pass repeats (median reported)")

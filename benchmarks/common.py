@@ -90,3 +90,18 @@ def write_results(results: dict[str, Any], path: Path | None) -> None:
         path.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+
+
+FREE_WHISPER = "whisper-free"
+"""An engine name the benchmarks add: Whisper hearing with its own readings only, not decoding into the
+pack, to measure the pack decoder side by side."""
+
+
+def open_bench_engine(kind: str, pack: Any, **options: Any) -> Any:
+    """``assistant.asr.choose.open_engine``, plus ``FREE_WHISPER``."""
+    from assistant.asr.choose import open_engine
+
+    engine = open_engine("whisper" if kind == FREE_WHISPER else kind, pack, **options)
+    if kind == FREE_WHISPER:
+        engine.into_pack = False
+    return engine
