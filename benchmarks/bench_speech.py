@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here instead of stdout")
     args = parser.parse_args(argv)
     kinds = tuple(k.strip() for k in args.engines.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in ENGINES]
+    unknown = [k for k in kinds if k not in (*ENGINES, FREE_WHISPER)]
     if unknown or args.jobs < 1 or args.repeats < 1 or args.timing_items < 1:
         print(f"bench_speech: bad options (unknown engines: {unknown})", file=sys.stderr)
         return 2

@@ -68,9 +68,9 @@ def test_live_turn_is_decoded_at_the_pause_and_the_result_kept(
     decodes: list[int] = []
     real_decode = engine.decode
 
-    def counting(samples: np.ndarray, expects: str | None = None) -> whisper_engine.Reading:
+    def counting(samples: np.ndarray, expects: str | None = None, into_pack: bool = True) -> whisper_engine.Reading:
         decodes.append(len(samples))
-        return real_decode(samples, expects)
+        return real_decode(samples, expects, into_pack)
 
     monkeypatch.setattr(engine, "decode", counting)
     partials: list[Transcript] = []
@@ -88,11 +88,21 @@ def test_speech_after_the_pause_is_decoded_again(
     second = load_audio(speak(tmp_path, "is cramping", lead_s=0.0, tail_s=1.0))
     decodes: list[int] = []
     real_decode = engine.decode
-    monkeypatch.setattr(engine, "decode", lambda s, e=None: decodes.append(len(s)) or real_decode(s, e))
+    monkeypatch.setattr(
+        engine, "decode", lambda s, e=None, into_pack=True: decodes.append(len(s)) or real_decode(s, e, into_pack)
+    )
+    into_pack: list[tuple[str, ...]] = []
+    real_into_pack = engine._into_pack
+    monkeypatch.setattr(
+        engine, "_into_pack", lambda t, texts, e: into_pack.append(texts) or real_into_pack(t, texts, e)
+    )
     turn = next(iter(Endpointer(trailing_silence_ms=800).live_turns([first, second])))
     heard = engine.transcribe(turn)
     assert normalize(heard.text) == normalize("my calf is cramping")
     assert decodes[-1] > decodes[0], "the final reading covers the speech after the first pause"
+    # "my calf" alone is no pack sentence, but the reading at the pause is not decoded into the pack:
+    # only the final reading is.
+    assert len(into_pack) == 1 and normalize(into_pack[0][0]) == normalize("my calf is cramping")
 
 
 def test_tampered_model_is_refused_naming_the_file(tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ import re
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,6 +109,8 @@ class Reading:
     """The pack sentence the model found likeliest when no reading is one (``pack_decoder``), or ""."""
     in_pack_gap: float = 0.0
     """Its log-probability per token minus the best reading's (0 when there is none)."""
+    encoded: Any = field(default=None, repr=False, compare=False)
+    """The turn's encoder output while decoding into the pack is still to come (``finish``), else None."""
 
 
 def bundled_model() -> Path | None:
@@ -259,8 +262,9 @@ class WhisperEngine:
             ]
         return self._prompts[expects]
 
-    def decode(self, audio: np.ndarray, expects: str | None = None) -> Reading:
-        """Encode ``audio`` (int16, 16 kHz) once and decode it with the beam."""
+    def decode(self, audio: np.ndarray, expects: str | None = None, into_pack: bool = True) -> Reading:
+        """Encode ``audio`` (int16, 16 kHz) once and decode it with the beam; then, unless ``into_pack`` is
+        False (``finish`` does it later), decode it into the pack's sentences when no reading is one."""
         import ctranslate2
 
         samples = np.asarray(audio, dtype=np.int16)[: int(WINDOW_S * SAMPLE_RATE)]
@@ -294,11 +298,19 @@ class WhisperEngine:
                 )
                 if t
             )
-            in_pack, gap = (
-                self._into_pack(encoded, len(samples), texts, expects) if self.into_pack and texts else ("", 0.0)
-            )
+            frames = min(int(len(samples) / SAMPLE_RATE * 50) + PACK_TAIL_FRAMES, 1500)
+            turn = np.asarray(encoded)[:, :frames] if self.into_pack and texts else None
         confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
-        return Reading(texts, confidence * (1.0 - result.no_speech_prob), len(samples), in_pack, gap)
+        reading = Reading(texts, confidence * (1.0 - result.no_speech_prob), len(samples), encoded=turn)
+        return self.finish(reading, expects) if into_pack else reading
+
+    def finish(self, reading: Reading, expects: str | None = None) -> Reading:
+        """``reading`` decoded into the pack too, when that is still to do."""
+        if reading.encoded is None:
+            return reading
+        with self._lock:
+            in_pack, gap = self._into_pack(reading.encoded, reading.texts, expects)
+        return replace(reading, in_pack=in_pack, in_pack_gap=gap, encoded=None)
 
     def pack_decoder(self, expects: str | None = None) -> PackDecoder:
         """The decoder into the sentences heard in waiting state ``expects`` (compiled when first needed)."""
@@ -309,15 +321,13 @@ class WhisperEngine:
             )
         return self._decoders[key]
 
-    def _into_pack(self, encoded, samples: int, texts: tuple[str, ...], expects: str | None) -> tuple[str, float]:
+    def _into_pack(self, turn: np.ndarray, texts: tuple[str, ...], expects: str | None) -> tuple[str, float]:
         """The pack sentence the model finds likeliest for this turn, when the best reading is not one of
         the pack's and that sentence scores at most ``pack_margin`` per token below the reading, and the
         gap; else ("", gap)."""
         decoder = self.pack_decoder(expects)
         if decoder.says(" ".join(grammar.spoken_words(texts[0], self.pack.intents.language))):
             return "", 0.0  # the matcher takes the reading itself
-        frames = min(int(samples / SAMPLE_RATE * 50) + PACK_TAIL_FRAMES, 1500)
-        turn = np.asarray(encoded)[:, :frames]
         start = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
         found = decoder.decode(turn, start, beam=PACK_BEAM, deadline=time.perf_counter() + PACK_BUDGET_S)
         if found is None:
@@ -359,8 +369,9 @@ class WhisperEngine:
             if pending[2] and pending[0] >= heard_up_to:
                 reading = pending[2][0]
         if reading is None:
-            reading = self.decode(np.concatenate(chunks) if chunks else np.zeros(0, np.int16), expects)
-        return self._transcript(reading, fed, end_of_audio)
+            reading = self.decode(np.concatenate(chunks) if chunks else np.zeros(0, np.int16), expects, False)
+        # Decoding into the pack waits for the turn's final reading: a decode at a pause may be overtaken.
+        return self._transcript(self.finish(reading, expects), fed, end_of_audio)
 
     def _start(
         self, audio: np.ndarray, fed: int, expects: str | None, on_partial: PartialCallback | None
@@ -368,7 +379,7 @@ class WhisperEngine:
         box: list[Reading] = []
 
         def work() -> None:
-            box.append(self.decode(audio, expects))
+            box.append(self.decode(audio, expects, into_pack=False))
             if on_partial is not None and box[0].texts:
                 text = words_only(box[0].texts[0])
                 on_partial(Transcript(text, 0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE))
