@@ -156,3 +156,28 @@ def _encode(engine: WhisperEngine, audio: np.ndarray) -> np.ndarray:
     batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
     encoded = np.asarray(engine.model.encode(batch, to_cpu=True))
     return np.ascontiguousarray(encoded[:, : int(len(audio) / 16000 * 50) + 25])
+
+
+def test_a_live_turn_compiles_the_pack_decoder_while_the_user_speaks(pack: Pack, tmp_path: Path) -> None:
+    folder = bundled_model()
+    assert folder is not None
+    engine = WhisperEngine(folder, pack)
+    audio = load_audio(speak(tmp_path, "my calf is cramping"))
+    compiled_during_speech: list[bool] = []
+
+    class Turn:
+        """A live turn (it has ``pause_s``) that waits, after its first chunk, to see what the engine does."""
+
+        pause_s = 0.0
+
+        def __iter__(self):
+            yield audio[:4000]
+            deadline = time.perf_counter() + 20
+            while None not in engine._decoders and time.perf_counter() < deadline:
+                time.sleep(0.05)
+            compiled_during_speech.append(None in engine._decoders)
+            yield audio[4000:]
+
+    heard = engine.transcribe(Turn())
+    assert compiled_during_speech == [True]
+    assert words_only(heard.text) == "my calf is cramping"

@@ -226,6 +226,8 @@ class WhisperEngine:
         self.into_pack = into_pack
         self.pack_margin = PACK_MARGIN
         self._decoders: dict[str | None, PackDecoder] = {}
+        self._building = threading.Lock()
+        self._preparing: set[str | None] = set()
 
     def prompt(self, expects: str | None = None) -> list[int]:
         """Decoder prompt tokens for this waiting state: the pack's words, then the transcription start.
@@ -315,11 +317,19 @@ class WhisperEngine:
     def pack_decoder(self, expects: str | None = None) -> PackDecoder:
         """The decoder into the sentences heard in waiting state ``expects`` (compiled when first needed)."""
         key = expects if expects in self.pack.dialogue.expects else None
-        if key not in self._decoders:
-            self._decoders[key] = PackDecoder(
-                self.model, self.tokenizer, self.pack, grammar.active_intents(self.pack, key)
-            )
-        return self._decoders[key]
+        with self._building:
+            if key not in self._decoders:
+                intents = grammar.active_intents(self.pack, key)
+                self._decoders[key] = PackDecoder(self.model, self.tokenizer, self.pack, intents)
+            return self._decoders[key]
+
+    def _prepare(self, expects: str | None) -> None:
+        """Compile the pack decoder for ``expects`` in the background while the user is still speaking
+        (the bundled pack's takes about a second), if it may be needed and is not compiled yet."""
+        key = expects if expects in self.pack.dialogue.expects else None
+        if self.into_pack and key not in self._decoders and key not in self._preparing:
+            self._preparing.add(key)
+            threading.Thread(target=self.pack_decoder, args=(key,), name="pack-automaton", daemon=True).start()
 
     def _into_pack(self, turn: np.ndarray, texts: tuple[str, ...], expects: str | None) -> tuple[str, float]:
         """The pack sentence the model finds likeliest for this turn, when the best reading is not one of
@@ -350,6 +360,8 @@ class WhisperEngine:
         fed = 0
         pending: tuple[int, threading.Thread, list[Reading]] | None = None
         live = hasattr(samples, "pause_s")
+        if live:
+            self._prepare(expects)
         for chunk in chunks_of(samples):
             chunks.append(chunk)
             fed += len(chunk)
