@@ -1,11 +1,12 @@
 """Decoding into the pack: Whisper's beam search held to the sentences the active templates can say.
 
-The templates (with their lists and rules) are compiled into a character automaton; at each step of the
-beam only the tokens whose text the automaton can read next are scored (case and a comma between words
-are free, and the sentence may close with "." "?" or "!"). So where noise makes Whisper write words
+The templates (with their lists and rules) are compiled into a character automaton; the beam moves
+through it a word at a time, each word written as Whisper's tokenizer writes it (lower case or
+capitalised), and the sentence may close with "." "?" or "!". So where noise makes Whisper write words
 nobody in the pack says ("light rose" for "light roast", a nearby talker's words), the search can only
 follow sentences of the pack, and the model's own probabilities choose among them. Templates with a
-wildcard (free text) are left out: they cannot be written down as characters.
+wildcard (free text) are left out: they cannot be written down as characters. Why and what it measured:
+DECISIONS.md, "Decoding into the pack".
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ _MEMO = 100_000
 """Transitions remembered per automaton; past this the memo starts again (a long session stays bounded)."""
 _KEEP = set("abcdefghijklmnopqrstuvwxyz0123456789' ")
 MAX_DEPTH = 20
+"""Deeper nesting (a rule that refers to itself) leaves the template out."""
 MAX_PERMUTATION = 6
+"""A permutation of more items (2**n nodes) leaves the template out."""
 
 Position = tuple[int, int]
 """(node, node to return to when a list's value ends, or -1)."""
@@ -46,9 +49,9 @@ State = frozenset[Position]
 
 
 def _chars(text: str) -> str:
-    """Template text as the automaton reads it: lower case, letters, digits, apostrophes, single spaces."""
-    lowered = "".join(ch if ch in _KEEP else " " for ch in text.lower().replace("’", "'"))
-    return lowered
+    """Template text as the automaton reads it: lower case letters, digits and apostrophes; anything else
+    is a space (runs of spaces read as one)."""
+    return "".join(ch if ch in _KEEP else " " for ch in text.lower().replace("’", "'"))
 
 
 @dataclass
@@ -98,6 +101,8 @@ class CharGrammar:
 
 
 class _Builder:
+    """Adds hassil expressions to a ``CharGrammar`` (Thompson's construction; each list built once)."""
+
     def __init__(self, pack: Pack, grammar: CharGrammar) -> None:
         self.pack = pack
         self.grammar = grammar
