@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 
 from assistant.asr import grammar
-from assistant.asr.pack_decoder import Automaton, PackDecoder, compile_grammar
+from assistant.asr.pack_decoder import Automaton, compile_grammar
 from assistant.asr.whisper_engine import WhisperEngine, bundled_model, words_only
 from assistant.audio.io import load_audio
 from assistant.match import Matcher
 from assistant.pack import Pack, load_pack
 from tests.asr_fixtures import speak, tiny_pack
-
-
-class _Reader:
-    def __init__(self, automaton: Automaton) -> None:
-        self.automaton = automaton
 
 
 def reads(automaton: Automaton, text: str) -> bool:
@@ -55,7 +50,6 @@ def test_automaton_reads_every_template_with_its_lists_and_nothing_else(pack: Pa
         "yes please",
     ):
         assert reads(automaton, said), said
-    assert PackDecoder.says(_Reader(automaton), "  Yes,  please! ")  # case, marks and spaces are loose
     for not_said in ("my calf is hurting", "my elbow is cramping", "cramp in my", "yes please now", "i cant breathe"):
         assert not reads(automaton, not_said), not_said
 
@@ -112,6 +106,21 @@ def test_a_passed_deadline_gives_no_sentence(engine: WhisperEngine, tmp_path: Pa
     audio = load_audio(speak(tmp_path, "my calf is cramping"))
     start = [*engine.tokenizer.sot_sequence, engine.tokenizer.no_timestamps]
     assert engine.pack_decoder().decode(_encode(engine, audio), start, deadline=time.perf_counter() - 1) is None
+
+
+def test_a_reading_with_skip_words_is_a_pack_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "skip.yaml"
+    path.write_text(
+        'language: en\nintents:\n  stop: {data: [{sentences: ["stop [now]"]}]}\nskip_words: ["um", "hey coach"]\n',
+        encoding="utf-8",
+    )
+    skipping = load_pack(path)
+    folder = bundled_model()
+    assert folder is not None
+    decoder = WhisperEngine(folder, skipping).pack_decoder()
+    assert decoder.says("Hey coach, um, stop  now.")  # case, marks and spaces are loose too
+    assert not decoder.says("hey stop now")
+    assert not decoder.says("umbrella stop")
 
 
 def test_a_reading_the_pack_says_is_not_decoded_again(engine: WhisperEngine, tmp_path: Path) -> None:
@@ -181,3 +190,18 @@ def test_a_live_turn_compiles_the_pack_decoder_while_the_user_speaks(pack: Pack,
     heard = engine.transcribe(Turn())
     assert compiled_during_speech == [True]
     assert words_only(heard.text) == "my calf is cramping"
+
+
+def test_the_bundled_pack_automaton_reads_every_sampled_sentence_of_its_templates() -> None:
+    bundled = load_pack()
+    automaton = Automaton(compile_grammar(bundled, bundled.intent_ids))
+    sentences = [
+        " ".join(grammar.spoken_words(text.replace("’", "'").replace(" '", "'")))  # as Whisper writes it
+        for intent_id in bundled.intent_ids
+        for data in bundled.intents.intents[intent_id].data
+        for sentence in data.sentences
+        for text in grammar.sentence_samples(bundled, data, sentence, 3)
+    ]
+    assert len(sentences) > 500
+    unread = [sentence for sentence in sentences if not reads(automaton, sentence)]
+    assert unread == []

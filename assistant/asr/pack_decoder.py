@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from array import array
 from collections.abc import Iterable
@@ -223,7 +224,8 @@ def compile_grammar(pack: Pack, intent_ids: Iterable[str]) -> CharGrammar:
 class Automaton:
     """Reads characters through a ``CharGrammar``; states are sets of positions, transitions memoised.
 
-    Spaces are loose: any run of spaces in a template (as optional parts leave them) reads as one."""
+    Spaces are loose: any run of spaces in a template (as optional parts leave them) reads as one, and an
+    apostrophe joins the word before it ("i 'm" reads as "i'm", as the matcher's normaliser has it)."""
 
     def __init__(self, grammar: CharGrammar) -> None:
         self.g = grammar
@@ -275,7 +277,8 @@ class Automaton:
         """The state after reading ``ch`` (empty when it cannot be read)."""
         key = (state, ch)
         if key not in self._steps:
-            moved = [(target, back) for node, back in state for label, target in self.g.out(node) if label == ch]
+            source = state | self.step(state, _SPACE) if ch == "'" else state  # "i 'm" in a template is "i'm"
+            moved = [(target, back) for node, back in source for label, target in self.g.out(node) if label == ch]
             result = self.closure(moved) if moved else frozenset()
             if ch == _SPACE:
                 result = self.spaces(result) if result else frozenset()
@@ -285,7 +288,9 @@ class Automaton:
         return self._steps[key]
 
     def is_final(self, state: State) -> bool:
-        return (self.g.final, -1) in state
+        """Whether a sentence may end here (spaces a template leaves at its end, as optional parts do, need
+        not be read)."""
+        return (self.g.final, -1) in self.spaces(state)
 
 
 @dataclass(frozen=True)
@@ -317,6 +322,8 @@ class PackDecoder:
         self.eot = tokenizer.eot
         self.stops = [t for mark in (".", "?", "!") for t in tokenizer.encode(mark)[:1]]
         self.automaton = Automaton(compile_grammar(pack, intent_ids))
+        skip = sorted({" ".join(_chars(p).split()) for p in pack.intents.skip_words} - {""}, key=len, reverse=True)
+        self._skip = re.compile(r"\b(" + "|".join(re.escape(p) for p in skip) + r")\b") if skip else None
         self._words: dict[State, list[tuple[tuple[int, ...], State]]] = {}
         self.calls = 0
 
@@ -351,10 +358,14 @@ class PackDecoder:
         return words
 
     def says(self, text: str) -> bool:
-        """Whether ``text`` (lower-case words) is a sentence of the pack as the automaton reads it."""
+        """Whether ``text`` is a sentence of the pack as the automaton reads it (the pack's skip words, such
+        as "um", left out as the matcher leaves them out)."""
         automaton = self.automaton
         state = automaton.begin()
-        for ch in " ".join(_chars(text).split()):
+        text = _chars(text)
+        if self._skip is not None:
+            text = self._skip.sub(" ", text)
+        for ch in " ".join(text.split()):
             state = automaton.step(state, ch)
             if not state:
                 return False
