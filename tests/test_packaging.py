@@ -115,3 +115,14 @@ def test_problem_exit_status_is_1(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "unfinished download" in result.stdout + result.stderr
+
+
+def test_the_asr_option_offers_exactly_the_engines_open_engine_knows() -> None:
+    from assistant.asr.choose import ENGINE_KINDS
+
+    for command in ("listen", "demo", "ask"):
+        parser = build_parser()
+        for kind in ENGINE_KINDS:
+            assert parser.parse_args([command, "--asr", kind]).asr == kind
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--asr", "siri"])
