@@ -532,8 +532,9 @@ class Matcher:
             return said_exactly
         if found.intent is not None:
             return found
-        if standby is None and heard.fallback:
-            candidate = self.match(heard.fallback, context)
+        fallback = heard.fallback_text() if standby is None else ""
+        if fallback:
+            candidate = self.match(fallback, context)
             if self._sure(candidate) and not self.pack.is_emergency(candidate.intent):
                 standby = candidate
         return standby or found

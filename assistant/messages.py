@@ -5,6 +5,7 @@ audio -> ``Transcript`` (asr) -> ``Match`` (match) -> ``Turn`` (dialogue) -> ``U
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,15 @@ class Transcript:
     """A reading held to the pack's own sentences (a restricted grammar's, or Whisper decoding into the pack): it stands
     in when ``text`` is not understood and it matches a command almost exactly, but never as an emergency
     (a grammar answers with one of its phrases, whatever was said)."""
+    second_pass: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    """Makes ``fallback`` when it is asked for (Whisper decoding into the pack costs a second or so, and is
+    needed only when ``text`` is not understood); "" when there is none."""
+
+    def fallback_text(self) -> str:
+        """``fallback``, made by ``second_pass`` if that is how this engine gives it."""
+        if self.fallback or self.second_pass is None:
+            return self.fallback
+        return self.second_pass()
 
 
 @dataclass(frozen=True)

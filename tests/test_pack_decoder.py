@@ -13,6 +13,7 @@ from assistant.asr.pack_decoder import Automaton, compile_grammar
 from assistant.asr.whisper_engine import WhisperEngine, bundled_model, words_only
 from assistant.audio.io import load_audio
 from assistant.match import Matcher
+from assistant.messages import Transcript
 from assistant.pack import Pack, load_pack
 from tests.asr_fixtures import speak, tiny_pack
 
@@ -137,7 +138,7 @@ def test_the_pack_sentence_is_offered_as_fallback_only_within_the_margin(pack: P
     engine.pack_margin = float("inf")
     heard = engine.transcribe(audio)
     assert not engine.pack_decoder().says(heard.text)
-    assert heard.fallback == "my calf is cramping"
+    assert heard.fallback == "" and heard.fallback_text() == "my calf is cramping"  # made when asked for
     matcher = Matcher(pack)
     assert matcher.match(heard.text).intent is None  # too many words the pack lacks for the fuzzy match
     match = matcher.match_heard(heard.text, heard)
@@ -147,7 +148,37 @@ def test_the_pack_sentence_is_offered_as_fallback_only_within_the_margin(pack: P
     reading = engine.decode(audio)
     assert reading.in_pack_gap < -0.25
     engine.pack_margin = 0.25
-    assert engine.transcribe(audio).fallback == ""
+    assert engine.transcribe(audio).fallback_text() == ""
+
+
+def test_only_the_latest_turn_is_decoded_into_the_pack(pack: Pack, tmp_path: Path) -> None:
+    folder = bundled_model()
+    assert folder is not None
+    engine = WhisperEngine(folder, pack)
+    engine.pack_margin = float("inf")
+    audio = load_audio(speak(tmp_path, "oh no my calf is cramping so badly"))
+    first = engine.transcribe(audio)
+    second = engine.transcribe(audio)
+    assert first.fallback_text() == ""  # its encoder output was let go when the next turn came
+    assert second.fallback_text() == "my calf is cramping"
+    assert second.fallback_text() == "my calf is cramping"  # made once, kept
+
+
+def test_the_matcher_asks_for_the_second_pass_only_when_no_reading_is_understood(pack: Pack) -> None:
+    matcher = Matcher(pack)
+    asked: list[str] = []
+
+    def second_pass() -> str:
+        asked.append("asked")
+        return "my hamstring is cramping"
+
+    understood = Transcript("my calf is cramping", second_pass=second_pass)
+    assert matcher.match_heard(understood.text, understood).slots == {"muscle": "calf"}
+    assert asked == []
+    lost = Transcript("mumble grumble", second_pass=second_pass)
+    match = matcher.match_heard(lost.text, lost)
+    assert asked == ["asked"]
+    assert match.intent == "cramp_now" and match.slots == {"muscle": "hamstring"}
 
 
 def test_out_of_domain_speech_gets_no_pack_sentence(engine: WhisperEngine, tmp_path: Path) -> None:

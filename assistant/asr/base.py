@@ -82,6 +82,7 @@ def final_transcript(
     end_of_audio: float,
     alternatives: tuple[str, ...] = (),
     fallback: str = "",
+    second_pass: Callable[[], str] | None = None,
 ) -> Transcript:
     """A turn's final result, timed the same way for every engine (latency: end of audio to now)."""
     text = " ".join(w.word for w in words).lower()
@@ -96,4 +97,5 @@ def final_transcript(
         latency_ms=(time.perf_counter() - end_of_audio) * 1000.0,
         alternatives=tuple(a for a in alternatives if a and a != text),
         fallback=fallback if fallback != text else "",
+        second_pass=second_pass,
     )

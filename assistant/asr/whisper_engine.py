@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,8 @@ class WhisperEngine:
         self.pack_margin = PACK_MARGIN
         self._decoders: dict[str | None, PackDecoder] = {}
         self._building = threading.Lock()
+        self._latest = 0
+        self._kept: Reading | None = None
         self._preparing: set[str | None] = set()
 
     def prompt(self, expects: str | None = None) -> list[int]:
@@ -382,8 +385,7 @@ class WhisperEngine:
                 reading = pending[2][0]
         if reading is None:
             reading = self.decode(np.concatenate(chunks) if chunks else np.zeros(0, np.int16), expects, False)
-        # Decoding into the pack waits for the turn's final reading: a decode at a pause may be overtaken.
-        return self._transcript(self.finish(reading, expects), fed, end_of_audio)
+        return self._transcript(reading, fed, end_of_audio, expects)
 
     def _start(
         self, audio: np.ndarray, fed: int, expects: str | None, on_partial: PartialCallback | None
@@ -400,7 +402,9 @@ class WhisperEngine:
         thread.start()
         return fed, thread, box
 
-    def _transcript(self, reading: Reading, fed: int, end_of_audio: float) -> Transcript:
+    def _transcript(self, reading: Reading, fed: int, end_of_audio: float, expects: str | None = None) -> Transcript:
+        """The turn's transcript; decoding into the pack is left to its ``second_pass``, which the matcher
+        calls only when no reading is understood (only the latest turn's is kept: one encoder output)."""
         texts = [words_only(text) for text in reading.texts]
         best = texts[0] if texts else ""
         duration = reading.samples / SAMPLE_RATE
@@ -413,7 +417,26 @@ class WhisperEngine:
             end_of_audio,
             alternatives=tuple(texts[1:]),
             fallback=words_only(reading.in_pack),  # stands in when no reading is understood
+            second_pass=self._later(reading, expects) if reading.encoded is not None else None,
         )
+
+    def _later(self, reading: Reading, expects: str | None) -> Callable[[], str]:
+        """The pack decoder's sentence for ``reading``, made when first asked and while it is the latest turn."""
+        with self._lock:
+            self._latest += 1
+            turn = self._latest
+            self._kept = reading
+        box: list[str] = []
+
+        def second_pass() -> str:
+            if not box:
+                with self._lock:
+                    kept = self._kept if self._latest == turn else None
+                    self._kept = None if kept is not None else self._kept
+                box.append(words_only(self.finish(kept, expects).in_pack) if kept is not None else "")
+            return box[0]
+
+        return second_pass
 
     def describe(self) -> str:
         """Engine, model and how recognition is biased."""
