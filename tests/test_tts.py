@@ -404,6 +404,16 @@ def test_emergency_advice_is_said_louder_than_other_replies() -> None:
     assert np.max(np.abs(urgent)) <= 10 ** (PEAK_CEILING_DB / 20) + 1e-6
 
 
+def test_negations_are_said_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    speaker = Speaker(play=False)
+    made = voice_calls(speaker, monkeypatch)
+    advice = "If it isn't better, don't wait. They can't, and it won't settle."
+    speaker.synthesize(advice, urgent=True)
+    speaker.synthesize(advice)
+    assert made == ["If it is not better, do not wait. They cannot, and it will not settle."] * 2
+    assert tts.negations_in_full("Don't drive. Can't breathe.") == "Do not drive. Cannot breathe."
+
+
 # ----- text that is hard to speak
 
 
