@@ -66,10 +66,18 @@ def recognise(engine: SpeechEngine, matcher: Matcher, audio: Path) -> Transcript
     """One recording as ``assistant eval`` hears it (noise suppression only for engines it helps); latency
     runs on to the matched intent."""
     transcript = _transcribe_file(engine, audio, bool(getattr(engine, "noise_suppression", True)))
+    asked: list[bool] = []
+    if transcript.second_pass is not None:  # made only when the matcher asks, as in use
+        later = transcript.second_pass
+        transcript = dataclasses.replace(transcript, second_pass=lambda: asked.append(True) or later())
     started = time.perf_counter()
-    matcher.match(transcript.text)
+    matcher.match_heard(transcript.text, transcript)
     match_ms = (time.perf_counter() - started) * 1000
-    return dataclasses.replace(transcript, latency_ms=(transcript.latency_ms or 0.0) + match_ms)
+    # The transcript goes to another process and is matched again there: its second pass is written out.
+    fallback = transcript.fallback_text() if asked else transcript.fallback
+    return dataclasses.replace(
+        transcript, fallback=fallback, second_pass=None, latency_ms=(transcript.latency_ms or 0.0) + match_ms
+    )
 
 
 _WORKER: dict[str, Any] = {}
