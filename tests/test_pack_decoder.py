@@ -236,3 +236,10 @@ def test_the_bundled_pack_automaton_reads_every_sampled_sentence_of_its_template
     assert len(sentences) > 500
     unread = [sentence for sentence in sentences if not reads(automaton, sentence)]
     assert unread == []
+
+
+def test_the_engine_says_it_decodes_into_the_pack(engine: WhisperEngine) -> None:
+    assert "decoding into the pack" in engine.describe()
+    folder = bundled_model()
+    assert folder is not None
+    assert "decoding into the pack" not in WhisperEngine(folder, engine.pack, into_pack=False).describe()

@@ -5,7 +5,10 @@ best few readings go out with the transcript (``Transcript.alternatives``) so th
 the first one the pack says exactly. Decoding is prompted with the pack's vocabulary (list values
 first), narrowed to the expected replies when the dialogue waits for a yes/no or a routine command.
 Whisper does not stream: a live turn is decoded speculatively at the first short pause, and the
-result kept when the user stays quiet (see ``transcribe``).
+result kept when the user stays quiet (see ``transcribe``). When no reading is understood, the
+matcher asks the transcript's second pass for the pack sentence the model finds likeliest
+(``pack_decoder``: the beam held to the pack's sentences), offered only when it scores close to the
+free reading.
 """
 
 from __future__ import annotations
@@ -442,4 +445,5 @@ class WhisperEngine:
         """Engine, model and how recognition is biased."""
         bundled = self.model_path == bundled_model()
         name = "tiny.en, installed with the project" if bundled else self.model_path.name
-        return f"whisper ({name}, beam {self.beam_size}, prompted with the pack's words)"
+        into = ", decoding into the pack when no reading is understood" if self.into_pack else ""
+        return f"whisper ({name}, beam {self.beam_size}, prompted with the pack's words{into})"
