@@ -53,7 +53,7 @@ def main() -> int:
     for item in items:
         audio = load_audio(args.manifest.parent / item["audio"])
         begun = time.perf_counter()
-        reading = engine.decode(audio)
+        reading = engine.finish(engine.decode(audio))
         heard = engine._transcript(reading, len(audio), begun)
         alone = matcher.match_heard(heard.text, heard.__class__(**{**heard.__dict__, "fallback": ""}))
         with_pack = matcher.match_heard(heard.text, heard)

@@ -68,9 +68,9 @@ def test_live_turn_is_decoded_at_the_pause_and_the_result_kept(
     decodes: list[int] = []
     real_decode = engine.decode
 
-    def counting(samples: np.ndarray, expects: str | None = None, into_pack: bool = True) -> whisper_engine.Reading:
+    def counting(samples: np.ndarray, expects: str | None = None) -> whisper_engine.Reading:
         decodes.append(len(samples))
-        return real_decode(samples, expects, into_pack)
+        return real_decode(samples, expects)
 
     monkeypatch.setattr(engine, "decode", counting)
     partials: list[Transcript] = []
@@ -88,9 +88,7 @@ def test_speech_after_the_pause_is_decoded_again(
     second = load_audio(speak(tmp_path, "is cramping", lead_s=0.0, tail_s=1.0))
     decodes: list[int] = []
     real_decode = engine.decode
-    monkeypatch.setattr(
-        engine, "decode", lambda s, e=None, into_pack=True: decodes.append(len(s)) or real_decode(s, e, into_pack)
-    )
+    monkeypatch.setattr(engine, "decode", lambda s, e=None: decodes.append(len(s)) or real_decode(s, e))
     into_pack: list[tuple[str, ...]] = []
     real_into_pack = engine._into_pack
     monkeypatch.setattr(

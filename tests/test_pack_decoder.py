@@ -125,7 +125,7 @@ def test_a_reading_with_skip_words_is_a_pack_sentence(tmp_path: Path) -> None:
 
 
 def test_a_reading_the_pack_says_is_not_decoded_again(engine: WhisperEngine, tmp_path: Path) -> None:
-    reading = engine.decode(load_audio(speak(tmp_path, "my calf is cramping")))
+    reading = engine.finish(engine.decode(load_audio(speak(tmp_path, "my calf is cramping"))))
     assert words_only(reading.texts[0]) == "my calf is cramping"
     assert reading.in_pack == "" and reading.in_pack_gap == 0.0
 
@@ -145,7 +145,7 @@ def test_the_pack_sentence_is_offered_as_fallback_only_within_the_margin(pack: P
     assert match.intent == "cramp_now" and match.slots == {"muscle": "calf"}
     # The extra words were said clearly, so the pack's sentence scores well below the reading, and at
     # the real margin it is kept out.
-    reading = engine.decode(audio)
+    reading = engine.finish(engine.decode(audio))
     assert reading.in_pack_gap < -0.25
     engine.pack_margin = 0.25
     assert engine.transcribe(audio).fallback_text() == ""
@@ -184,7 +184,7 @@ def test_the_matcher_asks_for_the_second_pass_only_when_no_reading_is_understood
 def test_out_of_domain_speech_gets_no_pack_sentence(engine: WhisperEngine, tmp_path: Path) -> None:
     heard = engine.transcribe(load_audio(speak(tmp_path, "what is the capital of australia")))
     assert heard.text and heard.fallback == ""
-    reading = engine.decode(load_audio(speak(tmp_path, "what is the capital of australia")))
+    reading = engine.finish(engine.decode(load_audio(speak(tmp_path, "what is the capital of australia"))))
     assert reading.in_pack_gap < -engine.pack_margin  # it was decoded, and the gap kept it out
 
 

@@ -270,9 +270,9 @@ class WhisperEngine:
             ]
         return self._prompts[expects]
 
-    def decode(self, audio: np.ndarray, expects: str | None = None, into_pack: bool = True) -> Reading:
-        """Encode ``audio`` (int16, 16 kHz) once and decode it with the beam; then, unless ``into_pack`` is
-        False (``finish`` does it later), decode it into the pack's sentences when no reading is one."""
+    def decode(self, audio: np.ndarray, expects: str | None = None) -> Reading:
+        """Encode ``audio`` (int16, 16 kHz) once and decode it with the beam (``finish`` decodes the reading
+        into the pack's sentences when that is wanted)."""
         import ctranslate2
 
         samples = np.asarray(audio, dtype=np.int16)[: int(WINDOW_S * SAMPLE_RATE)]
@@ -309,8 +309,7 @@ class WhisperEngine:
             frames = min(int(len(samples) / SAMPLE_RATE * 50) + PACK_TAIL_FRAMES, 1500)
             turn = np.asarray(encoded)[:, :frames] if self.into_pack and texts else None
         confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
-        reading = Reading(texts, confidence * (1.0 - result.no_speech_prob), len(samples), encoded=turn)
-        return self.finish(reading, expects) if into_pack else reading
+        return Reading(texts, confidence * (1.0 - result.no_speech_prob), len(samples), encoded=turn)
 
     def finish(self, reading: Reading, expects: str | None = None) -> Reading:
         """``reading`` decoded into the pack too, when that is still to do."""
@@ -387,7 +386,7 @@ class WhisperEngine:
             if pending[2] and pending[0] >= heard_up_to:
                 reading = pending[2][0]
         if reading is None:
-            reading = self.decode(np.concatenate(chunks) if chunks else np.zeros(0, np.int16), expects, False)
+            reading = self.decode(np.concatenate(chunks) if chunks else np.zeros(0, np.int16), expects)
         return self._transcript(reading, fed, end_of_audio, expects)
 
     def _start(
@@ -396,7 +395,7 @@ class WhisperEngine:
         box: list[Reading] = []
 
         def work() -> None:
-            box.append(self.decode(audio, expects, into_pack=False))
+            box.append(self.decode(audio, expects))
             if on_partial is not None and box[0].texts:
                 text = words_only(box[0].texts[0])
                 on_partial(Transcript(text, 0.0, is_final=False, engine=self.name, audio_s=fed / SAMPLE_RATE))
