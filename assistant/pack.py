@@ -369,6 +369,16 @@ class Pack:
         disposition = self.dispositions.get(disposition_id) if disposition_id else None
         return disposition is not None and disposition.urgency >= 3
 
+    def says_urgently(self, intent_id: str | None, disposition_id: str | None) -> bool:
+        """Whether a turn for ``intent_id`` that ends in ``disposition_id`` is emergency advice, said louder
+        and never cut off: an emergency's answer, or an interview ending in "call emergency services now"."""
+        return self.is_emergency(intent_id) or self.sends_for_help(disposition_id)
+
+    def emergency_advice(self) -> list[str]:
+        """The texts said as emergency advice (``says_urgently``): emergency answers, then dispositions."""
+        answers = [b.answer.say for i, b in self.behaviours.items() if b.answer and self.says_urgently(i, None)]
+        return answers + [d.say for i, d in self.dispositions.items() if self.says_urgently(None, i)]
+
     def routine_for(self, muscle: str, kind: str) -> StretchRoutine | None:
         """The routine of ``kind`` for ``muscle``, falling back to the other kind."""
         fallback = None

@@ -261,8 +261,7 @@ class Conversation:
 
     def _urgent(self, turn: Turn) -> bool:
         """Emergency advice, or an interview ending in "call emergency services": not cut off, said louder."""
-        pack = self.matcher.pack
-        return pack.is_emergency(turn.intent) or pack.sends_for_help(turn.disposition)
+        return self.matcher.pack.says_urgently(turn.intent, turn.disposition)
 
     def _say(self, turn: Turn) -> float | None:
         if self._voice is None:

@@ -9,8 +9,9 @@ what a yes or no says, triage questions and dispositions, routine intros, steps 
 phrases (each blank filled by every value the pack allows: "Hold for 30 seconds."), and emergency advice
 (emergency intents' answers and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N
 emergency replies and N others. Each reply is synthesised the way ``Speaker.say`` makes it (cut into
-chunks, each in the voice and normalised to the target loudness; an emergency intent's answer as emergency
-advice, louder), resampled to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``:
+chunks, each in the voice and normalised to the target loudness; what the session says as emergency
+advice, louder: ``Pack.emergency_advice``, emergency intents' answers and urgency-3 dispositions, not an
+answer's "more" parts), resampled to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``:
 babble, pink, clatter, treadmill, rotating by reply, the same noise for every voice) at each SNR (speech
 active level of the reply said at the usual loudness to noise RMS: the room is as loud for every reply, so
 advice said louder stands further above it), and transcribed by Whisper tiny.en (the bundled model): by
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     latency: dict[str, list[float]] = defaultdict(list)
     started = time.perf_counter()
     louder: dict[str, list[float]] = defaultdict(list)
-    said_urgent = {b.answer.say for b in pack.behaviours.values() if b.emergency and b.answer is not None}
+    said_urgent = set(pack.emergency_advice())  # said louder, as the session says them (Pack.says_urgently)
     for index, reply in enumerate(tqdm(replies, desc="replies", file=sys.stderr)):
         reference = scored(reply.text)
         must_hear = critical(reference, reply.text)

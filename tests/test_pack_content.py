@@ -264,6 +264,17 @@ def test_urgent_dispositions_name_the_numbers(pack: Pack) -> None:
                 assert number in disposition.say.lower(), f"{disposition.id} does not name {number}"
 
 
+def test_emergency_advice_is_the_emergency_answers_and_what_sends_for_help(pack: Pack) -> None:
+    advice = pack.emergency_advice()
+    for iid in EMERGENCY_INTENTS:
+        answer = pack.behaviours[iid].answer
+        assert answer is not None and answer.say in advice, iid
+        assert not set(answer.more) & set(advice), iid  # "tell me more" after advice is an ordinary reply
+    for disposition in pack.dispositions.values():
+        assert (disposition.say in advice) == (disposition.urgency == 3), disposition.id
+        assert pack.says_urgently(None, disposition.id) == (disposition.urgency == 3), disposition.id
+
+
 def test_controls_are_controls_only(pack: Pack) -> None:
     for iid in CONTROL_INTENTS:
         behaviour = pack.behaviours[iid]
