@@ -1,6 +1,10 @@
 """Spoken-set benchmark: every speech engine on the same recordings, scored by ``assistant eval``'s own code.
 
     .venv/bin/python benchmarks/bench_speech.py [--manifest .cache/spoken/manifest.jsonl] [--jobs 2] [--json OUT]
+    .venv/bin/python benchmarks/bench_speech.py --engines whisper --keep EARLIER.json --json OUT
+
+``--keep`` takes the engines this run does not run from an earlier run on the same recordings (a slow engine
+whose code did not change need not be heard again); the results say which, and by what command.
 
 Two passes. The accuracy pass recognises every recording with every installed engine (engines side by side,
 ``--jobs`` processes), then ``assistant.evaluate.evaluate`` scores the whole set and each slice of it (per
@@ -239,6 +243,26 @@ def run(manifest: Path, kinds: tuple[str, ...], jobs: int, timing_items: int, re
     return results
 
 
+def keep_earlier(results: dict[str, Any], earlier_path: Path) -> None:
+    """Add the engines of an earlier run on the same recordings that ``results`` did not run, noting in
+    ``kept`` the command that measured each; AssistantError when that run heard other recordings."""
+    try:
+        earlier = json.loads(earlier_path.read_text(encoding="utf-8"))
+        same = earlier["recordings"] == results["recordings"] and (
+            Path(earlier["manifest"]).resolve() == Path(results["manifest"]).resolve()
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AssistantError(f"--keep {earlier_path}: not a bench_speech result ({error})") from None
+    if not same:
+        raise AssistantError(f"--keep {earlier_path}: that run heard other recordings than {results['manifest']}")
+    kept = dict(earlier.get("kept", {}))
+    for kind, result in earlier["engines"].items():
+        if kind not in results["engines"] and result.get("available"):
+            results["engines"][kind] = result
+            kept.setdefault(kind, earlier["command"])
+    results["kept"] = {kind: command for kind, command in kept.items() if kind in results["engines"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run and print (or write) the results as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -252,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timing-items", type=int, default=24, help="recordings in the one-engine timing pass")
     parser.add_argument("--repeats", type=int, default=3, help="timing-pass repeats (median reported)")
     parser.add_argument("--json", type=Path, help="write the results here instead of stdout")
+    parser.add_argument("--keep", type=Path, help="take the engines not run now from this earlier result")
     args = parser.parse_args(argv)
     kinds = tuple(k.strip() for k in args.engines.split(",") if k.strip())
     unknown = [k for k in kinds if k not in (*ENGINES, FREE_WHISPER)]
@@ -260,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         results = run(args.manifest, kinds, args.jobs, args.timing_items, args.repeats)
+        if args.keep is not None:
+            keep_earlier(results, args.keep)
     except AssistantError as error:
         print(f"bench_speech: {error}", file=sys.stderr)
         return error.exit_code

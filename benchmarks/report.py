@@ -934,11 +934,20 @@ def busy_note(*results: dict[str, Any]) -> str:
     )
 
 
+def speech_provenance(speech: dict[str, Any], machine_line: str) -> str:
+    """Where the spoken-set figures come from: the machine, the command, and any engine kept from an earlier run."""
+    return f"Ran on: {machine_line}. Command: `{speech['command']}`." + "".join(
+        f" {engine_name(kind)}'s figures are kept from an earlier run on the same recordings "
+        f"(`{relative_command(command)}`)."
+        for kind, command in speech.get("kept", {}).items()
+    )
+
+
 def speech_section(speech: dict[str, Any], machine_line: str, plots: Path) -> list[str]:
     lines = [
         "## Spoken commands (bench_speech.py)",
         "",
-        f"Ran on: {machine_line}. Command: `{speech['command']}`.",
+        speech_provenance(speech, machine_line),
         "",
         "Each recording is heard the way `assistant eval` hears a file (noise suppression by RNNoise for the "
         "engines it helps, none for Whisper; silence gate; then the engine) and scored "

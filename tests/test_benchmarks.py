@@ -262,3 +262,26 @@ def test_real_people_manifests_hold_paths_that_resolve_from_any_folder(
     manifests = bench_realspeech.build(relative_set, Path("out"), [], 1, 0)
     (row,) = [json.loads(line) for line in manifests["clean"].read_text(encoding="utf-8").splitlines()]
     assert Path(row["audio"]).is_absolute() and Path(row["audio"]).is_file()
+
+
+def test_a_spoken_set_run_keeps_the_engines_it_did_not_run_from_an_earlier_run(tmp_path: Path) -> None:
+    import bench_speech
+
+    from assistant.errors import AssistantError
+
+    speech = fake_results()[1]
+    manifest = tmp_path / "manifest.jsonl"
+    earlier = {**speech, "manifest": str(manifest), "recordings": 10, "command": f"{ROOT}/bench --all"}
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier), encoding="utf-8")
+    now = {**speech, "manifest": str(manifest), "recordings": 10, "jobs": 1, "command": "bench --engines whisper"}
+    now["engines"] = {"whisper": {**speech["engines"]["whisper"], "new": True}}
+    bench_speech.keep_earlier(now, tmp_path / "earlier.json")
+    assert now["engines"]["whisper"]["new"] and now["engines"]["pocketsphinx"] == speech["engines"]["pocketsphinx"]
+    assert now["kept"] == {"pocketsphinx": f"{ROOT}/bench --all"}
+    section = report.speech_provenance(now, "a machine")
+    assert "PocketSphinx's figures are kept from an earlier run on the same recordings (`bench --all`)" in section
+    with pytest.raises(AssistantError, match="other recordings"):
+        bench_speech.keep_earlier({**now, "recordings": 11}, tmp_path / "earlier.json")
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(AssistantError, match="not a bench_speech result"):
+        bench_speech.keep_earlier(now, tmp_path / "bad.json")
