@@ -16,6 +16,7 @@ from .pack import Pack, load_pack
 
 if TYPE_CHECKING:
     from .lines import LineFile
+    from .match import Matcher
 
 MAX_QUESTION_CHARS = 10_000
 """Typed questions longer than this are refused: no one says that much in one turn."""
@@ -24,8 +25,11 @@ MAX_LINE_CHARS = 1_000_000
 """``chat`` stops at a line this long: past it, what arrives is not typed text."""
 
 
-def _pack(args: argparse.Namespace) -> Pack:
-    return load_pack(Path(args.intents) if args.intents else None)
+def _matcher(args: argparse.Namespace) -> Matcher:
+    """The matcher of ``--intents`` (or the bundled pack), kept compiled between runs; its pack is ``.pack``."""
+    from .compiled import load_matcher
+
+    return load_matcher(Path(args.intents) if args.intents else None)
 
 
 def _question(text: str) -> str:
@@ -39,10 +43,9 @@ def _question(text: str) -> str:
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one typed (or spoken, with --audio) question."""
     from .dialogue import Dialogue
-    from .match import Matcher
 
-    pack = _pack(args)
-    matcher = Matcher(pack)
+    matcher = _matcher(args)
+    pack = matcher.pack
     transcript = None
     if args.audio:
         turn = _file_turn(Path(args.audio), False, args.max_turn)  # a bad file is said before start-up
@@ -100,9 +103,9 @@ def _source_name(pack: Pack, source_id: str) -> str:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a manifest of typed or spoken items."""
     from .evaluate import evaluate, format_slot_errors
-    from .match import Matcher
 
-    pack = _pack(args)
+    matcher = _matcher(args)
+    pack = matcher.pack
     engines: list[Any] = []
 
     def transcribe(path: Path) -> Any:
@@ -113,7 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         out_handle = stack.enter_context(_results_file(Path(args.out))) if args.out else None
-        summary = evaluate(Path(args.manifest), Matcher(pack), out_handle, transcribe)
+        summary = evaluate(Path(args.manifest), matcher, out_handle, transcribe)
         if not summary["n"]:
             bad = f"its {summary['errors']} bad line(s) are listed above" if summary["errors"] else "it holds none"
             raise BadInput(f"{args.manifest}: no item could be scored; {bad}")
@@ -164,10 +167,9 @@ def cmd_check_intents(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     """Typed conversation: one turn per line on stdin."""
     from .dialogue import Dialogue
-    from .match import Matcher
 
-    pack = _pack(args)
-    matcher = Matcher(pack)
+    matcher = _matcher(args)
+    pack = matcher.pack
     dialogue = Dialogue(pack)
     interactive = sys.stdin.isatty() and not args.json
     if interactive:
@@ -323,12 +325,12 @@ def _urgent_replies(pack: Pack) -> list[str]:
     return answers + [d.say for d in pack.dispositions.values() if d.urgency >= 3]
 
 
-def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> Any:
+def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None) -> Any:
     from .dialogue import Dialogue
-    from .match import Matcher
     from .replies import pack_replies
     from .session import Conversation, SessionLog, WakePhrase
 
+    pack = matcher.pack
     engine = _engine(args, pack)
     mode = "always" if getattr(args, "input", None) else args.mode
     speaker = _speaker(args)
@@ -337,7 +339,7 @@ def _conversation(args: argparse.Namespace, pack: Pack, clock: Any = None) -> An
     # native code still running in its thread when Python exits aborts the process).
     args.closing.callback(speaker.close)
     return Conversation(
-        Matcher(pack),
+        matcher,
         Dialogue(pack, clock),
         engine,
         speaker,
@@ -353,8 +355,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     from .audio.mic import MicrophoneTurns
     from .audio.vad import Endpointer
 
-    pack = _pack(args)
-    conversation = _conversation(args, pack)
+    conversation = _conversation(args, _matcher(args))
     if args.input:
         unreadable: list[BadInput] = []
 
@@ -397,10 +398,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .clock import FakeClock
     from .demo import read_script, samples_folder
 
-    pack = _pack(args)
+    matcher = _matcher(args)
     script = read_script((Path(args.samples) if args.samples else samples_folder()) / "demo_turns.txt")
     clock = FakeClock()
-    conversation = _conversation(args, pack, clock)
+    conversation = _conversation(args, matcher, clock)
     conversation.wake.mode = "always"
     for turn in script:
         print(f'\n# {turn.name}: the user says "{turn.text}"', flush=True)

@@ -271,6 +271,18 @@ class Matcher:
         )
         self._build_exact_index()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (``compiled.load_matcher`` keeps matchers between runs) without its lock and the word
+        graphs compiled for recent alignments, which are made again when needed."""
+        state = dict(self.__dict__)
+        del state["_compiled_lock"]
+        state["_compiled"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._compiled_lock = threading.Lock()
+
     # ---- compiling -------------------------------------------------------------------------
 
     def _add_list(self, name: str, slot_list: SlotList) -> None:

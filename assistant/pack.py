@@ -443,13 +443,19 @@ def read_yaml(path: Path) -> Any:
         loader.dispose()
 
 
-def load_pack(path: Path | None = None) -> Pack:
-    """Load the pack at ``path`` (a file or folder), or the bundled one."""
-    root = Path(path) if path is not None else bundled_pack_path()
+def pack_sources(root: Path) -> list[Path]:
+    """The YAML files of the pack at ``root``; BadInput when there are none or they pass the size limit."""
     paths = pack_files(root)
     total = sum(p.stat().st_size for p in paths)
     if total > MAX_PACK_BYTES:
         raise BadInput(f"{root}: the pack is {total:,} bytes; the limit is {MAX_PACK_BYTES:,}")
+    return paths
+
+
+def load_pack(path: Path | None = None) -> Pack:
+    """Load the pack at ``path`` (a file or folder), or the bundled one."""
+    root = Path(path) if path is not None else bundled_pack_path()
+    paths = pack_sources(root)
     merged: dict[str, Any] = _LineDict()
     for file_path in paths:
         data = read_yaml(file_path)
