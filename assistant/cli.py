@@ -319,12 +319,6 @@ def _print_exchange(exchange: Any) -> None:
     print(line, flush=True)
 
 
-def _urgent_replies(pack: Pack) -> list[str]:
-    """Emergency advice, whose first words the speaker makes ahead of time."""
-    answers = [b.answer.say for b in pack.behaviours.values() if b.emergency and b.answer is not None]
-    return answers + [d.say for d in pack.dispositions.values() if d.urgency >= 3]
-
-
 def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None) -> Any:
     from .dialogue import Dialogue
     from .replies import pack_replies
@@ -334,7 +328,7 @@ def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None)
     engine = _engine(args, pack)
     mode = "always" if getattr(args, "input", None) else args.mode
     speaker = _speaker(args)
-    speaker.prepare(_urgent_replies(pack), [reply.text for reply in pack_replies(pack)])
+    speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
     # Closed when the command ends: replies still being made ahead in the background stop with it (a voice's
     # native code still running in its thread when Python exits aborts the process).
     args.closing.callback(speaker.close)

@@ -49,7 +49,6 @@ from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.audio.mic import AudioTurn, MicrophoneTurns
 from assistant.audio.vad import Endpointer
 from assistant.cache import user_cache
-from assistant.cli import _urgent_replies
 from assistant.clock import FakeClock
 from assistant.demo import read_script, samples_folder
 from assistant.dialogue import Dialogue
@@ -158,7 +157,7 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
         cache=user_cache("voice"),
     )
     speaker_box.append(speaker)
-    speaker.prepare(_urgent_replies(pack), [reply.text for reply in pack_replies(pack)])
+    speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
     decided: list[float] = []
     conversation = Conversation(
         Matcher(pack),
