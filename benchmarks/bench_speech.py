@@ -255,11 +255,12 @@ def keep_earlier(results: dict[str, Any], earlier_path: Path) -> None:
         raise AssistantError(f"--keep {earlier_path}: not a bench_speech result ({error})") from None
     if not same:
         raise AssistantError(f"--keep {earlier_path}: that run heard other recordings than {results['manifest']}")
-    kept = dict(earlier.get("kept", {}))
+    kept = {**earlier.get("kept", {}), **results.get("kept", {})}
     for kind, result in earlier["engines"].items():
-        if kind not in results["engines"] and result.get("available"):
-            results["engines"][kind] = result
-            kept.setdefault(kind, earlier["command"])
+        if kind not in results["engines"]:
+            results["engines"][kind] = result  # an engine not installed is said as missing, as it was then
+            if result.get("available"):
+                kept.setdefault(kind, earlier["command"])
     results["kept"] = {kind: command for kind, command in kept.items() if kind in results["engines"]}
 
 

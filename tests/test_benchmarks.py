@@ -277,6 +277,9 @@ def test_a_spoken_set_run_keeps_the_engines_it_did_not_run_from_an_earlier_run(t
     now["engines"] = {"whisper": {**speech["engines"]["whisper"], "new": True}}
     bench_speech.keep_earlier(now, tmp_path / "earlier.json")
     assert now["engines"]["whisper"]["new"] and now["engines"]["pocketsphinx"] == speech["engines"]["pocketsphinx"]
+    assert now["engines"]["vosk"] == speech["engines"]["vosk"]  # still said as missing
+    assert now["kept"] == {"pocketsphinx": f"{ROOT}/bench --all"}
+    bench_speech.keep_earlier(now, tmp_path / "earlier.json")  # twice: what was kept stays said
     assert now["kept"] == {"pocketsphinx": f"{ROOT}/bench --all"}
     section = report.speech_provenance(now, "a machine")
     assert "PocketSphinx's figures are kept from an earlier run on the same recordings (`bench --all`)" in section
