@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -279,25 +280,28 @@ def _file_turns(args: argparse.Namespace, paths: list[Path], engine: Any, **opti
     return FileTurns(paths, denoise=_denoise(args, engine), max_turn_s=args.max_turn or MAX_TURN_S, **options)
 
 
-def _speaker(args: argparse.Namespace) -> Any:
-    """The voice the options ask for, said once on stderr."""
+def _wav_out(args: argparse.Namespace) -> Path | None:
+    """--wav-out's folder; BadInput when it names a file."""
+    if args.wav_out and Path(args.wav_out).exists() and not Path(args.wav_out).is_dir():
+        raise BadInput(f"{args.wav_out}: --wav-out needs a folder, and this is a file")
+    return Path(args.wav_out) if args.wav_out else None
+
+
+def _speaker(args: argparse.Namespace, wav_out: Path | None) -> Any:
+    """The voice the options ask for (not yet said: the caller says it after the engine)."""
     from .cache import user_cache
     from .tts import LOUD_LUFS, TARGET_LUFS, Speaker
 
-    if args.wav_out and Path(args.wav_out).exists() and not Path(args.wav_out).is_dir():
-        raise BadInput(f"{args.wav_out}: --wav-out needs a folder, and this is a file")
-    speaker = Speaker(
+    return Speaker(
         voice=args.voice,
         rate=args.rate,
-        wav_out=Path(args.wav_out) if args.wav_out else None,
+        wav_out=wav_out,
         play=not args.no_speakers,
         device=args.output_device,
         loudness_lufs=LOUD_LUFS if args.loud else TARGET_LUFS,
         cache=user_cache("voice"),
         print_unheard=False,
     )
-    print(speaker.describe(), file=sys.stderr)
-    return speaker
 
 
 def _print_reply(turn: Any) -> None:
@@ -325,9 +329,15 @@ def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None)
     from .session import Conversation, SessionLog, WakePhrase
 
     pack = matcher.pack
-    engine = _engine(args, pack)
+    wav_out = _wav_out(args)
+    # The voice loads while the engine does (both mostly in native code, on the two cores): start-up is the
+    # longer of the two rather than their sum. Each is said once, the engine first.
+    with ThreadPoolExecutor(1, thread_name_prefix="voice-load") as pool:
+        voice = pool.submit(_speaker, args, wav_out)
+        engine = _engine(args, pack)
+        speaker = voice.result()
+    print(speaker.describe(), file=sys.stderr)
     mode = "always" if getattr(args, "input", None) else args.mode
-    speaker = _speaker(args)
     speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
     # Closed when the command ends: replies still being made ahead in the background stop with it (a voice's
     # native code still running in its thread when Python exits aborts the process).
