@@ -1,6 +1,12 @@
 """Whole-pipeline benchmark: response latency, resident memory and start-up time with the default engine.
 
     .venv/bin/python benchmarks/bench_latency.py [--repeats 3] [--startup-runs 5] [--json OUT]
+    .venv/bin/python benchmarks/bench_latency.py --noise babble --snr 12 --startup-runs 0   # a noisy gym
+
+``--noise`` puts one of the project's gym noises (``scripts/voices.py``) under the whole turn instead of
+room tone, at ``--snr`` (speech active level to noise RMS, as the spoken set mixes), continuing after the
+speech for up to ``NOISY_TAIL_S``: the endpointer has no silence to wait for, so this shows how long a
+user in a noisy room waits for a turn to end.
 
 Response latency runs the demo script's spoken turns (``assistant/samples``) through the real pipeline:
 ``MicrophoneTurns`` (noise suppression when the engine wants it, Silero endpointing) reads a fake
@@ -61,6 +67,8 @@ from assistant.tts import Speaker
 LEAD_S = 0.3
 TAIL_S = 1.5
 """Room tone after the speech: longer than the endpointer's trailing-silence window."""
+NOISY_TAIL_S = 16.0
+"""Noise after the speech with ``--noise``: longer than the longest turn the endpointer lets run (15 s)."""
 ROOM_TONE_DBFS = -60.0
 """Quiet enough to be silence, loud enough that the voice activity detector is asked about every frame."""
 
@@ -139,8 +147,35 @@ def room_tone(seconds: float, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(np.rint(noise), dtype=np.int16)
 
 
-def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
-    """Build the default pipeline, speak the demo turns into it, return per-turn timings and RSS."""
+class NoisyRoom:
+    """The gym noise ``kind`` under every turn, at ``snr_db`` below each turn's speech (seeded)."""
+
+    def __init__(self, kind: str, snr_db: float, rng: np.random.Generator) -> None:
+        import voices
+
+        self.kind, self.snr_db, self.rng, self.voices = kind, snr_db, rng, voices
+        talkers = [v for v in voices.available_voices() if v.name in voices.BABBLE_TALKERS] if kind == "babble" else []
+        self.bed = voices.babble_bed(talkers, rng) if kind == "babble" else None
+
+    def around(self, speech: np.ndarray) -> tuple[np.ndarray, int]:
+        """``LEAD_S`` of noise, the speech with noise under it, then ``NOISY_TAIL_S`` of noise; and where the
+        speech ends (samples)."""
+        lead, tail = int(LEAD_S * SAMPLE_RATE), int(NOISY_TAIL_S * SAMPLE_RATE)
+        make = self.voices.NOISES[self.kind]
+        n = lead + len(speech) + tail
+        noise = make(n, self.rng, self.bed) if self.bed is not None else make(n, self.rng)
+        voiced = speech.astype(np.float32) / 32768.0
+        gain = self.voices.active_rms(voiced) / (self.voices.rms(noise) * 10 ** (self.snr_db / 20))
+        mixed = gain * noise
+        mixed[lead : lead + len(speech)] += voiced
+        peak = float(np.max(np.abs(mixed)))
+        mixed = mixed / peak * 0.98 if peak > 0.98 else mixed
+        return np.asarray(np.rint(mixed * 32767), dtype=np.int16), lead + len(speech)
+
+
+def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_db: float = 12.0) -> dict[str, Any]:
+    """Build the default pipeline, speak the demo turns into it (in room tone, or in ``noise`` at ``snr_db``),
+    return per-turn timings and RSS."""
     started = time.perf_counter()
     pack = load_pack()
     engine = open_engine("auto", pack)
@@ -173,18 +208,22 @@ def one_run(turn_limit: int, whole_replies: bool) -> dict[str, Any]:
     rss_start = rss_mb()
 
     rng = np.random.default_rng(2024)
+    room = NoisyRoom(noise, snr_db, rng) if noise else None
     script = read_script(samples_folder() / "demo_turns.txt")
     script = script[:turn_limit] if turn_limit else script
     turns = []
     for demo_turn in tqdm(script, desc="turns", unit="turn", file=sys.stderr, leave=False):
         speech = trimmed_speech(demo_turn.audio)
-        lead = room_tone(LEAD_S, rng)
-        audio = np.concatenate([lead, speech, room_tone(TAIL_S, rng)])
+        if room is not None:
+            audio, spoken_to = room.around(speech)
+        else:
+            lead = room_tone(LEAD_S, rng)
+            audio, spoken_to = np.concatenate([lead, speech, room_tone(TAIL_S, rng)]), len(lead) + len(speech)
         microphone = RealTimeMicrophone(audio)
         listening = MicrophoneTurns(endpointer=endpointer, stream_factory=lambda m=microphone, **_: m, denoise=denoise)
         heard = cast(Generator[AudioTurn, None, None], iter(listening))
         turn = next(heard, None)
-        speech_end = microphone.wall_time(len(lead) + len(speech))
+        speech_end = microphone.wall_time(spoken_to)
         if turn is None:
             turns.append({"name": demo_turn.name, "heard": None})
             continue
@@ -300,16 +339,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=0, help="only the first N demo turns (default all)")
     parser.add_argument("--startup-runs", type=int, default=5, help="start-up measurements (median reported)")
     parser.add_argument("--whole-replies", action="store_true", help="play every reply to the end (slower)")
+    parser.add_argument(
+        "--noise", choices=("babble", "clatter", "pink", "treadmill"), help="a gym noise under every turn"
+    )
+    parser.add_argument("--snr", type=float, default=12.0, help="speech to --noise, dB (default 12)")
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write the results here instead of stdout")
     args = parser.parse_args(argv)
     if args.one_run:
-        print(json.dumps(one_run(args.turns, args.whole_replies)))
+        print(json.dumps(one_run(args.turns, args.whole_replies, args.noise, args.snr)))
         return 0
-    results: dict[str, Any] = {"machine": machine(), "command": command_line()}
+    results: dict[str, Any] = {"machine": machine(), "command": command_line(), "noise": args.noise}
+    if args.noise:
+        results["snr_db"] = args.snr
     runs = []
     for _ in tqdm(range(args.repeats), desc="latency runs", unit="run", file=sys.stderr):
-        child = [PYTHON, __file__, "--one-run", "--turns", str(args.turns)]
+        child = [PYTHON, __file__, "--one-run", "--turns", str(args.turns), "--snr", str(args.snr)]
+        if args.noise:
+            child += ["--noise", args.noise]
         if args.whole_replies:
             child.append("--whole-replies")
         done = subprocess.run(child, capture_output=True, text=True, cwd=ROOT, check=False)

@@ -41,7 +41,6 @@ DEFAULT_OUT = ROOT / ".cache" / "bench" / "realspeech"
 FRAME = 2048
 FRONT_ENDS: dict[str, list[bool | None]] = {"on": [True], "off": [False], "both": [False, True], "engine": [None]}
 """``--denoise``: RNNoise in front or not, per run of an engine (None: as the engine wants, as in use)."""
-BABBLE_VOICES = ("espeak-us", "espeak-f2", "espeak-gb", "flite-slt", "flite-rms", "flite-awb")
 
 
 def loudest_frame_rms(audio: np.ndarray) -> float:
@@ -73,7 +72,7 @@ def build(set_dir: Path, out: Path, snrs: list[float], limit: int, seed: int) ->
     if not snrs:
         return manifests
     rng = np.random.default_rng(seed)
-    talkers = [v for v in vx.available_voices() if v.name in BABBLE_VOICES] or vx.available_voices()[:1]
+    talkers = [v for v in vx.available_voices() if v.name in vx.BABBLE_TALKERS] or vx.available_voices()[:1]
     bed = vx.babble_bed(talkers, rng)
     for snr in snrs:
         name = f"{snr:g} dB"

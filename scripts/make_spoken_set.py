@@ -42,9 +42,6 @@ DEFAULT_SNRS = "clean,24,18,12,6"
 PAD_SECONDS = 0.4
 """Room tone before and after the speech, as a real recording has (and VAD needs)."""
 
-BABBLE_VOICES = ("espeak-us", "espeak-f2", "espeak-gb", "flite-slt", "flite-rms", "flite-awb")
-"""Fast engines for the background talkers."""
-
 
 @dataclass(frozen=True)
 class Job:
@@ -201,7 +198,7 @@ def build(args: argparse.Namespace) -> int:
 
     bed = None
     if "babble" in noises and any(s is not None for s in snrs):
-        talkers = [vx.VOICES[n] for n in BABBLE_VOICES if n in {v.name for v in vx.available_voices()}]
+        talkers = [vx.VOICES[n] for n in vx.BABBLE_TALKERS if n in {v.name for v in vx.available_voices()}]
         bed = vx.babble_bed(talkers or voice_list, np.random.default_rng([args.seed, 2**31]))
 
     rows: list[dict[str, Any]] = []

@@ -275,6 +275,10 @@ BABBLE_SENTENCES = (
 """Other people talking: unrelated to the test phrases so babble never says the answer."""
 
 
+BABBLE_TALKERS = ("espeak-us", "espeak-f2", "espeak-gb", "flite-slt", "flite-rms", "flite-awb")
+"""The voices babble is made of: fast engines, several of them."""
+
+
 def babble_bed(voices: list[Voice], rng: np.random.Generator, seconds: float = 30.0, talkers: int = 5) -> np.ndarray:
     """A long loop of several voices talking over each other, to cut babble noise from."""
     n = int(seconds * SAMPLE_RATE)
