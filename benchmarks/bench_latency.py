@@ -67,6 +67,8 @@ from assistant.tts import Speaker
 LEAD_S = 0.3
 TAIL_S = 1.5
 """Room tone after the speech: longer than the endpointer's trailing-silence window."""
+NOISY_LEAD_S = 2.0
+"""Noise before the speech with ``--noise``: a noisy room is noisy before anyone speaks."""
 NOISY_TAIL_S = 16.0
 """Noise after the speech with ``--noise``: longer than the longest turn the endpointer lets run (15 s)."""
 ROOM_TONE_DBFS = -60.0
@@ -158,9 +160,9 @@ class NoisyRoom:
         self.bed = voices.babble_bed(talkers, rng) if kind == "babble" else None
 
     def around(self, speech: np.ndarray) -> tuple[np.ndarray, int]:
-        """``LEAD_S`` of noise, the speech with noise under it, then ``NOISY_TAIL_S`` of noise; and where the
-        speech ends (samples)."""
-        lead, tail = int(LEAD_S * SAMPLE_RATE), int(NOISY_TAIL_S * SAMPLE_RATE)
+        """``NOISY_LEAD_S`` of noise, the speech with noise under it, then ``NOISY_TAIL_S`` of noise; and where
+        the speech ends (samples)."""
+        lead, tail = int(NOISY_LEAD_S * SAMPLE_RATE), int(NOISY_TAIL_S * SAMPLE_RATE)
         make = self.voices.NOISES[self.kind]
         n = lead + len(speech) + tail
         noise = make(n, self.rng, self.bed) if self.bed is not None else make(n, self.rng)
@@ -209,6 +211,9 @@ def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_
 
     rng = np.random.default_rng(2024)
     room = NoisyRoom(noise, snr_db, rng) if noise else None
+    if room is not None:  # the assistant has been listening to the room before anyone speaks to it
+        endpointer.feed(room.around(trimmed_speech(samples_folder() / "01-eye.wav")[:0])[0])
+        endpointer.flush()
     script = read_script(samples_folder() / "demo_turns.txt")
     script = script[:turn_limit] if turn_limit else script
     turns = []

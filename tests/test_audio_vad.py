@@ -77,3 +77,57 @@ def test_keep_trailing_ms_drops_most_of_the_closing_pause(tmp_path: Path) -> Non
     assert trimmed.end_s == whole.end_s
     dropped = (len(whole.samples) - len(trimmed.samples)) / SAMPLE_RATE
     assert 0.3 < dropped < 0.5
+
+
+def _talkers(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Four espeak-ng voices talking at once, over and over: a room of other people (float, unit RMS)."""
+    from fakes import spoken
+
+    n = int(seconds * SAMPLE_RATE)
+    room = np.zeros(n)
+    lines = ("the bus was late again this morning", "we should paint the kitchen yellow", "my sister lives by the sea")
+    for number, voice in enumerate(("en-us+m1", "en-gb", "en-us+f2", "en-us+m3")):
+        track = np.concatenate([spoken(line, voice=voice).astype(np.float64) for line in lines] * 4)
+        room += np.roll(np.resize(track, n), int(rng.integers(n))) * (0.7 + 0.1 * number)
+    return room / np.sqrt(np.mean(room**2))
+
+
+def _at(audio: np.ndarray, level: float) -> np.ndarray:
+    """``audio`` scaled so that its loud half (the speaking part) has RMS ``level``."""
+    frames = audio[: len(audio) // 512 * 512].astype(np.float64).reshape(-1, 512)
+    loud = np.sort(np.sqrt(np.mean(frames**2, axis=1)))[len(frames) // 2 :]
+    return audio * (level / np.sqrt(np.mean(loud**2)))
+
+
+def test_a_turn_among_other_talkers_ends_when_the_user_stops() -> None:
+    from fakes import spoken
+
+    user = spoken("why is my eye twitching", voice="en-us")
+    room = _talkers(14.0, np.random.default_rng(3)) * 600.0  # about -35 dBFS of other people talking
+    start = 4 * SAMPLE_RATE
+    stream = room.copy()
+    stream[start : start + len(user)] += _at(user, 600.0 * 10 ** (12 / 20))  # the user, 12 dB above them
+    stream = np.clip(stream, -32768, 32767).astype(np.int16)
+    user_end = (start + len(user)) / SAMPLE_RATE
+
+    def the_users(segments: list) -> list:
+        return [s for s in segments if s.start_s < user_end and s.end_s + 0.6 > start / SAMPLE_RATE]
+
+    (turn,) = the_users(feed_all(Endpointer(trailing_silence_ms=500), stream))
+    assert not turn.cut and turn.end_s < user_end + 1.0
+    # Without the gate the talkers keep the turn open to the limit: the user would wait for it.
+    (ungated,) = the_users(feed_all(Endpointer(trailing_silence_ms=500, max_turn_s=8, above_talkers_db=None), stream))
+    assert ungated.cut
+
+
+def test_a_room_of_steady_noise_is_not_gated(tmp_path: Path) -> None:
+    from fakes import pink_noise, spoken
+
+    word = spoken("no", voice="en-us")
+    room = pink_noise(6.0, 1.0, np.random.default_rng(5)).astype(np.float64)
+    room *= 900.0 / np.sqrt(np.mean(room**2))
+    start = 3 * SAMPLE_RATE
+    stream = room.copy()
+    stream[start : start + len(word)] += _at(word, 900.0 * 10 ** (6 / 20))  # a short word, 6 dB above the hum
+    segments = feed_all(Endpointer(trailing_silence_ms=500), np.clip(stream, -32768, 32767).astype(np.int16))
+    assert [round(s.start_s) for s in segments] == [3]

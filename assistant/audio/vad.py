@@ -1,4 +1,9 @@
-"""Endpointing: cut a 16 kHz int16 stream into spoken turns with the Silero voice activity detector."""
+"""Endpointing: cut a 16 kHz int16 stream into spoken turns with the Silero voice activity detector.
+
+In a room full of other talkers (most of the last few seconds is speech to the detector) a frame counts as
+the user's speech only when it is clearly louder than those talkers, so a turn ends when the user stops
+rather than when the room falls quiet; in a quiet or steadily noisy room the detector alone decides.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,29 @@ QUIET_RMS = 8.0
 
 This keeps long silent recordings cheap: the detector costs about 1 ms per 32 ms window.
 """
+
+
+ABOVE_TALKERS_DB = 7.0
+"""In a room of talkers, a frame is the user's speech only when it is this much louder than the talkers.
+Other people talking are speech to any detector; a user near the microphone is louder than they are, so
+without this a turn in a room of talkers never ends (it ran to the 15 s limit)."""
+
+ROOM_WINDOW_S = 5.0
+"""The room is judged on this much of the latest audio."""
+
+TALKING_ROOM = 0.5
+"""The room is one of talkers when at least this share of its frames are speech to the detector; its
+level is then ``ROOM_PERCENTILE`` of their levels (in a quiet or steadily noisy room there is no gate)."""
+
+ROOM_PERCENTILE = 20.0
+
+MIN_ROOM_S = 0.5
+"""Until this much audio has been heard, the room is not judged."""
+
+
+def level_db(samples: np.ndarray) -> float:
+    """RMS level of int16 ``samples`` in dB (int16 full scale is about 90 dB)."""
+    return 10.0 * float(np.log10(np.mean(np.square(samples.astype(np.float64))) + 1e-3))
 
 
 def too_quiet(samples: np.ndarray) -> bool:
@@ -71,8 +99,10 @@ class Endpointer:
         threshold: float = 0.5,
         detector: SpeechDetector | None = None,
         keep_trailing_ms: int | None = None,
+        above_talkers_db: float | None = ABOVE_TALKERS_DB,
     ) -> None:
-        """``keep_trailing_ms``: how much of the closing pause the turn keeps (None: all of it)."""
+        """``keep_trailing_ms``: how much of the closing pause the turn keeps (None: all of it);
+        ``above_talkers_db``: how much louder than a room of talkers the user must be (None: no gate)."""
         self.trailing_frames = max(1, round(trailing_silence_ms / 1000 / FRAME_S))
         self.min_speech_frames = max(1, round(min_speech_ms / 1000 / FRAME_S))
         self.max_turn_frames = max(1, round(max_turn_s / FRAME_S))
@@ -90,6 +120,9 @@ class Endpointer:
         self._silent_run = 0
         self._last_speech = 0
         self._early_frames: int | None = None
+        self.above_talkers_db = above_talkers_db
+        self._room: deque[tuple[float, bool]] = deque(maxlen=max(1, round(ROOM_WINDOW_S / FRAME_S)))
+        self._min_room = max(1, round(MIN_ROOM_S / FRAME_S))
 
     def set_trailing_silence(self, trailing_silence_ms: int) -> None:
         """Change how long a pause ends a turn (takes effect from the next frame)."""
@@ -118,6 +151,21 @@ class Endpointer:
         if too_quiet(frame):
             return 0.0
         return float(self.detector.process_samples(frame.astype(np.float32) / 32768.0))
+
+    def _user_speech(self, frame: np.ndarray) -> float:
+        """The frame's speech probability, 0 when the room is full of talkers and the frame is not
+        ``above_talkers_db`` louder than them."""
+        probability = self.probability(frame)
+        if self.above_talkers_db is None:
+            return probability
+        level = level_db(frame)
+        self._room.append((level, probability >= self.threshold))
+        if len(self._room) < self._min_room:
+            return probability
+        talking = [lvl for lvl, speech in self._room if speech]
+        if len(talking) < TALKING_ROOM * len(self._room):
+            return probability
+        return probability if level >= np.percentile(talking, ROOM_PERCENTILE) + self.above_talkers_db else 0.0
 
     def _frames_of(self, chunk: np.ndarray) -> list[np.ndarray]:
         """Whole detector frames from ``chunk`` and what was left over from the last one."""
@@ -164,6 +212,7 @@ class Endpointer:
         self._lead_in.clear()
         self._pending = np.zeros(0, dtype=np.int16)
         self._early_frames = None
+        self._room.clear()
         self.detector.reset()
 
     def flush(self) -> list[SpeechSegment]:
@@ -174,7 +223,7 @@ class Endpointer:
         return [segment] if segment is not None else []
 
     def _step(self, frame: np.ndarray) -> SpeechSegment | None:
-        probability = self.probability(frame)
+        probability = self._user_speech(frame)
         self._frames += 1
         if not self._turn:
             if probability >= self.threshold:
