@@ -357,7 +357,7 @@ def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None)
 def cmd_listen(args: argparse.Namespace) -> int:
     """Microphone loop (or files as turns); Ctrl-C ends it."""
     from .audio.mic import MicrophoneTurns
-    from .audio.vad import Endpointer
+    from .audio.vad import live_endpointer
 
     conversation = _conversation(args, _matcher(args))
     if args.input:
@@ -370,7 +370,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         conversation.run(_file_turns(args, args.input, conversation.engine, on_unreadable=skip))
         return 2 if unreadable else 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
-    endpointer = Endpointer(max_turn_s=args.max_turn) if args.max_turn else None
+    endpointer = live_endpointer(max_turn_s=args.max_turn) if args.max_turn else None
     microphone = MicrophoneTurns(device, endpointer=endpointer, denoise=_denoise(args, conversation.engine))
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"

@@ -53,7 +53,7 @@ from common import PYTHON, ROOT, command_line, machine, median, percentile, rss_
 from assistant.asr.choose import open_engine
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.audio.mic import AudioTurn, MicrophoneTurns
-from assistant.audio.vad import Endpointer
+from assistant.audio.vad import live_endpointer
 from assistant.cache import user_cache
 from assistant.clock import FakeClock
 from assistant.demo import read_script, samples_folder
@@ -204,7 +204,7 @@ def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_
         WakePhrase("", "always"),
         on_reply=lambda _turn: decided.append(time.perf_counter()),
     )
-    endpointer = Endpointer()
+    endpointer = live_endpointer()  # as MicrophoneTurns makes one
     denoise = bool(getattr(engine, "noise_suppression", True))  # as the command line decides
     ready_s = time.perf_counter() - started
     rss_start = rss_mb()

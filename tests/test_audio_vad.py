@@ -9,7 +9,7 @@ import numpy as np
 from asr_fixtures import speak
 
 from assistant.audio.io import SAMPLE_RATE, iter_audio, load_audio
-from assistant.audio.vad import Endpointer, speech_only
+from assistant.audio.vad import Endpointer, live_endpointer, speech_only
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -113,7 +113,7 @@ def test_a_turn_among_other_talkers_ends_when_the_user_stops() -> None:
     def the_users(segments: list) -> list:
         return [s for s in segments if s.start_s < user_end and s.end_s + 0.6 > start / SAMPLE_RATE]
 
-    (turn,) = the_users(feed_all(Endpointer(trailing_silence_ms=500), stream))
+    (turn,) = the_users(feed_all(live_endpointer(), stream))
     assert not turn.cut and turn.end_s < user_end + 1.0
     # Without the gate the talkers keep the turn open to the limit: the user would wait for it.
     (ungated,) = the_users(feed_all(Endpointer(trailing_silence_ms=500, max_turn_s=8, above_talkers_db=None), stream))
@@ -129,5 +129,17 @@ def test_a_room_of_steady_noise_is_not_gated(tmp_path: Path) -> None:
     start = 3 * SAMPLE_RATE
     stream = room.copy()
     stream[start : start + len(word)] += _at(word, 900.0 * 10 ** (6 / 20))  # a short word, 6 dB above the hum
-    segments = feed_all(Endpointer(trailing_silence_ms=500), np.clip(stream, -32768, 32767).astype(np.int16))
+    segments = feed_all(live_endpointer(), np.clip(stream, -32768, 32767).astype(np.int16))
     assert [round(s.start_s) for s in segments] == [3]
+
+
+def test_live_a_quiet_room_is_not_gated_and_the_room_is_kept_when_listening_starts_again(tmp_path: Path) -> None:
+    word = load_audio(speak(tmp_path, "pause", lead_s=0, tail_s=0))
+    endpointer = live_endpointer()
+    assert len(feed_all(endpointer, np.concatenate([silence(0.3), word, silence(1.0)]))) == 1
+    endpointer.reset()  # push-to-talk: listening starts again in the same room
+    assert len(feed_all(endpointer, np.concatenate([word, silence(1.0)]))) == 1
+    long = load_audio(
+        speak(tmp_path, "my calf is cramping and it really hurts what should I do now", lead_s=0, tail_s=0)
+    )
+    assert [s.cut for s in feed_all(live_endpointer(), np.concatenate([silence(0.5), long, silence(1.0)]))] == [False]

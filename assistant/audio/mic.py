@@ -15,7 +15,7 @@ from ..clock import Clock, SystemClock
 from ..errors import AssistantError, BadInput
 from .denoise import suppressed
 from .io import MAX_TURN_S, SAMPLE_RATE, iter_audio
-from .vad import FRAME_SAMPLES, Endpointer, LiveTurn, speech_only
+from .vad import FRAME_SAMPLES, Endpointer, LiveTurn, live_endpointer, speech_only
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class MicrophoneTurns:
         self.device = device
         self.denoise = denoise
         """Take the noise out (RNNoise) before the endpointer and the speech engine hear the stream."""
-        self.endpointer = endpointer if endpointer is not None else Endpointer()
+        self.endpointer = endpointer if endpointer is not None else live_endpointer()
         self.stream_factory = stream_factory
         self.reopen_attempts = reopen_attempts
         self.reopen_wait_s = reopen_wait_s

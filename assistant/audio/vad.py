@@ -1,8 +1,9 @@
 """Endpointing: cut a 16 kHz int16 stream into spoken turns with the Silero voice activity detector.
 
-In a room full of other talkers (most of the last few seconds is speech to the detector) a frame counts as
-the user's speech only when it is clearly louder than those talkers, so a turn ends when the user stops
-rather than when the room falls quiet; in a quiet or steadily noisy room the detector alone decides.
+Listening live (``live_endpointer``), a room full of other talkers is told apart from the user: when most
+of what was heard around the user's turns is speech to the detector, a frame counts as the user's only
+when it is clearly louder than those talkers, so a turn ends when the user stops rather than when the room
+falls quiet. In a quiet or steadily noisy room the detector alone decides, as it always does for files.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ This keeps long silent recordings cheap: the detector costs about 1 ms per 32 ms
 
 
 ABOVE_TALKERS_DB = 7.0
-"""In a room of talkers, a frame is the user's speech only when it is this much louder than the talkers.
-Other people talking are speech to any detector; a user near the microphone is louder than they are, so
-without this a turn in a room of talkers never ends (it ran to the 15 s limit)."""
+"""Live, in a room of talkers, a frame is the user's speech only when it is this much louder than the
+talkers. Other people talking are speech to any detector; a user near the microphone is louder than they
+are, so without this a turn in a room of talkers never ends (it ran to the 15 s limit)."""
 
-ROOM_WINDOW_S = 5.0
-"""The room is judged on this much of the latest audio."""
+ROOM_WINDOW_S = 10.0
+"""The room is judged on this much of the latest audio (a user's turn is a small part of it)."""
 
 TALKING_ROOM = 0.5
 """The room is one of talkers when at least this share of its frames are speech to the detector; its
@@ -99,10 +100,11 @@ class Endpointer:
         threshold: float = 0.5,
         detector: SpeechDetector | None = None,
         keep_trailing_ms: int | None = None,
-        above_talkers_db: float | None = ABOVE_TALKERS_DB,
+        above_talkers_db: float | None = None,
     ) -> None:
         """``keep_trailing_ms``: how much of the closing pause the turn keeps (None: all of it);
-        ``above_talkers_db``: how much louder than a room of talkers the user must be (None: no gate)."""
+        ``above_talkers_db``: how much louder than a room of talkers the user must be (None: no gate, as
+        for files, which end anyway; ``live_endpointer`` sets it)."""
         self.trailing_frames = max(1, round(trailing_silence_ms / 1000 / FRAME_S))
         self.min_speech_frames = max(1, round(min_speech_ms / 1000 / FRAME_S))
         self.max_turn_frames = max(1, round(max_turn_s / FRAME_S))
@@ -153,7 +155,7 @@ class Endpointer:
         return float(self.detector.process_samples(frame.astype(np.float32) / 32768.0))
 
     def _user_speech(self, frame: np.ndarray) -> float:
-        """The frame's speech probability, 0 when the room is full of talkers and the frame is not
+        """The frame's speech probability; 0 when the room is full of talkers and the frame is not
         ``above_talkers_db`` louder than them."""
         probability = self.probability(frame)
         if self.above_talkers_db is None:
@@ -211,8 +213,7 @@ class Endpointer:
         self._turn = []
         self._lead_in.clear()
         self._pending = np.zeros(0, dtype=np.int16)
-        self._early_frames = None
-        self._room.clear()
+        self._early_frames = None  # the room is kept: it has not changed because listening starts again
         self.detector.reset()
 
     def flush(self) -> list[SpeechSegment]:
@@ -266,6 +267,11 @@ class Endpointer:
             end_s=self._last_speech * FRAME_S,
             cut=cut,
         )
+
+
+def live_endpointer(max_turn_s: float = 15.0) -> Endpointer:
+    """The endpointer for a microphone: turns told apart from a room of other talkers."""
+    return Endpointer(max_turn_s=max_turn_s, above_talkers_db=ABOVE_TALKERS_DB)
 
 
 class LiveTurn:
