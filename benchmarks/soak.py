@@ -1,11 +1,12 @@
 """Soak: a long stretch of gym audio (noise, silence, babble and spoken questions) through the real
 listening loop, faster than real time, watching answers, memory, threads and open files.
 
-    .venv/bin/python benchmarks/soak.py --minutes 30
+    .venv/bin/python benchmarks/soak.py --minutes 30                  # PocketSphinx (the test's engine)
+    .venv/bin/python benchmarks/soak.py --minutes 30 --engine auto    # the default engine (Whisper)
 
 The microphone is a fake stream (``tests/fakes.py``) playing generated audio; everything
-else is real: Silero endpointing, the PocketSphinx engine, the matcher, the dialogue and
-pyttsx3 speech (written nowhere: ``Speaker(play=False)``). Built from a seed, so a run can be
+else is real: Silero endpointing, the speech engine, the matcher, the dialogue and the
+default voice (written nowhere: ``Speaker(play=False)``). Built from a seed, so a run can be
 repeated exactly. ``tests/test_soak.py`` runs a short form of the same soak.
 """
 
@@ -29,6 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from common import rss_mb  # noqa: E402
 from fakes import FakeMicrophone, babble, bundled_pack, mix, pink_noise, pocketsphinx, silence, spoken  # noqa: E402
 
+from assistant.asr.base import SpeechEngine  # noqa: E402
+from assistant.asr.choose import ENGINE_KINDS, open_engine  # noqa: E402
 from assistant.audio.io import SAMPLE_RATE, load_audio  # noqa: E402
 from assistant.audio.mic import AudioTurn, MicrophoneTurns  # noqa: E402
 from assistant.demo import samples_folder  # noqa: E402
@@ -156,11 +159,11 @@ class Heard:
     end_s: float | None
 
 
-def run_soak(audio: SoakAudio, sample_every_s: float = 30.0) -> Figures:
-    """Play ``audio`` through MicrophoneTurns -> Conversation.run and measure."""
+def run_soak(audio: SoakAudio, sample_every_s: float = 30.0, engine: SpeechEngine | None = None) -> Figures:
+    """Play ``audio`` through MicrophoneTurns -> Conversation.run and measure (PocketSphinx unless ``engine``)."""
     process = psutil.Process()
     pack = bundled_pack()
-    engine = pocketsphinx()
+    engine = engine if engine is not None else pocketsphinx()
     speaker = Speaker(play=False, print_unheard=False)
     exchanges: list[Exchange] = []
     turns: list[Heard] = []
@@ -251,12 +254,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--every", type=float, default=60.0, help="seconds of audio between RSS samples")
     parser.add_argument("--voices", choices=tuple(VOICE_SETS), default="both", help="who says the questions")
+    parser.add_argument("--engine", choices=ENGINE_KINDS, default="pocketsphinx", help="speech engine (as --asr)")
     args = parser.parse_args()
     made = time.perf_counter()
     audio = make_audio(args.minutes, args.seed, VOICE_SETS[args.voices])
     print(f"made {audio.seconds / 60:.1f} min of audio in {time.perf_counter() - made:.1f} s", flush=True)
-    pocketsphinx()  # start-up is not part of the soak
-    print(report(run_soak(audio, args.every)))
+    engine = open_engine(args.engine, bundled_pack())  # start-up is not part of the soak
+    print(f"engine: {engine.describe()}", flush=True)
+    print(report(run_soak(audio, args.every, engine)))
     return 0
 
 
