@@ -159,9 +159,9 @@ class NoisyRoom:
         talkers = [v for v in voices.available_voices() if v.name in voices.BABBLE_TALKERS] if kind == "babble" else []
         self.bed = voices.babble_bed(talkers, rng) if kind == "babble" else None
 
-    def around(self, speech: np.ndarray) -> tuple[np.ndarray, int]:
+    def around(self, speech: np.ndarray, said: bool = True) -> tuple[np.ndarray, int]:
         """``NOISY_LEAD_S`` of noise, the speech with noise under it, then ``NOISY_TAIL_S`` of noise; and where
-        the speech ends (samples)."""
+        the speech ends (samples); with ``said`` False, the noise alone (as loud as it would be)."""
         lead, tail = int(NOISY_LEAD_S * SAMPLE_RATE), int(NOISY_TAIL_S * SAMPLE_RATE)
         make = self.voices.NOISES[self.kind]
         n = lead + len(speech) + tail
@@ -169,7 +169,8 @@ class NoisyRoom:
         voiced = speech.astype(np.float32) / 32768.0
         gain = self.voices.active_rms(voiced) / (self.voices.rms(noise) * 10 ** (self.snr_db / 20))
         mixed = gain * noise
-        mixed[lead : lead + len(speech)] += voiced
+        if said:
+            mixed[lead : lead + len(speech)] += voiced
         peak = float(np.max(np.abs(mixed)))
         mixed = mixed / peak * 0.98 if peak > 0.98 else mixed
         return np.asarray(np.rint(mixed * 32767), dtype=np.int16), lead + len(speech)
@@ -212,7 +213,7 @@ def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_
     rng = np.random.default_rng(2024)
     room = NoisyRoom(noise, snr_db, rng) if noise else None
     if room is not None:  # the assistant has been listening to the room before anyone speaks to it
-        endpointer.feed(room.around(trimmed_speech(samples_folder() / "01-eye.wav")[:0])[0])
+        endpointer.feed(room.around(trimmed_speech(samples_folder() / "01-eye.wav"), said=False)[0])
         endpointer.flush()
     script = read_script(samples_folder() / "demo_turns.txt")
     script = script[:turn_limit] if turn_limit else script
