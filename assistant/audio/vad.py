@@ -1,7 +1,7 @@
 """Endpointing: cut a 16 kHz int16 stream into spoken turns with the Silero voice activity detector.
 
-Listening live (``live_endpointer``), a room full of other talkers is told apart from the user: when most
-of what was heard around the user's turns is speech to the detector, a frame counts as the user's only
+Listening live (``live_endpointer``), a room full of other talkers is told apart from the user: when nearly
+all of what was heard lately is speech to the detector, a frame counts as the user's only
 when it is clearly louder than those talkers, so a turn ends when the user stops rather than when the room
 falls quiet. In a quiet or steadily noisy room the detector alone decides, as it always does for files.
 """
@@ -37,7 +37,7 @@ are, so without this a turn in a room of talkers never ends (it ran to the 15 s 
 ROOM_WINDOW_S = 10.0
 """The room is judged on this much of the latest audio (a user's turn is a small part of it)."""
 
-TALKING_ROOM = 0.5
+TALKING_ROOM = 0.8
 """The room is one of talkers when at least this share of its frames are speech to the detector; its
 level is then ``ROOM_PERCENTILE`` of their levels (in a quiet or steadily noisy room there is no gate)."""
 
