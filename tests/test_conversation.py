@@ -188,3 +188,20 @@ def test_crisis_words_mid_routine_get_a_crisis_line(session: Session) -> None:
     assert exchange.turn is not None and "nine eight eight" in " ".join(exchange.turn.say)
     assert session.state == "idle"
     assert session.wait(60) == []
+
+
+def test_memory_is_given_back_after_a_reply_and_after_an_ignored_turn(
+    session: Session, recordings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import assistant.session as session_module
+
+    given: list[str] = []
+    monkeypatch.setattr(session_module, "give_back_memory", lambda: given.append(session.state) or True)
+    session.say("why is my eye twitching")
+    assert given, "a spoken reply gave no memory back"
+    spoken = len(given)
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, np.zeros(16000, dtype=np.int16))
+    exchange = session.conversation.hear(next(iter(FileTurns([quiet]))))
+    assert exchange.turn is None
+    assert len(given) == spoken + 1, "an ignored turn gave no memory back"
