@@ -419,6 +419,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve speech in, speech out and the conversation to Wyoming clients (Home Assistant) until Ctrl-C."""
+    import asyncio
+    import logging
+
+    from .audio.io import MAX_TURN_S
+    from .replies import pack_replies
+    from .wyoming_service import AssistantService, open_server, serve
+
+    server = open_server(args.uri)  # a bad --uri is said before anything loads
+    matcher = _matcher(args)
+    pack = matcher.pack
+    with ThreadPoolExecutor(1, thread_name_prefix="voice-load") as pool:
+        voice = pool.submit(_speaker, args, None)
+        engine = _engine(args, pack)
+        speaker = voice.result()
+    print(speaker.describe(), file=sys.stderr)
+    args.closing.callback(speaker.close)
+    speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
+    service = AssistantService(
+        matcher,
+        engine,
+        speaker,
+        pack_name=Path(args.intents).name if args.intents else "bundled",
+        denoise=_denoise(args, engine),
+        max_turn_s=args.max_turn or MAX_TURN_S,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("assistant: %(message)s"))
+    logger = logging.getLogger("assistant")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    args.closing.callback(logger.removeHandler, handler)
+    try:
+        asyncio.run(serve(server, service, args.uri))
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+    return 0
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     """List microphones."""
     from .audio.mic import list_devices
@@ -560,6 +600,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", parents=[common, speech, voice], help="play the scripted demo session")
     demo.add_argument("--samples", metavar="DIR", help="folder with demo_turns.txt and its recordings")
     demo.set_defaults(func=cmd_demo, mode="always")
+
+    serve = sub.add_parser(
+        "serve", parents=[common, speech], help="serve speech in and out and the conversation over Wyoming"
+    )
+    serve.add_argument(
+        "--uri",
+        default="tcp://127.0.0.1:10700",
+        help="where to listen: tcp://HOST:PORT (tcp://0.0.0.0:10700 for other machines) or unix://PATH",
+    )
+    serve.add_argument("--voice", help="voice for replies (see `assistant voices`), as for listen")
+    serve.add_argument("--loud", action="store_true", help="louder replies (-10 instead of -16 LUFS)")
+    serve.add_argument("--rate", type=int, help="speaking rate, words per minute")
+    serve.set_defaults(func=cmd_serve, wav_out=None, no_speakers=True, output_device=None)
 
     devices = sub.add_parser("devices", help="list microphones")
     devices.set_defaults(func=cmd_devices)
