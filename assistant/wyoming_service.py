@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import signal
 import threading
 from collections import OrderedDict
@@ -671,7 +673,9 @@ async def serve(server: AsyncServer, service: AssistantService, uri: str, stop: 
     try:
         await server.start(partial(AssistantHandler, service))
     except OSError as error:
-        reason = error.strerror or str(error)
+        reason = os.strerror(error.errno).lower() if error.errno else str(error)
+        if error.errno == errno.EADDRINUSE:
+            reason += " (another Wyoming service on that port? give another with --uri)"
         raise BadInput(f"cannot listen on {uri}: {reason}") from None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
