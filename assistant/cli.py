@@ -449,9 +449,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("assistant: %(message)s"))
     logger = logging.getLogger("assistant")
+    args.closing.callback(setattr, logger, "propagate", logger.propagate)
+    args.closing.callback(logger.setLevel, logger.level)
+    args.closing.callback(logger.removeHandler, handler)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    args.closing.callback(logger.removeHandler, handler)
+    logger.propagate = False  # a library that configures the root logger would print every line twice
     try:
         asyncio.run(serve(server, service, args.uri))
     except KeyboardInterrupt:

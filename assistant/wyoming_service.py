@@ -223,8 +223,8 @@ class AssistantService:
         languages = [self.language]
         pack = self.pack
         pack_description = (
-            f"{len(pack.behaviours)} intents, {len(pack.triage)} triage interviews, {len(pack.routines)} stretch "
-            "routines: muscle twitches, spasms, cramps and guided stretches"
+            f"{len(pack.behaviours)} intents, {len(pack.triage)} triage interviews, "
+            f"{len(pack.routines)} stretch routines"
         )
         pack_version = __version__ if self.pack_name == "bundled" else None
         voice = self.speaker.voice
