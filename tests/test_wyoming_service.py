@@ -212,23 +212,28 @@ def test_a_recording_comes_back_as_its_words(server: RunningServer) -> None:
     assert normalize(heard) == normalize("my calf is cramping")
 
 
-def test_two_clients_at_once_in_other_formats_each_get_their_own_words(server: RunningServer) -> None:
+def test_three_clients_at_once_in_other_formats_each_get_their_own_words(server: RunningServer) -> None:
     async def scenario() -> list[str]:
         return list(
             await asyncio.gather(
                 transcribe(server, recording("08-cramp.wav", 44100, 2, 2)),
                 transcribe(server, recording("01-eye.wav", 22050, 2, 4)),
+                transcribe(server, recording("12-stop.wav", 8000, 1, 1)),
             )
         )
 
-    cramp, eye = run(scenario)
+    cramp, eye, stop = run(scenario)
     assert normalize(cramp) == normalize("my calf is cramping")
     assert normalize(eye) == normalize("why is my eye twitching")
+    assert normalize(stop) == normalize("stop")
 
 
-def test_silence_is_heard_as_nothing(server: RunningServer) -> None:
-    silence = (bytes(16000 * 2), 16000, 2, 1)
+def test_audio_past_the_longest_turn_is_dropped_with_a_log_line(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    silence = (bytes(16000 * 2 * 31), 16000, 2, 1)
     assert run(lambda: transcribe(server, silence)) == ""
+    assert "audio longer than 30 s; only its first 30 s were heard" in caplog.text
 
 
 # ----- tts
