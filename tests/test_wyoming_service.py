@@ -212,6 +212,21 @@ def test_a_recording_comes_back_as_its_words(server: RunningServer) -> None:
     assert normalize(heard) == normalize("my calf is cramping")
 
 
+def test_a_language_or_model_this_service_lacks_is_said_and_english_heard(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> Transcript:
+        async with server.client() as client:
+            await client.write_event(Transcribe(language="de-DE", name="whisper-large-v3").event())
+            await send_audio(client, recording("12-stop.wav", 16000, 1, 2))
+            return Transcript.from_event((await read_until(client, "transcript"))[-1])
+
+    heard = run(scenario)
+    assert normalize(heard.text) == "stop" and heard.language == "en"
+    assert "asked for speech in 'de-DE'; this service hears only 'en'" in caplog.text
+    assert "asked for model 'whisper-large-v3'; this service has only 'whisper-tiny.en'" in caplog.text
+
+
 def test_three_clients_at_once_in_other_formats_each_get_their_own_words(server: RunningServer) -> None:
     async def scenario() -> list[str]:
         return list(
