@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -273,15 +274,28 @@ def test_synthesize_gives_speech_in_the_voice_at_the_projects_loudness(server: R
     assert loudness_lufs(audio, 22050) == pytest.approx(-16, abs=1.0)
 
 
-def test_a_longer_reply_comes_sentence_by_sentence_and_emergency_advice_louder(
+def test_a_longer_reply_starts_before_it_is_all_made_and_emergency_advice_is_louder(
     server: RunningServer, service: AssistantService
 ) -> None:
     advice = service.pack.emergency_advice()[0]
-    events, audio = run(lambda: synthesize(server, advice))
+
+    async def scenario() -> tuple[float, float, list[Event]]:
+        async with server.client() as client:
+            asked = time.perf_counter()
+            await client.write_event(Synthesize(text=advice).event())
+            first = await read_until(client, "audio-chunk")
+            started = time.perf_counter() - asked
+            rest = await read_until(client, "audio-stop")
+            return started, time.perf_counter() - asked, first + rest
+
+    started, finished, events = run(scenario)
     assert len(advice.split()) > 30
-    assert len(audio) / 22050 > 8.0
+    assert started < finished / 2  # sentence by sentence: the first audio leaves before the rest is made
+    audio = b"".join(AudioChunk.from_event(event).audio for event in events if event.type == "audio-chunk")
+    samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768
+    assert len(samples) / 22050 > 8.0
     assert [event.type for event in events].count("audio-start") == 1
-    assert loudness_lufs(audio, 22050) == pytest.approx(-12, abs=1.0)  # 4 LU over a reply, as the app says it
+    assert loudness_lufs(samples, 22050) == pytest.approx(-12, abs=1.0)  # 4 LU over a reply, as the app says it
 
 
 def test_empty_text_gives_empty_audio_and_a_log_line(server: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
