@@ -521,10 +521,11 @@ class Matcher:
     def match_heard(self, text: str, heard: Transcript, context: Mapping[str, Any] | None = None) -> Match:
         """The match of ``text`` (what ``heard`` says, the wake phrase taken off), weighed against the other
         readings of the same speech (``heard.alternatives``, best first, e.g. a beam's next-best readings):
-        an emergency in any of them wins; when ``text`` is not a sentence the pack says exactly, the first
-        alternative that is one is taken; when ``text`` is not understood at all, an alternative or
-        ``heard.fallback`` that matches a command almost exactly (``ALTERNATIVE_BAR``) is taken; the
-        fallback never as an emergency."""
+        an emergency in any of them wins (over a reading the pack says exactly, only an emergency said exactly
+        or almost: "no thanks" must not turn into "no fainting"); when ``text`` is not a sentence the pack
+        says exactly, the first alternative that is one is taken; when ``text`` is not understood at all, an
+        alternative or ``heard.fallback`` that matches a command almost exactly (``ALTERNATIVE_BAR``) is taken;
+        the fallback never as an emergency."""
         exact = self.match_exact(text, context)
         found = exact or self.match_fuzzy(text, context)
         if self.pack.is_emergency(found.intent):
@@ -534,7 +535,7 @@ class Matcher:
         for other in heard.alternatives:
             other_exact = self.match_exact(other, context)
             candidate = other_exact or self.match_fuzzy(other, context)
-            if self.pack.is_emergency(candidate.intent):
+            if self.pack.is_emergency(candidate.intent) and (exact is None or other_exact or self._sure(candidate)):
                 return candidate
             if said_exactly is None and other_exact is not None and other_exact.intent is not None:
                 said_exactly = other_exact

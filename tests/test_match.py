@@ -75,6 +75,10 @@ def test_an_emergency_in_another_reading_of_the_speech_wins(bundled: Matcher) ->
     assert heard(bundled, "hold menu want", "call an ambulance") == "emergency"
     assert heard(bundled, "pause", "i can't breathe") == "emergency"
     assert heard(bundled, "chest pain", "pause") == "emergency"
+    assert heard(bundled, "no", "i can't breath", context=None) == "emergency"  # almost exactly an emergency
+    assert heard(bundled, "why is my tight which it", "no fainting", context=None) == "faint"
+    # ... but a loose likeness in a lesser reading does not overrule a sentence the pack says exactly.
+    assert heard(bundled, "no thanks", "no fainting", context=None) == "no"
     # Otherwise the engine's own reading stands when it is understood ...
     assert heard(bundled, "pause", "next stretch") == "pause"
     assert heard(bundled, "hold menu want", "what time is it") is None
