@@ -63,7 +63,7 @@ from wyoming.tts import Synthesize
 from . import __version__
 from .asr.base import SpeechEngine, chunks_of
 from .audio.denoise import suppressed
-from .audio.io import MAX_RATE, MAX_TURN_S, MIN_RATE, SAMPLE_RATE, _to_int16
+from .audio.io import MAX_RATE, MAX_TURN_S, MIN_RATE, SAMPLE_RATE, to_int16
 from .audio.vad import speech_only
 from .dialogue import Dialogue
 from .errors import AssistantError, BadInput
@@ -599,7 +599,7 @@ class AssistantHandler(AsyncEventHandler):
                 await self.write_event(AudioStart(rate=rate, width=2, channels=1).event())
             elif made_at != rate:  # the fallback voice took over mid-reply: one rate for the whole reply
                 samples = soxr.resample(samples, made_at, rate).astype(np.float32)
-            pcm = _to_int16(samples).tobytes()
+            pcm = to_int16(samples).tobytes()
             step = SAMPLES_PER_CHUNK * 2
             for start in range(0, len(pcm), step):
                 await self.write_event(

@@ -82,7 +82,7 @@ def _open(path: Path) -> sf.SoundFile:
     return audio
 
 
-def _to_int16(samples: np.ndarray) -> np.ndarray:
+def to_int16(samples: np.ndarray) -> np.ndarray:
     if not np.isfinite(samples).all():
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)  # a float file may hold NaN or Inf
     return np.clip(np.rint(samples * 32768.0), -32768, 32767).astype(np.int16)
@@ -118,7 +118,7 @@ def iter_audio(path: PathLike, chunk_ms: int = 100, max_s: float | None = None) 
                 out = resampler.resample_chunk(mono) if resampler is not None else mono
                 if len(out):
                     yielded = True
-                    yield _to_int16(out)
+                    yield to_int16(out)
         except (sf.LibsndfileError, RuntimeError) as error:
             if not yielded:
                 raise BadInput(f"{path}: cannot decode the audio: {error}") from None
@@ -126,7 +126,7 @@ def iter_audio(path: PathLike, chunk_ms: int = 100, max_s: float | None = None) 
     if resampler is not None:
         tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
         if len(tail):
-            yield _to_int16(tail)
+            yield to_int16(tail)
 
 
 def load_audio(path: PathLike) -> np.ndarray:
@@ -139,7 +139,7 @@ def write_wav(path: PathLike, samples: np.ndarray, rate: int = SAMPLE_RATE) -> N
     """Write int16 (or float in [-1, 1]) samples as a 16-bit PCM WAV file."""
     data = np.asarray(samples)
     if data.dtype.kind == "f":
-        data = _to_int16(data)
+        data = to_int16(data)
     sf.write(str(path), data.astype(np.int16, copy=False), rate, subtype="PCM_16")
 
 
