@@ -83,6 +83,7 @@ def _open(path: Path) -> sf.SoundFile:
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] as 16-bit PCM, clipped; NaN taken as silence and infinities as full scale."""
     if not np.isfinite(samples).all():
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)  # a float file may hold NaN or Inf
     return np.clip(np.rint(samples * 32768.0), -32768, 32767).astype(np.int16)
