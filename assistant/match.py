@@ -714,10 +714,10 @@ class Matcher:
             tied = coverage[index] >= top - 1e-4 and tried < _MAX_TIED and best >= self.threshold
             if (tried >= budget and not tied) or coverage[index] < floor:
                 break
-            if best >= _GOOD_ENOUGH or (tried >= 3 and best < self.threshold * 0.6):
-                break  # found, or nothing close among the likeliest: the rest will not do better
-            if bound[index] < best:
-                continue
+            if best >= _GOOD_ENOUGH:
+                break
+            if bound[index] < best or (tried >= 3 and best < self.threshold * 0.6 and bound[index] < self.threshold):
+                continue  # cannot do better; or, with nothing close among the likeliest, cannot be accepted
             template = self._templates[int(index)]
             if not _context_allows(template.data, context):
                 continue

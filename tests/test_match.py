@@ -311,3 +311,10 @@ def test_an_alternative_the_pack_says_exactly_beats_a_fuzzy_best_reading(matcher
     # When the best reading is itself exact, it stands.
     exact = Transcript("my calf is cramping", alternatives=("my hamstring is cramping",))
     assert matcher.match_heard(exact.text, exact).slots.get("muscle") == "calf"
+
+
+def test_a_likely_command_is_tried_after_unlikely_ones_fail(bundled: Matcher) -> None:
+    """Templates that share a word with what was said ("i think") are tried first; when they fail, those
+    that could still be accepted are tried too, not given up on."""
+    match = bundled.match("i think my calf is cramping")
+    assert (match.intent, match.slots.get("muscle")) == ("cramp_now", "calf")

@@ -174,6 +174,21 @@ def test_emergency_and_crisis_phrases_win_in_every_state(state: str, name: str, 
     assert dialogue.poll() == []  # nothing carries on after the advice
 
 
+LEAD_INS = ("help", "please help me", "oh no", "oh god", "somebody help")
+"""What a frightened person says before the emergency itself."""
+
+
+@pytest.mark.parametrize("lead_in", LEAD_INS)
+def test_emergencies_are_heard_after_a_cry_for_help_or_a_hedge(lead_in: str) -> None:
+    missed = []
+    for _, intent, text in CASES:
+        said = [f"{lead_in} {text.lower()}"]
+        if text.lower().startswith(("i ", "i'm", "my ", "he", "she")):
+            said.append(f"{lead_in} i think {text.lower()}")  # "help, I think I'm fainting"
+        missed += [(line, intent) for line in said if MATCHER.match(line).intent != intent]
+    assert not missed
+
+
 @pytest.mark.parametrize("state", list(SETUPS))
 def test_emergency_and_crisis_phrases_win_through_chat_json(state: str) -> None:
     _, setup = SETUPS[state]
