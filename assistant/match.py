@@ -716,13 +716,17 @@ class Matcher:
                 break
             if best >= _GOOD_ENOUGH:
                 break
-            if bound[index] < best or (tried >= 3 and best < self.threshold * 0.6 and bound[index] < self.threshold):
-                continue  # cannot do better; or, with nothing close among the likeliest, cannot be accepted
+            # With nothing close among the likeliest, only a template that can still be accepted is worth trying.
+            long_shot = tried >= 3 and best < self.threshold * 0.6
+            if bound[index] < best or (long_shot and bound[index] < self.threshold):
+                continue
             template = self._templates[int(index)]
             if not _context_allows(template.data, context):
                 continue
             tried += 1
-            aligned = self._align(int(index), tokens, weights, steps, spans, total, best)
+            aligned = self._align(
+                int(index), tokens, weights, steps, spans, total, self.threshold if long_shot else best
+            )
             if aligned is None:
                 # It cannot beat the best so far; keep the intent's place among those tried.
                 best_per_intent.setdefault(template.intent, (-1.0, template, {}))
