@@ -227,6 +227,15 @@ class AssistantService:
             f"{len(pack.routines)} stretch routines"
         )
         pack_version = __version__ if self.pack_name == "bundled" else None
+        # The pack, as both the conversation and the intent stage describe their model.
+        pack_model: dict[str, Any] = {
+            "name": self.pack_name,
+            "attribution": ours,
+            "installed": True,
+            "description": pack_description,
+            "version": pack_version,
+            "languages": languages,
+        }
         voice = self.speaker.voice
         tts = []
         if voice is not None:
@@ -284,16 +293,7 @@ class AssistantService:
                     installed=True,
                     description="answers, follow-ups, triage questions and stretches from the intent pack",
                     version=__version__,
-                    models=[
-                        HandleModel(
-                            name=self.pack_name,
-                            attribution=ours,
-                            installed=True,
-                            description=pack_description,
-                            version=pack_version,
-                            languages=languages,
-                        )
-                    ],
+                    models=[HandleModel(**pack_model)],
                 )
             ],
             intent=[
@@ -303,16 +303,7 @@ class AssistantService:
                     installed=True,
                     description="hassil templates, then fuzzy matching (rapidfuzz)",
                     version=__version__,
-                    models=[
-                        IntentModel(
-                            name=self.pack_name,
-                            attribution=ours,
-                            installed=True,
-                            description=pack_description,
-                            version=pack_version,
-                            languages=languages,
-                        )
-                    ],
+                    models=[IntentModel(**pack_model)],
                 )
             ],
         )
