@@ -69,6 +69,7 @@ from .dialogue import Dialogue
 from .errors import AssistantError, BadInput
 from .match import Matcher
 from .messages import Turn
+from .session import give_back_memory
 from .tts import Speaker, split_into_chunks
 
 _LOGGER = logging.getLogger(__name__)
@@ -562,6 +563,7 @@ class AssistantHandler(AsyncEventHandler):
         dialogue = self._dialogue_for(context, create=False)
         text = await asyncio.to_thread(self.service.transcribe, audio.finish(), dialogue)
         await self.write_event(HeardText(text=text, language=self.service.language, context=context).event())
+        await asyncio.to_thread(give_back_memory)  # what the decode freed, as the app does between turns
 
     # ----- tts
 
@@ -599,6 +601,7 @@ class AssistantHandler(AsyncEventHandler):
         if rate is None:
             await self.write_event(AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event())
         await self.write_event(AudioStop().event())
+        await asyncio.to_thread(give_back_memory)
 
     # ----- handle and intent
 

@@ -213,6 +213,19 @@ def test_a_recording_comes_back_as_its_words(server: RunningServer) -> None:
     assert normalize(heard) == normalize("my calf is cramping")
 
 
+def test_memory_is_given_back_after_a_transcript_and_after_speech(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.wyoming_service as service_module
+
+    given: list[bool] = []
+    monkeypatch.setattr(service_module, "give_back_memory", lambda: given.append(True) or True)
+    run(lambda: transcribe(server, recording("02-no.wav", 16000, 1, 2)))
+    assert len(given) == 1
+    run(lambda: synthesize(server, "Hold for 30 seconds."))
+    assert len(given) == 2
+
+
 def test_a_language_or_model_this_service_lacks_is_said_and_english_heard(
     server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
