@@ -41,6 +41,31 @@ def test_huge_template_is_sampled_not_enumerated() -> None:
     assert vocabulary(pack) == set("abcdefghij")
 
 
+def test_a_shared_lead_in_does_not_crowd_out_later_templates() -> None:
+    lead_in = "[(help|help me|please help|oh no|oh god|somebody help) [please]] [i think]"
+    pack = pack_from_dict(
+        {
+            "language": "en",
+            "expansion_rules": {"alarm": lead_in},
+            "intents": {
+                "emergency": {
+                    "data": [
+                        {
+                            "sentences": [
+                                "<alarm> (my|his|her) (chest|arm|jaw) (hurts|aches)",
+                                "<alarm> (call|dial) (an ambulance|nine one one)",
+                            ]
+                        }
+                    ]
+                }
+            },
+        }
+    )
+    found = phrases(pack, per_intent=60)
+    assert "call an ambulance" in found  # the first template's 60 sentences with lead-ins would fill the share
+    assert "my chest hurts" in found
+
+
 def test_numbers_become_words() -> None:
     assert spoken_words("Hold it for 30 seconds!") == ["hold", "it", "for", "thirty", "seconds"]
     assert spoken_words("I can't") == ["i", "can't"]

@@ -226,17 +226,45 @@ def _count(pack: Pack, data: IntentData, expression: Expression, depth: int = 0)
 def sentence_samples(pack: Pack, data: IntentData, sentence: Sentence, limit: int) -> Iterator[str]:
     """Sentences of one template: all of them when there are at most ``limit``, else ``3 * limit`` random
     walks (hassil's sampler expands a permutation in full before giving its first sentence)."""
-    count = _count(pack, data, sentence.expression)
+    expression = _without_lead_in(pack, data, sentence.expression)
+    count = _count(pack, data, expression)
     if count is None:
         return  # free text (a wildcard) cannot be written down as phrases
     if count <= limit:
-        yield from sample_expression(
-            sentence.expression, _slot_lists(pack, data), _rules(pack, data), pack.intents.language
-        )
+        yield from sample_expression(expression, _slot_lists(pack, data), _rules(pack, data), pack.intents.language)
         return
     rng = random.Random(zlib.crc32((sentence.text or "").encode()))
     for _ in range(limit * 3):
-        yield _walk(pack, data, sentence.expression, rng, 0)
+        yield _walk(pack, data, expression, rng, 0)
+
+
+def _without_lead_in(pack: Pack, data: IntentData, expression: Expression) -> Expression:
+    """``expression`` without the lead-in rules it opens with (rules made only of optional parts, such as
+    ``<alarm>``: "[please] help", "[i think]"): a lead-in shared by many templates multiplies their
+    sentences without adding to what is said, and would use up an intent's share of phrases on variants
+    of its first templates."""
+    if not isinstance(expression, Sequence) or isinstance(expression, Permutation):
+        return expression
+    items = list(expression.items)
+    while items and (_blank(items[0]) or (isinstance(items[0], RuleReference) and _optional(pack, data, items[0]))):
+        items.pop(0)
+    return expression if len(items) == len(expression.items) else Sequence(items=items)
+
+
+def _blank(expression: Expression) -> bool:
+    return isinstance(expression, TextChunk) and not expression.text.strip()
+
+
+def _optional(pack: Pack, data: IntentData, expression: Expression) -> bool:
+    """True when ``expression`` may be left out entirely (an optional part, or a rule made only of them)."""
+    if isinstance(expression, Alternative):
+        return expression.is_optional
+    if isinstance(expression, RuleReference):
+        rule = _rules(pack, data).get(expression.rule_name)
+        return rule is not None and _optional(pack, data, rule.expression)
+    if isinstance(expression, Sequence) and not isinstance(expression, Permutation):
+        return all(_blank(item) or _optional(pack, data, item) for item in expression.items)
+    return False
 
 
 def _walk(pack: Pack, data: IntentData, expression: Expression, rng: random.Random, depth: int) -> str:
