@@ -8,8 +8,6 @@ always listening); every stage does its own work.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import queue
 import sys
@@ -28,6 +26,7 @@ from .dialogue import Dialogue
 from .errors import AssistantError
 from .lines import LineFile
 from .match import Matcher
+from .memory import give_back_memory
 from .messages import Match, Transcript, Turn, Utterance
 from .normalize import normalize
 from .tts import Speaker
@@ -44,34 +43,6 @@ COMPLETE_PAUSE_MS = 160
 COMPLETE = 0.95
 """Match confidence of the words heard so far above which the turn counts as complete: only a
 near-exact template phrase, so a question cut short ("why is my") never qualifies."""
-
-
-def _c_trim() -> Callable[[], None] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-    if trim is None:
-        return None
-    return lambda: trim(0)
-
-
-_TRIM = _c_trim()
-
-
-def give_back_memory() -> bool:
-    """Return the C heap's free pages to the system; False where the C library cannot.
-
-    Whisper's decoder and the Piper voice allocate and free tens of MB a turn from several threads,
-    and glibc keeps what was freed: resident size then climbs by a few hundred MB in the first minutes of a
-    session. Called between turns, off the reply's critical path (about 10 ms).
-    """
-    if _TRIM is None:
-        return False
-    _TRIM()
-    return True
 
 
 @dataclass(frozen=True)

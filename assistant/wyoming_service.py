@@ -68,8 +68,8 @@ from .audio.vad import speech_only
 from .dialogue import Dialogue
 from .errors import AssistantError, BadInput
 from .match import Matcher
+from .memory import give_back_memory
 from .messages import Turn
-from .session import give_back_memory
 from .tts import Speaker, split_into_chunks
 
 _LOGGER = logging.getLogger(__name__)
