@@ -90,6 +90,7 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "my muscles have gone rigid with a high fever",
         ],
     ),
+    "someone choking": ("emergency", ["someone is choking", "somebody's choking", "someone's having a heart attack"]),
     "fit or seizure": ("seizure", ["she's having a seizure", "he's having a fit", "someone is convulsing"]),
     "throat closing or lips swelling": (
         "anaphylaxis",
