@@ -323,25 +323,32 @@ def _print_exchange(exchange: Any) -> None:
     print(line, flush=True)
 
 
-def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None) -> Any:
-    from .dialogue import Dialogue
+def _engine_and_voice(args: argparse.Namespace, pack: Any, wav_out: Path | None) -> tuple[Any, Any]:
+    """The speech engine and the voice, each said once (the engine first), with the pack's replies being
+    made ahead in the background and the voice closed when the command ends."""
     from .replies import pack_replies
-    from .session import Conversation, SessionLog, WakePhrase
 
-    pack = matcher.pack
-    wav_out = _wav_out(args)
     # The voice loads while the engine does (both mostly in native code, on the two cores): start-up is the
-    # longer of the two rather than their sum. Each is said once, the engine first.
+    # longer of the two rather than their sum.
     with ThreadPoolExecutor(1, thread_name_prefix="voice-load") as pool:
         voice = pool.submit(_speaker, args, wav_out)
         engine = _engine(args, pack)
         speaker = voice.result()
     print(speaker.describe(), file=sys.stderr)
-    mode = "always" if getattr(args, "input", None) else args.mode
-    speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
     # Closed when the command ends: replies still being made ahead in the background stop with it (a voice's
     # native code still running in its thread when Python exits aborts the process).
     args.closing.callback(speaker.close)
+    speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
+    return engine, speaker
+
+
+def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None) -> Any:
+    from .dialogue import Dialogue
+    from .session import Conversation, SessionLog, WakePhrase
+
+    pack = matcher.pack
+    engine, speaker = _engine_and_voice(args, pack, _wav_out(args))
+    mode = "always" if getattr(args, "input", None) else args.mode
     return Conversation(
         matcher,
         Dialogue(pack, clock),
@@ -425,19 +432,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
     from .audio.io import MAX_TURN_S
-    from .replies import pack_replies
     from .wyoming_service import AssistantService, open_server, serve
 
     server = open_server(args.uri)  # a bad --uri is said before anything loads
     matcher = _matcher(args)
-    pack = matcher.pack
-    with ThreadPoolExecutor(1, thread_name_prefix="voice-load") as pool:
-        voice = pool.submit(_speaker, args, None)
-        engine = _engine(args, pack)
-        speaker = voice.result()
-    print(speaker.describe(), file=sys.stderr)
-    args.closing.callback(speaker.close)
-    speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
+    engine, speaker = _engine_and_voice(args, matcher.pack, None)
     service = AssistantService(
         matcher,
         engine,
