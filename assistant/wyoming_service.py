@@ -237,18 +237,17 @@ class AssistantService:
             "version": pack_version,
             "languages": languages,
         }
+        # This program, as each stage names it.
+        program: dict[str, Any] = {"name": PROGRAM, "attribution": ours, "installed": True, "version": __version__}
         voice = self.speaker.voice
         tts = []
         if voice is not None:
             made_by, url, voice_version = _voice_attribution(voice.name)
             tts = [
                 TtsProgram(
-                    name=PROGRAM,
-                    attribution=ours,
-                    installed=True,
+                    **program,
                     description="the assistant's voice, one sentence at a time, loudness-normalised "
                     f"to {self.speaker.loudness_lufs:g} LUFS",
-                    version=__version__,
                     voices=[
                         TtsVoice(
                             name=voice.name,
@@ -265,11 +264,8 @@ class AssistantService:
         return Info(
             asr=[
                 AsrProgram(
-                    name=PROGRAM,
-                    attribution=ours,
-                    installed=True,
+                    **program,
                     description=f"speech recognition biased by the intent pack ({self.pack_name})",
-                    version=__version__,
                     models=[
                         AsrModel(
                             name=model_name,
@@ -289,21 +285,15 @@ class AssistantService:
             tts=tts,
             handle=[
                 HandleProgram(
-                    name=PROGRAM,
-                    attribution=ours,
-                    installed=True,
+                    **program,
                     description="answers, follow-ups, triage questions and stretches from the intent pack",
-                    version=__version__,
                     models=[HandleModel(**pack_model)],
                 )
             ],
             intent=[
                 IntentProgram(
-                    name=PROGRAM,
-                    attribution=ours,
-                    installed=True,
+                    **program,
                     description="hassil templates, then fuzzy matching (rapidfuzz)",
-                    version=__version__,
                     models=[IntentModel(**pack_model)],
                 )
             ],
