@@ -10,11 +10,11 @@ from collections.abc import Callable
 def _c_trim() -> Callable[[], None] | None:
     """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
     name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
+    if name is None:
         return None
-    if trim is None:
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
         return None
     return lambda: trim(0)
 
