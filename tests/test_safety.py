@@ -54,6 +54,17 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "a guy went down and isn't responding",
         ],
     ),
+    "collapse told by a bystander, where and how they are now": (
+        "cardiac_arrest",
+        [
+            "she collapsed on the rowing machine and isn't breathing",
+            "a guy went down at the squat rack and wasn't responding",
+            "my spotter blacked out on the bench and won't wake up",
+            "he collapsed in the sauna and he's not breathing",
+            "a woman passed out in the changing room",
+            "my partner fell off the bike and isn't responding",
+        ],
+    ),
     "swollen hot calf": (
         "clot",
         [
@@ -90,7 +101,17 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "my muscles have gone rigid with a high fever",
         ],
     ),
-    "someone choking": ("emergency", ["someone is choking", "somebody's choking", "someone's having a heart attack"]),
+    "someone choking": (
+        "emergency",
+        [
+            "someone is choking",
+            "somebody's choking",
+            "someone's having a heart attack",
+            "my friend is choking",
+            "this guy is choking on something",
+            "my gym buddy's choking",
+        ],
+    ),
     "fit or seizure": ("seizure", ["she's having a seizure", "he's having a fit", "someone is convulsing"]),
     "throat closing or lips swelling": (
         "anaphylaxis",
@@ -236,6 +257,14 @@ CALM = [
     "I got a stitch in my side",
     "I'm dying to try the new spin class",
     "I don't want to be here, this class is boring",
+    "my friend is lifting",  # not "fitting"
+    "someone is cheating",  # not "seizing"
+    "my friend is stretching",  # not "breathing"
+    "my buddy is cooling down",
+    "my friend is resting on the bench",
+    "she went out for a run",
+    "he dropped the weights on the floor",
+    "my friend went out for a smoke",
 ]
 """Everyday gym talk that must not be taken for an emergency or a crisis."""
 
