@@ -10,9 +10,8 @@ Each template is compiled into a small word graph (alternatives branch, optional
 ``(a;b;c)`` permutations become subset states, ``{lists}`` become slot arcs) when the prefilter
 first picks it; only its words, lists and least weight are kept for every template. A query is
 aligned against a graph by a weighted edit distance: template words may be skipped, extra
-spoken words inserted, and words substituted by near-spellings (rapidfuzz ratio, the mean of the
-words' and their Snowball stems'), so "cramping" meets "cramps", "lifting" is not "fitting", and a
-dropped "the" costs little. Slot arcs consume one to four
+spoken words inserted, and words substituted by near-spellings (rapidfuzz ratio), so
+"cramping" meets "cramps" and a dropped "the" costs little. Slot arcs consume one to four
 spoken words that fuzzily equal a list value. Graph size grows with the template text, not
 with the number of sentences it expands to, so a million-expansion pack stays fast.
 
@@ -33,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import Stemmer
 from hassil import (
     Alternative,
     Expression,
@@ -122,8 +120,6 @@ FUNCTION_WORDS = frozenset(
 _FUNCTION_WEIGHT = 0.35
 _SKIP_WEIGHT = 0.05
 _WORD_CUTOFF = 70.0
-_STEMMER = Stemmer.Stemmer("english")
-"""Words are compared by their letters and by their stems: "cramps" meets "cramping", "lifting" is not "fitting"."""
 _SLOT_CUTOFF = 78.0
 _MAX_SLOT_WORDS = 12
 """A slot's words span at most as many words as its list's longest value, and never more than this."""
@@ -447,7 +443,6 @@ class Matcher:
             for word in template.words:
                 vocab.setdefault(word, len(vocab))
         self._vocab = list(vocab)
-        self._vocab_stems = [_STEMMER.stemWord(word) for word in self._vocab]
         self._vocab_weights = [self._weight(word) for word in self._vocab]
         self._word_weights = dict(zip(self._vocab, self._vocab_weights, strict=True))
         word_templates: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * len(vocab)
@@ -757,11 +752,7 @@ class Matcher:
         similarity being the fuzzy ratio in [0, 1]; template words not listed are too far apart.
         """
         unique = list(dict.fromkeys(tokens))
-        # The mean of the words' likeness and their stems' (both 0-100), then the cut-off.
-        matrix = process.cdist(unique, self._vocab, scorer=fuzz.ratio, dtype=np.uint16)
-        matrix += process.cdist(_STEMMER.stemWords(unique), self._vocab_stems, scorer=fuzz.ratio, dtype=np.uint16)
-        matrix //= 2
-        matrix[matrix < _WORD_CUTOFF] = 0
+        matrix = process.cdist(unique, self._vocab, scorer=fuzz.ratio, score_cutoff=_WORD_CUTOFF, dtype=np.uint8)
         rows, columns = np.nonzero(matrix)
         scores = matrix[rows, columns].astype(np.float64) / 100.0
         # Every (spoken word, template, score) of the close vocabulary words, gathered without a loop.

@@ -318,22 +318,3 @@ def test_a_likely_command_is_tried_after_unlikely_ones_fail(bundled: Matcher) ->
     that could still be accepted are tried too, not given up on."""
     match = bundled.match("i think my calf is cramping")
     assert (match.intent, match.slots.get("muscle")) == ("cramp_now", "calf")
-
-
-STEM_PACK = {
-    "language": "en",
-    "intents": {
-        "seizure": {"data": [{"sentences": ["(he|she|someone) is (fitting|seizing)"]}]},
-        "cramp": {"data": [{"sentences": ["my (calf|foot) keeps cramping"]}]},
-    },
-}
-
-
-def test_words_are_alike_by_their_stems_as_well_as_their_letters() -> None:
-    matcher = Matcher(pack_from_dict(STEM_PACK))
-    # Letters alone make "lifting" 71% "fitting" (a seizure); their stems, "lift" and "fit", are far apart.
-    assert matcher.match("someone is lifting").intent is None
-    assert matcher.match("she is fitting").intent == "seizure"
-    # Another form of the same word costs less than its letters say ("cramps" / "cramping": 71%).
-    assert matcher.match("my calf keeps cramps").confidence > 0.9
-    assert matcher.match("my calf keeps camping").intent == "cramp"  # a mishearing still meets the word

@@ -257,11 +257,6 @@ CALM = [
     "I got a stitch in my side",
     "I'm dying to try the new spin class",
     "I don't want to be here, this class is boring",
-    "my friend is lifting",  # not "fitting"
-    "someone is cheating",  # not "seizing"
-    "my friend is stretching",  # not "breathing"
-    "my buddy is cooling down",
-    "my friend is resting on the bench",
     "she went out for a run",
     "he dropped the weights on the floor",
     "my friend went out for a smoke",
