@@ -63,6 +63,9 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "he collapsed in the sauna and he's not breathing",
             "a woman passed out in the changing room",
             "my partner fell off the bike and isn't responding",
+            "he just went down",
+            "my friend went down",
+            "someone just dropped",
         ],
     ),
     "swollen hot calf": (
