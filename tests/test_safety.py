@@ -66,6 +66,8 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "he just went down",
             "my friend went down",
             "someone just dropped",
+            "my spotter is unresponsive",
+            "my brother's barely breathing",
         ],
     ),
     "swollen hot calf": (
@@ -115,7 +117,16 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "my gym buddy's choking",
         ],
     ),
-    "fit or seizure": ("seizure", ["she's having a seizure", "he's having a fit", "someone is convulsing"]),
+    "fit or seizure": (
+        "seizure",
+        [
+            "she's having a seizure",
+            "he's having a fit",
+            "someone is convulsing",
+            "i think my training partner is having a fit in the pool",
+            "someone's having a seizure on the treadmill",
+        ],
+    ),
     "throat closing or lips swelling": (
         "anaphylaxis",
         ["my throat is closing up", "my lips are swelling", "I'm having an allergic reaction"],
