@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -369,15 +370,21 @@ class Pack:
         disposition = self.dispositions.get(disposition_id) if disposition_id else None
         return disposition is not None and disposition.urgency >= 3
 
-    def says_urgently(self, intent_id: str | None, disposition_id: str | None) -> bool:
-        """Whether a turn for ``intent_id`` that ends in ``disposition_id`` is emergency advice, said louder
-        and never cut off: an emergency's answer, or an interview ending in "call emergency services now"."""
-        return self.is_emergency(intent_id) or self.sends_for_help(disposition_id)
+    def says_urgently(self, say: Iterable[str]) -> bool:
+        """Whether a turn saying the sentences ``say`` is emergency advice, said louder and never cut off:
+        any of them is one of ``emergency_advice``. By the words, so a repeat of the advice is it too."""
+        return not set(self.emergency_advice()).isdisjoint(say)
 
     def emergency_advice(self) -> list[str]:
-        """The texts said as emergency advice (``says_urgently``): emergency answers, then dispositions."""
-        answers = [b.answer.say for i, b in self.behaviours.items() if b.answer and self.says_urgently(i, None)]
-        return answers + [d.say for i, d in self.dispositions.items() if self.says_urgently(None, i)]
+        """The texts said as emergency advice: an emergency's answer and its further parts ("tell me
+        more" is still about the emergency), then what an interview says when it sends for help."""
+        answers = [
+            text
+            for i, b in self.behaviours.items()
+            if b.answer and self.is_emergency(i)
+            for text in (b.answer.say, *b.answer.more)
+        ]
+        return answers + [d.say for i, d in self.dispositions.items() if self.sends_for_help(i)]
 
     def routine_for(self, muscle: str, kind: str) -> StretchRoutine | None:
         """The routine of ``kind`` for ``muscle``, falling back to the other kind."""

@@ -264,8 +264,8 @@ class Conversation:
         self.speaker.stop()
 
     def _urgent(self, turn: Turn) -> bool:
-        """Emergency advice, or an interview ending in "call emergency services": not cut off, said louder."""
-        return self.matcher.pack.says_urgently(turn.intent, turn.disposition)
+        """Whether the turn says emergency advice (``Pack.says_urgently``): not cut off, said louder."""
+        return self.matcher.pack.says_urgently(turn.say)
 
     def _say(self, turn: Turn) -> float | None:
         if self._voice is None:

@@ -183,7 +183,7 @@ class AssistantService:
         with self._minding:
             due = [sentence for turn in dialogue.poll() for sentence in turn.say]
             turn = dialogue.handle(self.matcher.match(text, dialogue.context()))
-        if self.pack.says_urgently(turn.intent, turn.disposition):
+        if self.pack.says_urgently(turn.say):
             self._remember_urgent(" ".join(turn.say))
         return replace(turn, say=(*due, *turn.say)) if due else turn
 

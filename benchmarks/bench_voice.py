@@ -7,11 +7,10 @@
 The replies are walked from the loaded pack: answers (and their "more" parts), follow-up questions and
 what a yes or no says, triage questions and dispositions, routine intros, steps and outros, the dialogue's
 phrases (each blank filled by every value the pack allows: "Hold for 30 seconds."), and emergency advice
-(emergency intents' answers and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N
+(emergency intents' answers with their "more" parts, and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N
 emergency replies and N others. Each reply is synthesised the way ``Speaker.say`` makes it (cut into
 chunks, each in the voice and normalised to the target loudness; what the session says as emergency
-advice, louder: ``Pack.emergency_advice``, emergency intents' answers and urgency-3 dispositions, not an
-answer's "more" parts), resampled to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``:
+advice, louder: ``Pack.emergency_advice``), resampled to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``:
 babble, pink, clatter, treadmill, rotating by reply, the same noise for every voice) at each SNR (speech
 active level of the reply said at the usual loudness to noise RMS: the room is as loud for every reply, so
 advice said louder stands further above it), and transcribed by Whisper tiny.en (the bundled model): by

@@ -269,10 +269,12 @@ def test_emergency_advice_is_the_emergency_answers_and_what_sends_for_help(pack:
     for iid in EMERGENCY_INTENTS:
         answer = pack.behaviours[iid].answer
         assert answer is not None and answer.say in advice, iid
-        assert not set(answer.more) & set(advice), iid  # "tell me more" after advice is an ordinary reply
+        assert set(answer.more) <= set(advice), iid  # "tell me more" is still about the emergency
     for disposition in pack.dispositions.values():
         assert (disposition.say in advice) == (disposition.urgency == 3), disposition.id
-        assert pack.says_urgently(None, disposition.id) == (disposition.urgency == 3), disposition.id
+        assert pack.says_urgently(["Okay.", disposition.say]) == (disposition.urgency == 3), disposition.id
+    calm = [b.answer for i, b in pack.behaviours.items() if b.answer and not pack.is_emergency(i)]
+    assert not any(pack.says_urgently([answer.say, *answer.more]) for answer in calm)
 
 
 def test_controls_are_controls_only(pack: Pack) -> None:

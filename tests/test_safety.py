@@ -210,6 +210,24 @@ def test_emergency_and_crisis_phrases_win_in_every_state(state: str, name: str, 
     assert dialogue.poll() == []  # nothing carries on after the advice
 
 
+@pytest.mark.parametrize("intent", [i for i in PACK.intent_ids if PACK.is_emergency(i)])
+def test_emergency_advice_repeated_or_continued_is_still_said_as_emergency_advice(intent: str) -> None:
+    """Louder and never cut off: the answer, "say that again" after it, and every "tell me more" part
+    (what to do next in the emergency); a calm answer's parts are ordinary replies."""
+    answer = PACK.behaviours[intent].answer
+    assert answer is not None
+    dialogue = Dialogue(PACK, FakeClock())
+    turn = dialogue.handle(dataclasses.replace(MATCHER.match("hello"), intent=intent, slots={}))
+    assert PACK.says_urgently(turn.say), intent
+    assert PACK.says_urgently(dialogue.handle(MATCHER.match("say that again", dialogue.context())).say)
+    for part in answer.more:
+        turn = dialogue.handle(MATCHER.match("tell me more", dialogue.context()))
+        assert part in turn.say and PACK.says_urgently(turn.say), (intent, turn.say)
+    calm = Dialogue(PACK, FakeClock())
+    assert not PACK.says_urgently(calm.handle(MATCHER.match("why is my eye twitching")).say)
+    assert not PACK.says_urgently(calm.handle(MATCHER.match("tell me more", calm.context())).say)
+
+
 LEAD_INS = ("help", "please help me", "oh no", "oh god", "somebody help")
 """What a frightened person says before the emergency itself."""
 
