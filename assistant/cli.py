@@ -328,8 +328,8 @@ def _engine_and_voice(args: argparse.Namespace, pack: Any, wav_out: Path | None)
     made ahead in the background and the voice closed when the command ends."""
     from .replies import pack_replies
 
-    # The voice loads while the engine does (both mostly in native code, on the two cores): start-up is the
-    # longer of the two rather than their sum.
+    # The voice opens while the engine loads (both mostly in native code, on the two cores): start-up is the
+    # longer of the two rather than their sum. A Piper model itself loads only when a reply is not kept.
     with ThreadPoolExecutor(1, thread_name_prefix="voice-load") as pool:
         voice = pool.submit(_speaker, args, wav_out)
         engine = _engine(args, pack)

@@ -12,7 +12,8 @@ import pytest
 from fakes import FakeOutputStream, voice_calls
 
 from assistant.cache import MANIFEST
-from assistant.tts import CACHED_AUDIO, Speaker
+from assistant.messages import Utterance
+from assistant.tts import CACHED_AUDIO, NeuralVoice, Speaker
 
 ADVICE = "This could be an emergency. Call emergency services now."
 ANSWER = "An eyelid twitch is one of the most common twitches. It usually settles on its own."
@@ -28,11 +29,14 @@ def test_replies_kept_on_disk_are_said_at_the_next_start_without_the_voice(
 
     later = Speaker(output_stream=FakeOutputStream, cache=tmp_path)
     made = voice_calls(later, monkeypatch)
-    assert later.say(ANSWER)
+    later.prepare([ADVICE], [ANSWER]).join()
+    assert later.say(Utterance(ADVICE, interruptible=False)) and later.say(ANSWER)
     assert later.last_reply is not None and later.last_reply.played_frames > 22050
     assert made == []
+    assert isinstance(later.voice, NeuralVoice) and not later.voice.loaded  # its ~110 MB never taken
     assert later.say("A reply the pack does not hold.")
     assert made == ["A reply the pack does not hold."]
+    assert later.voice.loaded
 
 
 def test_a_damaged_cache_entry_is_not_said_and_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
