@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import threading
@@ -266,6 +267,8 @@ def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_
         "ready_s": round(ready_s, 2),
         "rss_start_mb": rss_start,
         "rss_after_turns_mb": rss_mb(),
+        # The highest resident size the process reached (Linux counts ru_maxrss in KiB).
+        "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "turns": turns,
     }
 
@@ -332,6 +335,7 @@ def summarise(runs: list[dict[str, Any]], startup: list[float]) -> dict[str, Any
         **{key: median([r[key] for r in per_run]) for key in keys},
         "rss_start_mb": median([r["rss_start_mb"] for r in runs]),
         "rss_after_turns_mb": median([r["rss_after_turns_mb"] for r in runs]),
+        "rss_peak_mb": max(r["rss_peak_mb"] for r in runs),
         "startup_to_listening_s": median(startup),
         "startup_runs": startup,
         "per_run": per_run,

@@ -4,19 +4,19 @@
     .venv/bin/python benchmarks/bench_voice.py --limit 0           # every reply in the pack (slow)
     .venv/bin/python benchmarks/bench_voice.py --voices piper,espeak --snr 10,5,0 --json out.json
 
-The replies are walked from the loaded pack: answers (and their "more" parts), follow-up questions and
-what a yes or no says, triage questions and dispositions, routine intros, steps and outros, the dialogue's
-phrases (each blank filled by every value the pack allows: "Hold for 30 seconds."), and emergency advice
-(emergency intents' answers with their "more" parts, and urgency-3 dispositions); ``--limit N`` takes a seeded sample of N
-emergency replies and N others. Each reply is synthesised the way ``Speaker.say`` makes it (cut into
-chunks, each in the voice and normalised to the target loudness; what the session says as emergency
-advice, louder: ``Pack.emergency_advice``), resampled to 16 kHz, mixed with one of the project's gym noises (``scripts/voices.py``:
-babble, pink, clatter, treadmill, rotating by reply, the same noise for every voice) at each SNR (speech
-active level of the reply said at the usual loudness to noise RMS: the room is as loud for every reply, so
-advice said louder stands further above it), and transcribed by Whisper tiny.en (the bundled model): by
-default faster-whisper unprompted; ``--listener engine`` uses the project's ``WhisperEngine``
-(``assistant/asr/whisper_engine.py``), prompted with the pack's command words, whose decoder, built for
-short commands, has no guard against a loop like "nine one one one one ..." (one reply got 60 insertions).
+The replies are walked from the loaded pack: answers (and their "more" parts), follow-up questions and what a
+yes or no says, triage questions and dispositions, routine intros, steps and outros, the dialogue's phrases
+(each blank filled by every value the pack allows: "Hold for 30 seconds."), and emergency advice (emergency
+intents' answers with their "more" parts, and urgency-3 dispositions); ``--limit N`` takes a seeded sample of
+N emergency replies and N others. Each reply is synthesised the way ``Speaker.say`` makes it (cut into chunks,
+each in the voice and normalised to the target loudness; what the session says as emergency advice, louder:
+``Pack.emergency_advice``), resampled to 16 kHz, mixed with one of the project's gym noises
+(``scripts/voices.py``: babble, pink, clatter, treadmill, rotating by reply, the same noise for every voice)
+at each SNR (speech active level of the reply said at the usual loudness to noise RMS: the room is as loud for
+every reply, so advice said louder stands further above it), and transcribed by Whisper tiny.en (the bundled
+model): by default faster-whisper unprompted; ``--listener engine`` uses the project's ``WhisperEngine``
+(``assistant/asr/whisper_engine.py``), prompted with the pack's command words, whose decoder, built for short
+commands, has no guard against a loop like "nine one one one one ..." (one reply got 60 insertions).
 
 Word error rate = word edits (after the project's normaliser on both sides, runs of single letters
 joined: "U.S." heard for "US") / reference words, per voice and condition; emergency advice also on its
