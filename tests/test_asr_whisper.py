@@ -19,6 +19,7 @@ from assistant.audio.vad import Endpointer
 from assistant.errors import AssistantError
 from assistant.messages import Transcript
 from assistant.normalize import normalize
+from assistant.pack import load_pack
 from tests.asr_fixtures import speak, tiny_pack
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assistant" / "samples"
@@ -59,6 +60,22 @@ def test_prompt_holds_list_values_first_and_narrows_when_waiting(engine: Whisper
     waiting = decode([t for t in engine.prompt("yes_no") if t < engine.tokenizer.eot])
     assert "yes" in waiting and "hamstring" not in waiting
     assert len(engine.prompt()) <= whisper_engine.PROMPT_TOKENS + 4
+
+
+def test_a_waiting_prompt_opens_with_the_replies_it_waits_for() -> None:
+    folder = bundled_model()
+    assert folder is not None
+    engine = WhisperEngine(folder, load_pack())
+
+    def words(expects: str | None) -> list[str]:
+        text = engine.tokenizer.decode([t for t in engine.prompt(expects) if t < engine.tokenizer.eot])
+        return [word.strip(" .") for word in text.split(",")]
+
+    routine = words("routine")
+    # A routine's own commands come first, single tokens as they are, then the emergencies' words.
+    for command in ("pause", "resume", "repeat", "skip", "continue"):
+        assert command in routine and routine.index(command) < routine.index("anaphylaxis"), command
+    assert "pause" not in words(None) and "calf" in words("muscle")
 
 
 def test_live_turn_is_decoded_at_the_pause_and_the_result_kept(

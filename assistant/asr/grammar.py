@@ -104,11 +104,19 @@ def vocabulary(pack: Pack, expects: str | None = None) -> set[str]:
     return set(word_counts(pack, expects))
 
 
-def word_counts(pack: Pack, expects: str | None = None) -> Counter[str]:
-    """How many of the active intents' templates can say each word (lists and rules followed)."""
+def expected_intents(pack: Pack, expects: str | None) -> list[str]:
+    """The intents the dialogue waits for in state ``expects`` (its replies, without the emergencies that
+    are heard in every state); none outside a waiting state."""
+    wanted = set(pack.dialogue.expects.get(expects, ())) if expects is not None else set()
+    return [intent_id for intent_id in pack.intent_ids if intent_id in wanted]
+
+
+def word_counts(pack: Pack, expects: str | None = None, intent_ids: list[str] | None = None) -> Counter[str]:
+    """How many of the active intents' templates (or of ``intent_ids``'s) can say each word (lists and rules
+    followed)."""
     language = pack.intents.language
     counts: Counter[str] = Counter()
-    for intent_id in active_intents(pack, expects):
+    for intent_id in active_intents(pack, expects) if intent_ids is None else intent_ids:
         for data in pack.intents.intents[intent_id].data:
             for sentence in data.sentences:
                 words: set[str] = set()

@@ -238,13 +238,18 @@ class WhisperEngine:
     def prompt(self, expects: str | None = None) -> list[int]:
         """Decoder prompt tokens for this waiting state: the pack's words, then the transcription start.
 
-        List values come first, in up to half the room; then the template words Whisper spells in
-        several tokens (the ones it would misspell), those most templates say first; then common words.
-        Contractions are left out: they take two tokens only for their apostrophe.
+        In a waiting state the words of the replies it waits for come first, in up to half the room, those
+        the rest of the pack says least first ("pause", "resume", "skip" before "the"): single tokens too,
+        since a reply is one or two words that noise turns into others ("pause" read "for us", "boss").
+        Then list values, in up to half the room; then the template words
+        Whisper spells in several tokens (the ones it would misspell), those most templates say first;
+        then common words. Contractions are left out: they take two tokens only for their apostrophe.
         """
         if expects not in self._prompts:
             encode = self.tokenizer.encode
             listed, counts = prompt_words(self.pack, expects)
+            replies = grammar.word_counts(self.pack, intent_ids=grammar.expected_intents(self.pack, expects))
+            everywhere = grammar.word_counts(self.pack) if replies else replies
             tokens: list[int] = []
 
             def add(word: str, room: int) -> None:
@@ -253,10 +258,16 @@ class WhisperEngine:
                 if len(tokens) + len(piece) < room:
                     tokens += piece
 
-            for word in listed:
+            distinct = sorted(
+                (word for word in replies if "'" not in word),
+                key=lambda word: (-replies[word] / everywhere[word], -replies[word], word),
+            )
+            for word in distinct:
                 add(word, int(LIST_SHARE * PROMPT_TOKENS))
+            for word in listed:
+                add(word, PROMPT_TOKENS if replies else int(LIST_SHARE * PROMPT_TOKENS))
             ranked = sorted(
-                (word for word in counts if "'" not in word),
+                (word for word in counts if "'" not in word and word not in replies),
                 key=lambda word: (len(encode(" " + word)) < 2, -counts[word], word),
             )
             for word in ranked:
