@@ -289,3 +289,35 @@ def test_a_spoken_set_run_keeps_the_engines_it_did_not_run_from_an_earlier_run(t
     (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
     with pytest.raises(AssistantError, match="not a bench_speech result"):
         bench_speech.keep_earlier(now, tmp_path / "bad.json")
+
+
+def test_replies_are_heard_in_the_state_that_waits_for_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import bench_waiting
+
+    from assistant.pack import load_pack
+
+    pack = load_pack()
+    assert bench_waiting.waiting_state(pack, "pause") == ("replies, routine", "routine")
+    assert bench_waiting.waiting_state(pack, "no") == ("replies, yes_no", "yes_no")
+    assert bench_waiting.waiting_state(pack, "cramp_now") == ("replies, muscle", "muscle")
+    assert bench_waiting.waiting_state(pack, "cardiac_arrest") == ("emergency", "routine")
+    assert bench_waiting.waiting_state(pack, None) == ("out of domain", "routine")
+    assert bench_waiting.waiting_state(pack, "eye_twitch") is None  # a question, not a reply: bench_speech's
+    samples = BENCHMARKS.parent / "assistant" / "samples"
+    rows = [
+        {"id": "pause", "audio": str(samples / "09-pause.wav"), "intent": "pause", "slots": {}, "snr_db": None},
+        {"id": "no", "audio": str(samples / "02-no.wav"), "intent": "no", "slots": {}, "snr_db": None},
+        {"id": "eye", "audio": str(samples / "01-eye.wav"), "intent": "eye_twitch", "slots": {}, "snr_db": None},
+    ]
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "waiting.json"
+    assert bench_waiting.main(["--manifest", str(manifest), "--json", str(out)]) == 0
+    groups = json.loads(out.read_text(encoding="utf-8"))["groups"]
+    assert groups == {
+        "replies, routine": {"clean": {"right": 1, "n": 1}},
+        "replies, yes_no": {"clean": {"right": 1, "n": 1}},
+    }
+    assert "| replies, routine | 1/1 |  |" in capsys.readouterr().out
+    assert bench_waiting.main(["--manifest", str(tmp_path / "missing.jsonl")]) == 2
+    assert "cannot read the spoken set's manifest" in capsys.readouterr().err

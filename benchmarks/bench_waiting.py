@@ -1,0 +1,120 @@
+"""Replies heard in the state that waits for them: the spoken set's short answers, decoded and matched as
+the dialogue hears them when it has asked a question, runs a routine or waits for a muscle.
+
+    .venv/bin/python benchmarks/bench_waiting.py --manifest .cache/bench/spoken/manifest.jsonl
+    .venv/bin/python benchmarks/bench_waiting.py --engine pocketsphinx --json out.json
+
+``bench_speech.py`` hears every recording as a first turn, with nothing pending. In use, "pause", "nope"
+or "my calf" are said while the dialogue waits for them, and the engine is told so (Whisper's prompt and
+pack decoder, PocketSphinx's grammar are narrowed to the pack's ``dialogue.expects`` for that state) and so
+is the matcher (its context). Each recording of the manifest whose intent is a reply of a waiting state is
+heard in the first state that lists it; the emergencies and out-of-domain lines are heard in the routine
+state, where a workout is, since an emergency must still win there and small talk must not pause the
+stretch. Printed: per group, right of clean and of noisy recordings (intent right; slots too where the
+item has them; out-of-domain right when turned away).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, command_line, machine, open_bench_engine, write_results
+from tqdm import tqdm
+
+from assistant.cli import _file_turn
+from assistant.errors import AssistantError, BadInput
+from assistant.match import Matcher
+from assistant.pack import Pack, load_pack
+
+STATES = {"yes_no": "follow_up", "routine": "routine", "muscle": "choose_muscle"}
+"""Waiting state -> the dialogue state it is waited for in (the matcher's context)."""
+
+
+def waiting_state(pack: Pack, intent: str | None) -> tuple[str, str] | None:
+    """(group, waiting state) a recording of ``intent`` is heard in, or None when it is not measured here."""
+    if intent is None:
+        return "out of domain", "routine"
+    if pack.is_emergency(intent):
+        return "emergency", "routine"
+    for expects, replies in pack.dialogue.expects.items():
+        if intent in replies and expects in STATES:
+            return f"replies, {expects}", expects
+    return None
+
+
+def run(manifest: Path, kind: str) -> dict[str, Any]:
+    pack = load_pack()
+    matcher = Matcher(pack)
+    engine = open_bench_engine(kind, pack)
+    denoise = bool(getattr(engine, "noise_suppression", True))
+    try:
+        rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as error:
+        raise BadInput(f"{manifest}: cannot read the spoken set's manifest ({error})") from None
+    items = [(row, waiting_state(pack, row.get("intent"))) for row in rows if row.get("audio")]
+    right: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    misses: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for row, found in tqdm(items, desc=f"waiting ({kind})", unit="rec", file=sys.stderr):
+        if found is None:
+            continue
+        group, expects = found
+        turn = _file_turn(manifest.parent / row["audio"], denoise)
+        transcript = engine.transcribe(turn.chunks, expects=expects)
+        match = matcher.match_heard(transcript.text, transcript, {"state": STATES[expects], "expects": expects})
+        ok = match.intent == row["intent"] and all(match.slots.get(k) == v for k, v in (row.get("slots") or {}).items())
+        right[group]["clean" if row.get("snr_db") is None else "noisy"].append(ok)
+        if not ok:
+            misses.append({"id": row.get("id"), "expects": expects, "heard": transcript.text, "got": match.intent})
+    groups = {
+        group: {condition: {"right": sum(oks), "n": len(oks)} for condition, oks in sorted(by.items())}
+        for group, by in sorted(right.items())
+    }
+    return {
+        "command": command_line(),
+        "machine": machine(),
+        "engine": engine.describe(),
+        "groups": groups,
+        "seconds": round(time.perf_counter() - started, 1),
+        "misses": misses,
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        f"engine: {results['engine']}",
+        "",
+        "| heard in its waiting state | clean | noisy |",
+        "| --- | --- | --- |",
+    ]
+    for group, by in results["groups"].items():
+        cells = [f"{by[c]['right']}/{by[c]['n']}" if c in by else "" for c in ("clean", "noisy")]
+        lines.append(f"| {group} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=ROOT / ".cache" / "spoken" / "manifest.jsonl")
+    parser.add_argument("--engine", default="whisper", help="whisper (default) or pocketsphinx")
+    parser.add_argument("--json", type=Path, help="also write the results (and each miss) here")
+    args = parser.parse_args(argv)
+    try:
+        results = run(args.manifest, args.engine)
+    except AssistantError as error:
+        print(f"bench_waiting: {error}", file=sys.stderr)
+        return error.exit_code
+    print(table(results))
+    if args.json is not None:
+        write_results(results, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
