@@ -68,7 +68,7 @@ def active_intents(pack: Pack, expects: str | None = None) -> list[str]:
     """Intents heard in the waiting state ``expects`` (plus emergencies), or all of them."""
     if expects is None or expects not in pack.dialogue.expects:
         return pack.intent_ids
-    wanted = set(pack.dialogue.expects[expects])
+    wanted = set(expected_intents(pack, expects))
     return [intent_id for intent_id in pack.intent_ids if intent_id in wanted or pack.is_emergency(intent_id)]
 
 
