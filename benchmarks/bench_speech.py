@@ -34,7 +34,16 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import FREE_WHISPER, ROOT, command_line, machine, median, open_bench_engine, write_results
+from common import (
+    FREE_WHISPER,
+    ROOT,
+    command_line,
+    machine,
+    median,
+    open_bench_engine,
+    spoken_rows,
+    write_results,
+)
 
 from assistant.asr.base import SpeechEngine
 from assistant.asr.choose import find_vosk_model, find_whisper_model
@@ -207,9 +216,7 @@ def run(manifest: Path, kinds: tuple[str, ...], jobs: int, timing_items: int, re
     """The whole benchmark as one JSON-ready dict."""
     if not manifest.is_file():
         raise AssistantError(f"{manifest}: no spoken set; make one with scripts/make_spoken_set.py")
-    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for row in rows:
-        row["path"] = str((manifest.parent / row["audio"]).resolve())
+    rows = spoken_rows(manifest)
     results: dict[str, Any] = {
         "machine": machine(),
         "command": command_line(),

@@ -17,18 +17,17 @@ item has them; out-of-domain right when turned away).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, command_line, machine, open_bench_engine, write_results
+from common import ROOT, command_line, machine, open_bench_engine, spoken_rows, write_results
 from tqdm import tqdm
 
 from assistant.cli import _file_turn
-from assistant.errors import AssistantError, BadInput
+from assistant.errors import AssistantError
 from assistant.match import Matcher
 from assistant.pack import Pack, load_pack
 
@@ -53,11 +52,7 @@ def run(manifest: Path, kind: str) -> dict[str, Any]:
     matcher = Matcher(pack)
     engine = open_bench_engine(kind, pack)
     denoise = bool(getattr(engine, "noise_suppression", True))
-    try:
-        rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, ValueError) as error:
-        raise BadInput(f"{manifest}: cannot read the spoken set's manifest ({error})") from None
-    items = [(row, waiting_state(pack, row.get("intent"))) for row in rows if row.get("audio")]
+    items = [(row, waiting_state(pack, row.get("intent"))) for row in spoken_rows(manifest)]
     right: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     misses: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -65,7 +60,7 @@ def run(manifest: Path, kind: str) -> dict[str, Any]:
         if found is None:
             continue
         group, expects = found
-        turn = _file_turn(manifest.parent / row["audio"], denoise)
+        turn = _file_turn(Path(row["path"]), denoise)
         transcript = engine.transcribe(turn.chunks, expects=expects)
         match = matcher.match_heard(transcript.text, transcript, {"state": STATES[expects], "expects": expects})
         ok = match.intent == row["intent"] and all(match.slots.get(k) == v for k, v in (row.get("slots") or {}).items())

@@ -92,6 +92,20 @@ def write_results(results: dict[str, Any], path: Path | None) -> None:
         print(text)
 
 
+def spoken_rows(manifest: Path) -> list[dict[str, Any]]:
+    """The spoken set's manifest lines (``scripts/make_spoken_set.py``), each with ``path``, its audio's
+    absolute path; BadInput when the manifest does not read."""
+    from assistant.errors import BadInput
+
+    try:
+        rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for row in rows:
+            row["path"] = str((manifest.parent / row["audio"]).resolve())
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BadInput(f"{manifest}: cannot read the spoken set's manifest ({error})") from None
+    return rows
+
+
 FREE_WHISPER = "whisper-free"
 """An engine name the benchmarks add: Whisper hearing with its own readings only, not decoding into the
 pack, to measure the pack decoder side by side."""

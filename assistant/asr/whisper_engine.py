@@ -241,9 +241,9 @@ class WhisperEngine:
         In a waiting state the words of the replies it waits for come first, in up to half the room, those
         the rest of the pack says least first ("pause", "resume", "skip" before "the"): single tokens too,
         since a reply is one or two words that noise turns into others ("pause" read "for us", "boss").
-        Then list values, in up to half the room; then the template words
-        Whisper spells in several tokens (the ones it would misspell), those most templates say first;
-        then common words. Contractions are left out: they take two tokens only for their apostrophe.
+        Then list values, in up to half the room; then the template words Whisper spells in several tokens
+        (the ones it would misspell), those most templates say first; then common words. Contractions are
+        left out: they take two tokens only for their apostrophe.
         """
         if expects not in self._prompts:
             encode = self.tokenizer.encode
