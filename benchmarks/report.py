@@ -5,13 +5,15 @@ text, speech and pipeline benchmarks.
     .venv/bin/python benchmarks/report.py --limit 48          # 48 text items, each spoken by 2 voices x 5 SNRs
     .venv/bin/python benchmarks/report.py --realspeech-json rs.json  # real people from an earlier run
     .venv/bin/python benchmarks/report.py --limit 48 --reuse --realspeech-json a.json --realspeech-json b.json
+    .venv/bin/python benchmarks/report.py --limit 48 --reuse --waiting-json w.json --decode-json d.json
 
 Steps: (re)generate the seeded spoken set with scripts/make_spoken_set.py, then run bench_text.py,
 bench_speech.py, bench_realspeech.py (unless ``--realspeech-json`` gives its results: one file per run, the
-engines of several runs side by side) and bench_latency.py, each in its own process, and write
-``OUT/BENCHMARKS.md`` and ``OUT/benchmarks/plots/*.png``, and rewrite the table between
-``<!-- figures:start -->`` and ``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops before it starts
-if they are missing). The targets hold the default engine (what ``--asr auto`` takes); the other engines
+engines of several runs side by side), bench_latency.py, bench_waiting.py on the spoken set and
+bench_decode.py (unless ``--waiting-json`` / ``--decode-json`` give theirs; no targets hold these two), each
+in its own process, and write ``OUT/BENCHMARKS.md`` and ``OUT/benchmarks/plots/*.png``, and rewrite the table
+between ``<!-- figures:start -->`` and ``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops before it
+starts if they are missing). The targets hold the default engine (what ``--asr auto`` takes); the other engines
 present are shown beside it. Timings are medians of ``--repeats`` runs. Raw results are kept in
 ``OUT/.cache/bench/`` (not committed); ``--reuse`` writes the report from them without measuring again.
 """
@@ -51,6 +53,14 @@ SNR_AXIS = {"6": 6.0, "12": 12.0, "18": 18.0, "24": 24.0, "clean": 30.0}
 """Where each condition sits on the chart's x axis: clean at the right, past the loudest noise."""
 Results = tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]
 """Text, spoken-set, latency and real-people results, in that order."""
+UNTARGETED = {
+    "waiting": ("bench_waiting.py", "Replies in a waiting state"),
+    "decode": ("bench_decode.py", "Where a turn's time goes"),
+}
+"""The benchmarks shown in sections of their own but held to no target: name -> (script, section title). A
+name's results are kept in ``OUT/.cache/bench/NAME.json``; ``--NAME-json`` takes them from another file."""
+Untargeted = dict[str, dict[str, Any]]
+"""Those benchmarks' results by name; ``missing`` (and nothing else) when there are none."""
 
 
 def pick_items(limit: int) -> list[dict[str, Any]]:
@@ -661,6 +671,7 @@ def markdown(
     args: argparse.Namespace,
     items: list[dict[str, Any]],
     results: Results,
+    untargeted: Untargeted,
     wall_s: float,
     plots: Path,
     out: Path,
@@ -710,7 +721,7 @@ def markdown(
         f"what this machine measured, met or not.",
         "",
         f"Machine: {describe_machine(speech['machine'] if args.reuse else machine())}."
-        + busy_note(text, speech, latency, *realspeech.get("runs", [])),
+        + busy_note(text, speech, latency, *realspeech.get("runs", []), *untargeted.values()),
         "",
         "## Targets",
         "",
@@ -738,7 +749,11 @@ def markdown(
     ]
     lines += realspeech_section(realspeech, rel_plots)
     lines += speech_section(speech, machine_line, rel_plots)
+    if not untargeted["waiting"].get("missing"):
+        lines += waiting_section(untargeted["waiting"])
     lines += latency_section(latency, rel_plots)
+    if not untargeted["decode"].get("missing"):
+        lines += decode_section(untargeted["decode"])
     lines += text_section(text)
     lines += [
         "## What is missing",
@@ -755,6 +770,7 @@ def markdown(
             if not r.get("available")
         ],
         *([f"- {realspeech['missing']}."] if realspeech.get("missing") else []),
+        *[f"- {result['missing']}." for result in untargeted.values() if result.get("missing")],
         "- The spoken set's voices are synthetic (espeak-ng, flite, festival, Piper) and its noises are generated; "
         "real people are in the real-people section, on a coffee pack rather than this skill's.",
         "- The live-pipeline turns are the demo script's recordings (one Piper voice) in quiet room tone; "
@@ -914,6 +930,38 @@ def merge_realspeech(paths: list[Path]) -> dict[str, Any]:
     if len({real_count({"engines": {label: result}}) for label, result in merged["engines"].items()}) > 1:
         raise SystemExit("report: the --realspeech-json files heard different numbers of recordings")
     return merged
+
+
+def untargeted_command(name: str, cache: Path, repeats: int) -> list[str]:
+    """The command that measures one of ``UNTARGETED`` into ``cache`` (replies on the spoken set kept there;
+    the stages of a turn timed ``repeats`` times, as the other timings are)."""
+    manifest = ["--manifest", str(cache / "spoken" / "manifest.jsonl")] if name == "waiting" else []
+    options = [*manifest, "--repeats", str(repeats)] if name == "decode" else manifest
+    return [PYTHON, str(HERE / UNTARGETED[name][0]), *options, "--json", str(cache / f"{name}.json")]
+
+
+def untargeted_results(args: argparse.Namespace, cache: Path) -> Untargeted:
+    """Each of ``UNTARGETED``'s results: from its ``--NAME-json`` file when given, else measured now into
+    ``cache``, or with ``--reuse`` read back from there; one not there is ``missing`` (a line of the report
+    saying which command makes it) rather than the end of the report, as no target needs it."""
+    results: Untargeted = {}
+    for name, (script, title) in UNTARGETED.items():
+        command = untargeted_command(name, cache, args.repeats)
+        given: Path | None = getattr(args, f"{name}_json")
+        path = given or cache / f"{name}.json"
+        if given is None and not args.reuse:
+            run_step(script, command, cache / f"{name}.log")
+        if not path.is_file():
+            results[name] = {
+                "missing": f"{title} ({script}): not measured; `{relative_command(shlex.join(command))}` measures it"
+            }
+            continue
+        try:
+            result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f"report: cannot read {path}: {error}") from None
+        results[name] = {**result, "command": relative_command(result["command"])}
+    return results
 
 
 def busiest_load(*results: dict[str, Any]) -> float:
@@ -1090,6 +1138,71 @@ def latency_section(latency: dict[str, Any], plots: Path) -> list[str]:
     ]
 
 
+def untargeted_heading(name: str, result: dict[str, Any]) -> list[str]:
+    """The title and provenance line every section of ``UNTARGETED`` opens with."""
+    script, title = UNTARGETED[name]
+    return [
+        f"## {title} ({script})",
+        "",
+        f"Ran on: {describe_machine(result['machine'])}. Command: `{result['command']}`. Engine: {result['engine']}.",
+        "",
+    ]
+
+
+def waiting_section(waiting: dict[str, Any]) -> list[str]:
+    """bench_waiting.py's groups: right of clean and of noisy recordings, each heard in the state that waits
+    for it."""
+
+    def cell(counts: dict[str, int] | None) -> str:
+        return "" if counts is None else f"{counts['right']}/{counts['n']} ({pct(counts['right'] / counts['n'])})"
+
+    return [
+        *untargeted_heading("waiting", waiting),
+        "The spoken-commands section hears every recording as a first turn, with nothing pending. In use, "
+        '"pause", "nope" or "my calf" are said while the dialogue waits for them, and the engine (its prompt, '
+        "pack decoder or grammar narrowed to the replies that state expects) and the matcher are told so. Here "
+        "each of the spoken set's replies is heard in the first state that waits for it: yes_no after a yes/no "
+        "question, routine while a routine runs, muscle when asked which muscle. Emergencies and out-of-domain "
+        "lines are heard during a routine, where an emergency must still win and small talk must not pause the "
+        "stretch. Right: intent right, and slots too where the item has them; an out-of-domain line is right "
+        "when turned away. Noisy: the recordings at 24, 18, 12 and 6 dB.",
+        "",
+        "| Heard in its waiting state | Clean | Noisy |",
+        "| --- | --- | --- |",
+        *[
+            f"| {group} | {cell(by.get('clean'))} | {cell(by.get('noisy'))} |"
+            for group, by in waiting["groups"].items()
+        ],
+        "",
+    ]
+
+
+def decode_section(decode: dict[str, Any]) -> list[str]:
+    """bench_decode.py's stages of hearing one turn, each timed on its own."""
+    times = "once" if decode["repeats"] == 1 else f"{decode['repeats']} times"
+    return [
+        *untargeted_heading("decode", decode),
+        f"The demo script's {decode['turns']} turns (one Piper voice, {decode['speech_s_mean']:.2f} s of audio a "
+        f"turn on average) go through the stages of hearing a turn one after another, {times}, "
+        "with nothing else running: the endpointer over the turn, Whisper's features, its encoder, the beam "
+        "search, the matcher, and the second pass that decodes into the pack's sentences (in use only when no "
+        "reading is understood; forced here). p50 and p95 are over every turn and repeat; the last column is "
+        "the stage's time over the length of the turns it heard.",
+        "",
+        "| Stage | p50 | p95 | Time over the turn's length |",
+        "| --- | --- | --- | --- |",
+        *[
+            f"| {stage} | {num(f['p50_ms'], ' ms')} | {num(f['p95_ms'], ' ms')} | {num(f['per_speech_s'], digits=3)} |"
+            for stage, f in decode["stages"].items()
+        ],
+        "",
+        "Whisper's encoder reads a 30-second window whatever the turn's length, so its cost does not shrink "
+        "with the turn; the shorter windows' rows are shown for reference only (DECISIONS.md: the full window "
+        "stays, as shorter ones cost commands in noise).",
+        "",
+    ]
+
+
 def text_section(text: dict[str, Any]) -> list[str]:
     phr, ood = text["phrasings"], text["ood"]
     return [
@@ -1152,19 +1265,26 @@ def main(argv: list[str] | None = None) -> int:
         help="take the real-people figures from this bench_realspeech.py --json file instead of running it "
         "(again for another run's engines, shown side by side)",
     )
+    for name, (script, _title) in UNTARGETED.items():
+        parser.add_argument(
+            f"--{name}-json", type=Path, help=f"take this {script} --json file's results instead of running it"
+        )
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="take the text, spoken-set and latency results of the last run from .cache/bench/ instead of measuring",
+        help="take the text, spoken-set, latency, waiting-state and decode results of the last run from "
+        ".cache/bench/ instead of measuring (the last two are left out when they are not there)",
     )
     args = parser.parse_args(argv)
     args.command = command_line(None if argv is None else [__file__, *argv])
     if args.limit < 0 or args.realspeech_limit < 0 or args.repeats < 1 or args.jobs < 1:
         print("report: --limit must not be negative, --repeats and --jobs at least 1", file=sys.stderr)
         return 2
-    for path in args.realspeech_json or []:
-        if not path.is_file():
-            print(f"report: --realspeech-json {path}: no such file", file=sys.stderr)
+    given = [("realspeech", path) for path in args.realspeech_json or []]
+    given += [(name, getattr(args, f"{name}_json")) for name in UNTARGETED]
+    for name, path in given:
+        if path is not None and not path.is_file():
+            print(f"report: --{name}-json {path}: no such file", file=sys.stderr)
             return 2
     started = time.perf_counter()
     out: Path = args.out.resolve()
@@ -1181,10 +1301,11 @@ def main(argv: list[str] | None = None) -> int:
         text, speech, latency = reused_results(cache, items)
         realspeech = realspeech_results(args, cache)
         results: Results = (text, speech, latency, realspeech)
-        write_report(args, items, results, time.perf_counter() - started, plots, out)
+        untargeted = untargeted_results(args, cache)
+        write_report(args, items, results, untargeted, time.perf_counter() - started, plots, out)
         return 0
     (cache / REUSED["items"]).write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
-    steps = tqdm(total=6, desc="report", unit="step", file=sys.stderr)
+    steps = tqdm(total=7, desc="report", unit="step", file=sys.stderr)
 
     steps.set_postfix_str("spoken set")
     run_step(
@@ -1253,23 +1374,32 @@ def main(argv: list[str] | None = None) -> int:
     latency = json.loads(latency_json.read_text(encoding="utf-8"))
     latency["command"] = relative_command(latency["command"])
     steps.update()
+    steps.set_postfix_str("waiting states, decode stages")
+    untargeted = untargeted_results(args, cache)
+    steps.update()
     steps.set_postfix_str("report")
     results = (text, speech, latency, realspeech)
-    write_report(args, items, results, time.perf_counter() - started, plots, out)
+    write_report(args, items, results, untargeted, time.perf_counter() - started, plots, out)
     steps.update()
     steps.close()
     return 0
 
 
 def write_report(
-    args: argparse.Namespace, items: list[dict[str, Any]], results: Results, wall_s: float, plots: Path, out: Path
+    args: argparse.Namespace,
+    items: list[dict[str, Any]],
+    results: Results,
+    untargeted: Untargeted,
+    wall_s: float,
+    plots: Path,
+    out: Path,
 ) -> None:
     """BENCHMARKS.md, its plots and the README's figures, from the steps' results."""
     text, speech, latency, realspeech = results
     plot_acceptance(speech, plots / "acceptance_vs_snr.png")
     plot_realspeech(realspeech, plots / "realspeech_vs_snr.png")
     plot_latency(speech, latency, plots / "latency.png")
-    (out / "BENCHMARKS.md").write_text(markdown(args, items, results, wall_s, plots, out), encoding="utf-8")
+    (out / "BENCHMARKS.md").write_text(markdown(args, items, results, untargeted, wall_s, plots, out), encoding="utf-8")
     readme = out / "README.md"
     write_readme_figures(readme, readme_figures(*results))
     print(f"wrote {out / 'BENCHMARKS.md'}, {plots}/*.png and the figures in {readme}", file=sys.stderr)

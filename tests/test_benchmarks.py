@@ -33,6 +33,8 @@ def test_report_writes_markdown_and_plots_from_a_tiny_subset(tmp_path: Path) -> 
     text = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
     for heading in ("## Targets", "## Real people", "## Spoken commands", "## Response latency", "## Typed questions"):
         assert heading in text
+    assert "## Replies in a waiting state (bench_waiting.py)" in text  # measured too, though held to no target
+    assert "## Where a turn's time goes (bench_decode.py)" in text
     assert "Vosk: no English model on this machine" in text or "### vosk" in text
     assert "### whisper" in text and "| Target | Goal | Whisper (default) |" in text
     real_people = text.split("## Real people")[1].split("\n## ")[0]
@@ -321,3 +323,153 @@ def test_replies_are_heard_in_the_state_that_waits_for_them(tmp_path: Path, caps
     assert "| replies, routine | 1/1 |  |" in capsys.readouterr().out
     assert bench_waiting.main(["--manifest", str(tmp_path / "missing.jsonl")]) == 2
     assert "cannot read the spoken set's manifest" in capsys.readouterr().err
+
+
+TEST_MACHINE = {"platform": "Test OS", "cpu": "Test CPU 9000", "cores": 4, "ram_gb": 8.0, "python": "3.11.0"}
+
+
+def write_untargeted_results(folder: Path) -> tuple[Path, Path]:
+    """bench_waiting.py and bench_decode.py --json files shaped as they write them, with figures no real run
+    gave (commands as run_step runs them: absolute paths)."""
+    waiting = {
+        "command": f".venv/bin/python {BENCHMARKS}/bench_waiting.py --manifest m.jsonl --json w.json",
+        "machine": {**TEST_MACHINE, "load_avg_1m": 0.4},
+        "engine": "whisper (test model)",
+        "groups": {
+            "emergency": {"clean": {"right": 3, "n": 4}, "noisy": {"right": 5, "n": 8}},
+            "replies, yes_no": {"clean": {"right": 2, "n": 2}},
+        },
+        "seconds": 1.5,
+        "misses": [{"id": "x", "expects": "routine", "heard": "help", "got": None}],
+    }
+    decode = {
+        "machine": {**TEST_MACHINE, "load_avg_1m": 0.6},
+        "command": f".venv/bin/python {BENCHMARKS}/bench_decode.py --json d.json",
+        "engine": "whisper (test model)",
+        "turns": 3,
+        "repeats": 2,
+        "speech_s_mean": 1.234,
+        "stages": {
+            "encoder, 30 s window": {"p50_ms": 430.6, "p95_ms": 455.4, "per_speech_s": 0.3412},
+            "encoder, 10 s window": {"p50_ms": 56.4, "p95_ms": 64.9, "per_speech_s": 0.0461},
+            "matcher": {"p50_ms": 4.0, "p95_ms": 8.1, "per_speech_s": 0.0034},
+        },
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "waiting.json", folder / "decode.json"
+    for path, result in zip(paths, (waiting, decode), strict=True):
+        path.write_text(json.dumps(result), encoding="utf-8")
+    return paths
+
+
+def rendered(untargeted: report.Untargeted, monkeypatch: pytest.MonkeyPatch) -> str:
+    """BENCHMARKS.md of a --reuse run with these waiting and decode results; the other benchmarks' sections,
+    tested above, left empty."""
+    for section in ("realspeech_section", "speech_section", "latency_section", "text_section"):
+        monkeypatch.setattr(report, section, lambda *_: [])
+    text, speech, latency, realspeech = fake_results()
+    speech = {**speech, "machine": {**TEST_MACHINE, "load_avg_1m": 0.2}, "voices": ["a", "b"]}
+    speech |= {"recordings": 20, "ood_recordings": 4}
+    args = argparse.Namespace(command="report --reuse", limit=0, reuse=True, repeats=1)
+    results = (text, speech, latency, realspeech)
+    return report.markdown(args, [], results, untargeted, 0.0, Path("plots"), Path("."))
+
+
+def test_waiting_and_decode_sections_are_written_from_the_given_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting, decode = write_untargeted_results(tmp_path / "given")
+    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=waiting, decode_json=decode)
+    untargeted = report.untargeted_results(args, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()  # nothing ran
+    text = rendered(untargeted, monkeypatch)
+    waiting_part = text.split("## Replies in a waiting state (bench_waiting.py)\n\n")[1].split("\n## ")[0]
+    assert waiting_part.startswith(
+        "Ran on: Test OS, Test CPU 9000, 4 cores, 8.0 GB RAM, Python 3.11.0 (load average 0.4 when it started). "
+        "Command: `.venv/bin/python benchmarks/bench_waiting.py --manifest m.jsonl --json w.json`. "
+        "Engine: whisper (test model).\n\n"
+    )
+    assert "heard in the first state that waits for it" in waiting_part
+    assert waiting_part.endswith(
+        "| Heard in its waiting state | Clean | Noisy |\n"
+        "| --- | --- | --- |\n"
+        "| emergency | 3/4 (75.0%) | 5/8 (62.5%) |\n"
+        "| replies, yes_no | 2/2 (100.0%) |  |\n"
+    )
+    decode_part = text.split("## Where a turn's time goes (bench_decode.py)\n\n")[1].split("\n## ")[0]
+    assert decode_part.startswith(
+        "Ran on: Test OS, Test CPU 9000, 4 cores, 8.0 GB RAM, Python 3.11.0 (load average 0.6 when it started). "
+        "Command: `.venv/bin/python benchmarks/bench_decode.py --json d.json`. Engine: whisper (test model).\n\n"
+        "The demo script's 3 turns (one Piper voice, 1.23 s of audio a turn on average) go through the stages of "
+        "hearing a turn one after another, 2 times, "
+    )
+    assert (
+        "| Stage | p50 | p95 | Time over the turn's length |\n"
+        "| --- | --- | --- | --- |\n"
+        "| encoder, 30 s window | 431 ms | 455 ms | 0.341 |\n"
+        "| encoder, 10 s window | 56 ms | 65 ms | 0.046 |\n"
+        "| matcher | 4 ms | 8 ms | 0.003 |\n\n"
+        "Whisper's encoder reads a 30-second window whatever the turn's length"
+    ) in decode_part
+    assert text.index("## Replies in a waiting state") < text.index("## Where a turn's time goes")
+    assert "not measured" not in text.split("## What is missing")[1]
+
+
+def test_a_missing_waiting_or_decode_result_is_a_line_of_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    write_untargeted_results(cache)
+    (cache / "waiting.json").unlink()  # an earlier run that did not measure it
+    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=None, decode_json=None)
+    text = rendered(report.untargeted_results(args, cache), monkeypatch)
+    assert "## Replies in a waiting state" not in text
+    assert "## Where a turn's time goes (bench_decode.py)" in text
+    missing = text.split("## What is missing\n\n")[1]
+    assert (
+        "- Replies in a waiting state (bench_waiting.py): not measured; `.venv/bin/python "
+        f"benchmarks/bench_waiting.py --manifest {cache}/spoken/manifest.jsonl --json {cache}/waiting.json` "
+        "measures it.\n"
+    ) in missing
+    assert "bench_decode.py" not in missing
+
+
+def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results_are_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = tmp_path / "given"
+    waiting, decode = write_untargeted_results(given)
+    ran: list[tuple[str, list[str], Path]] = []
+
+    def run_step(name: str, argv: list[str], log: Path) -> None:
+        ran.append((name, argv, log))
+        Path(argv[-1]).write_text(waiting.read_text(encoding="utf-8"), encoding="utf-8")
+
+    monkeypatch.setattr(report, "run_step", run_step)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    args = argparse.Namespace(reuse=False, repeats=1, waiting_json=None, decode_json=decode)
+    untargeted = report.untargeted_results(args, cache)
+    manifest = str(cache / "spoken" / "manifest.jsonl")
+    script = str(BENCHMARKS / "bench_waiting.py")
+    argv = [report.PYTHON, script, "--manifest", manifest, "--json", str(cache / "waiting.json")]
+    assert ran == [("bench_waiting.py", argv, cache / "waiting.log")]  # bench_decode's results were given
+    assert untargeted["waiting"]["groups"]["emergency"]["noisy"] == {"right": 5, "n": 8}
+    assert untargeted["decode"]["turns"] == 3
+
+
+@pytest.mark.parametrize("flag", ["--waiting-json", "--decode-json"])
+def test_report_stops_before_running_anything_when_a_given_waiting_or_decode_file_is_missing(
+    tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "README.md").write_text((ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    assert report.main(["--reuse", flag, str(tmp_path / "absent.json"), "--out", str(tmp_path)]) == 2
+    assert f"{flag} {tmp_path / 'absent.json'}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / ".cache").exists()
+
+
+def test_the_decode_stages_are_timed_as_often_as_the_other_timings(tmp_path: Path) -> None:
+    command = report.untargeted_command("decode", tmp_path, 2)
+    assert command[1].endswith("bench_decode.py")
+    assert command[command.index("--repeats") + 1] == "2"
+    assert "--repeats" not in report.untargeted_command("waiting", tmp_path, 2)
