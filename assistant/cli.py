@@ -254,6 +254,21 @@ def _turn_seconds(text: str) -> float:
     return seconds
 
 
+def _words_per_minute(text: str) -> int:
+    """--rate's value, checked before any model loads: words per minute within what the voices can say."""
+    from .tts import RATE_RANGE
+
+    try:
+        rate = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of words per minute: {text!r}") from None
+    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise argparse.ArgumentTypeError(
+            f"a speaking rate may be from {RATE_RANGE[0]} to {RATE_RANGE[1]} words per minute"
+        )
+    return rate
+
+
 def _denoise(args: argparse.Namespace, engine: Any) -> bool:
     """Whether noise is taken out before ``engine`` hears: unless --no-denoise, for engines it helps."""
     return not args.no_denoise and bool(getattr(engine, "noise_suppression", True))
@@ -579,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     voice.add_argument(
         "--loud", action="store_true", help="louder replies for a noisy room (-10 instead of -16 LUFS, peaks limited)"
     )
-    voice.add_argument("--rate", type=int, help="speaking rate, words per minute")
+    voice.add_argument("--rate", type=_words_per_minute, help="speaking rate, words per minute")
     voice.add_argument("--wav-out", metavar="DIR", help="also write every spoken reply to a WAV file in DIR")
     voice.add_argument("--no-speakers", action="store_true", help="do not play replies (print them; see --wav-out)")
     voice.add_argument("--output-device", help="speaker device index or name")
@@ -613,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--voice", help="voice for replies (see `assistant voices`), as for listen")
     serve.add_argument("--loud", action="store_true", help="louder replies (-10 instead of -16 LUFS)")
-    serve.add_argument("--rate", type=int, help="speaking rate, words per minute")
+    serve.add_argument("--rate", type=_words_per_minute, help="speaking rate, words per minute")
     serve.set_defaults(func=cmd_serve, wav_out=None, no_speakers=True, output_device=None)
 
     devices = sub.add_parser("devices", help="list microphones")

@@ -24,6 +24,7 @@ import errno
 import logging
 import os
 import signal
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -652,7 +653,10 @@ async def serve(server: AsyncServer, service: AssistantService, uri: str, stop: 
     try:
         await server.start(partial(AssistantHandler, service))
     except OSError as error:
-        reason = os.strerror(error.errno).lower() if error.errno else str(error)
+        if isinstance(error, socket.gaierror):  # the host's name or address is not one there is
+            reason = f"no such host ({error.strerror})"
+        else:
+            reason = os.strerror(error.errno).lower() if error.errno else str(error)
         if error.errno == errno.EADDRINUSE:
             reason += " (another Wyoming service on that port? give another with --uri)"
         raise BadInput(f"cannot listen on {uri}: {reason}") from None

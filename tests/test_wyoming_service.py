@@ -528,6 +528,24 @@ def test_a_port_in_use_is_a_clear_error(service: AssistantService) -> None:
             run(lambda: serve(open_server(uri), service, uri))
 
 
+def test_a_host_that_does_not_exist_is_named_as_such(service: AssistantService) -> None:
+    uri = "tcp://999.1.1.1:10700"  # not an address, and no name resolves to it
+    with pytest.raises(BadInput, match=r"cannot listen on tcp://999\.1\.1\.1:10700: no such host \("):
+        run(lambda: serve(open_server(uri), service, uri))
+
+
+@pytest.mark.parametrize("rate", ["-5", "79", "451", "fast"])
+def test_a_speaking_rate_out_of_range_is_refused_before_anything_loads(
+    capfd: pytest.CaptureFixture[str], rate: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:  # argparse's own exit, as for any bad option
+        main(["serve", "--rate", rate])
+    assert exited.value.code == 2
+    err = capfd.readouterr().err
+    assert "argument --rate:" in err and "words per minute" in err
+    assert "Listening with" not in err and "Traceback" not in err  # nothing was loaded
+
+
 @pytest.mark.parametrize("uri", ["http://127.0.0.1:10700", "tcp://127.0.0.1", "tcp://127.0.0.1:99999", "unix://"])
 def test_a_bad_uri_is_refused_before_anything_loads(capfd: pytest.CaptureFixture[str], uri: str) -> None:
     assert main(["serve", "--uri", uri]) == 2
