@@ -206,6 +206,23 @@ def test_echo_guard_ignores_own_words_but_not_a_short_command() -> None:
     assert not guard.is_echo("how long left")
 
 
+def test_echo_guard_knows_its_own_words_across_sentences_and_a_whole_reply_half_heard() -> None:
+    guard = EchoGuard(clock=FakeClock())
+    guard.remember("Hi.")  # a reply is remembered sentence by sentence, as it is played
+    guard.remember("I can help with muscle twitches, spasms, cramps and stretches.")
+    assert guard.is_echo("hi i can help with muscle twitches")  # one run across both sentences
+    assert guard.is_echo("i can help with muscle twitches spasms cramps and stretches")
+    guard.remember("Okay, stopped.")
+    assert guard.is_echo("okay stop")  # nearly the whole of what was said
+    assert not guard.is_echo("stop")  # the user's own command over it
+    guard.remember("Paused.")
+    assert not guard.is_echo("pause")  # one word: only when it is exactly what was said
+    assert not guard.is_echo("no thanks i'm fine")
+    guard.remember("Along with the cramp, do you have chest pain or trouble breathing?")
+    assert not guard.is_echo("I have chest pain")  # the user's answer, in the question's words
+    assert not guard.is_echo("my calf is cramping")
+
+
 def test_echo_guard_forgets_after_its_window() -> None:
     clock = FakeClock()
     guard = EchoGuard(window_s=2.0, clock=clock)
