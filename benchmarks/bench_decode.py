@@ -19,18 +19,18 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from common import command_line, machine, percentile, write_results
+from common import command_line, machine, measure_and_print, percentile
 
 from assistant.asr.choose import open_engine
-from assistant.asr.whisper_engine import words_only
+from assistant.asr.whisper_engine import WhisperEngine, words_only
 from assistant.audio.io import SAMPLE_RATE, load_audio
 from assistant.audio.vad import Endpointer
 from assistant.demo import read_script, samples_folder
-from assistant.errors import AssistantError
 from assistant.match import Matcher
 from assistant.messages import Transcript
 from assistant.pack import load_pack
@@ -49,11 +49,17 @@ def timed(work: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - started) * 1000.0, result
 
 
+def hear_all(endpointer: Endpointer, audio: np.ndarray) -> None:
+    """The endpointer over a whole turn, as the microphone feeds it."""
+    endpointer.feed(audio)
+    endpointer.flush()
+
+
 def run(repeats: int) -> dict[str, Any]:
     import ctranslate2
 
     pack = load_pack()
-    engine = open_engine("whisper", pack)
+    engine = cast(WhisperEngine, open_engine("whisper", pack))
     matcher = Matcher(pack)
     turns = {turn.name: load_audio(turn.audio) for turn in read_script(samples_folder() / "demo_turns.txt")}
     stages: dict[str, list[float]] = {}
@@ -66,23 +72,22 @@ def run(repeats: int) -> dict[str, Any]:
     for _ in range(repeats):
         for audio in turns.values():
             speech_s.append(len(audio) / SAMPLE_RATE)
-            endpointer = Endpointer()
-            note("endpointer (Silero), whole turn", timed(lambda a=audio, e=endpointer: (e.feed(a), e.flush()))[0])
-            ms, features = timed(lambda a=audio: engine.features(a.astype(np.float32) / 32768.0))
+            note("endpointer (Silero), whole turn", timed(partial(hear_all, Endpointer(), audio))[0])
+            ms, features = timed(partial(engine.features, audio.astype(np.float32) / 32768.0))
             note("Whisper features (log-mel)", ms)
             for seconds in WINDOWS_S:
                 frames = seconds * 100
                 window = np.zeros((1, features.shape[0], frames), dtype=np.float32)
                 window[0, :, : min(frames, features.shape[1])] = features[:, :frames]
                 batch = ctranslate2.StorageView.from_array(window)
-                note(f"encoder, {seconds} s window", timed(lambda b=batch: engine.model.encode(b, to_cpu=False))[0])
-            ms, reading = timed(lambda a=audio: engine.decode(a))
+                note(f"encoder, {seconds} s window", timed(partial(engine.model.encode, batch, to_cpu=False))[0])
+            ms, reading = timed(partial(engine.decode, audio))
             note("whole decode (features, 30 s encoder, beam search)", ms)
             texts = [words_only(text) for text in reading.texts] or [""]
             heard = Transcript(texts[0], reading.confidence, engine=engine.name, alternatives=tuple(texts[1:]))
-            note("matcher", timed(lambda h=heard: matcher.match_heard(h.text, h))[0])
+            note("matcher", timed(partial(matcher.match_heard, heard.text, heard))[0])
             forced = replace(reading, texts=(NOT_SAID,))
-            note("second pass: decoding into the pack", timed(lambda r=forced: engine.finish(r))[0])
+            note("second pass: decoding into the pack", timed(partial(engine.finish, forced))[0])
     beam = [
         whole - encoder - feature
         for whole, encoder, feature in zip(
@@ -134,15 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         print("bench_decode: --repeats must be at least 1", file=sys.stderr)
         return 2
-    try:
-        results = run(args.repeats)
-    except AssistantError as error:
-        print(f"bench_decode: {error}", file=sys.stderr)
-        return error.exit_code
-    print(table(results))
-    if args.json is not None:
-        write_results(results, args.json)
-    return 0
+    return measure_and_print("bench_decode", lambda: run(args.repeats), table, args.json)
 
 
 if __name__ == "__main__":

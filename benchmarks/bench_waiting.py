@@ -23,11 +23,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, command_line, machine, open_bench_engine, spoken_rows, write_results
+from common import ROOT, command_line, machine, measure_and_print, open_bench_engine, spoken_rows
 from tqdm import tqdm
 
 from assistant.cli import _file_turn
-from assistant.errors import AssistantError
 from assistant.match import Matcher
 from assistant.pack import Pack, load_pack
 
@@ -100,15 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default="whisper", help="whisper (default) or pocketsphinx")
     parser.add_argument("--json", type=Path, help="also write the results (and each miss) here")
     args = parser.parse_args(argv)
-    try:
-        results = run(args.manifest, args.engine)
-    except AssistantError as error:
-        print(f"bench_waiting: {error}", file=sys.stderr)
-        return error.exit_code
-    print(table(results))
-    if args.json is not None:
-        write_results(results, args.json)
-    return 0
+    return measure_and_print("bench_waiting", lambda: run(args.manifest, args.engine), table, args.json)
 
 
 if __name__ == "__main__":

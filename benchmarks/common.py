@@ -9,7 +9,7 @@ import platform
 import shlex
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,24 @@ def write_results(results: dict[str, Any], path: Path | None) -> None:
         path.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+
+
+def measure_and_print(
+    script: str, measure: Callable[[], dict[str, Any]], table: Callable[[dict[str, Any]], str], keep: Path | None
+) -> int:
+    """A benchmark's main: ``measure``, print its ``table``, keep the results at ``keep`` when given; exit status
+    0, or an ``AssistantError`` as one line naming ``script`` and its exit status."""
+    from assistant.errors import AssistantError
+
+    try:
+        results = measure()
+    except AssistantError as error:
+        print(f"{script}: {error}", file=sys.stderr)
+        return error.exit_code
+    print(table(results))
+    if keep is not None:
+        write_results(results, keep)
+    return 0
 
 
 def spoken_rows(manifest: Path) -> list[dict[str, Any]]:
