@@ -255,18 +255,15 @@ def _turn_seconds(text: str) -> float:
 
 
 def _words_per_minute(text: str) -> int:
-    """--rate's value, checked before any model loads: words per minute within what the voices can say."""
-    from .tts import RATE_RANGE
+    """--rate's value, checked before any model loads (``tts.check_rate``)."""
+    from .tts import check_rate
 
     try:
-        rate = int(text)
+        return check_rate(int(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number of words per minute: {text!r}") from None
-    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
-        raise argparse.ArgumentTypeError(
-            f"a speaking rate may be from {RATE_RANGE[0]} to {RATE_RANGE[1]} words per minute"
-        )
-    return rate
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def _denoise(args: argparse.Namespace, engine: Any) -> bool:
