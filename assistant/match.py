@@ -1242,6 +1242,7 @@ def _phrases(expr: Expression) -> list[str]:
 def _compile(draft: _Draft, final: int) -> _Graph:
     """A built word graph as the alignment walks it: nodes numbered in topological order, so that every arc
     goes to a higher number; each node's arcs sorted into word arcs and the others."""
+    draft, start, final, numbers = _contract(draft, final)
     order = _topological(draft)
     rank = [0] * len(order)
     for position, node in enumerate(order):
@@ -1254,9 +1255,43 @@ def _compile(draft: _Draft, final: int) -> _Graph:
             (words if kind == _WORD else others).append((kind, rank[target], label, weight))
         word_arcs.append(tuple(words))  # exactly sized, and an empty one is the shared (): most nodes have one kind
         other_arcs.append(tuple(others))
-    graph = _Graph(word_arcs=word_arcs, other_arcs=other_arcs, origin=order, start=rank[0], final=rank[final])
+    graph = _Graph(
+        word_arcs=word_arcs,
+        other_arcs=other_arcs,
+        origin=[numbers[node] for node in order],
+        start=rank[start],
+        final=rank[final],
+    )
     graph.heaviest = _heaviest_paths(graph)
     return graph
+
+
+def _contract(draft: _Draft, final: int) -> tuple[_Draft, int, int, list[int]]:
+    """The graph without the nodes whose only way on is one free arc: arcs into such a node go straight to
+    where it leads. Returns the graph, its initial and accepting nodes, and each node's number before."""
+    arcs = draft.arcs
+
+    def passes_on(node: int) -> bool:
+        return node != final and len(arcs[node]) == 1 and arcs[node][0][0] == _EPS
+
+    leads_to = list(range(len(arcs)))
+    for node in range(len(arcs)):
+        target = node
+        while passes_on(target):
+            target = arcs[target][0][1]
+        leads_to[node] = target
+    kept = [node for node in range(len(arcs)) if leads_to[node] == node]
+    number = {node: position for position, node in enumerate(kept)}
+    contracted = _Draft(
+        draft.wildcards,
+        arcs=[
+            [(kind, number[leads_to[target]], label, weight) for kind, target, label, weight in arcs[node]]
+            for node in kept
+        ],
+        words=draft.words,
+        lists=draft.lists,
+    )
+    return contracted, number[leads_to[0]], number[final], kept
 
 
 def _words_into(graph: _Graph) -> list[list[tuple[int, str, float]]]:

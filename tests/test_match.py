@@ -318,3 +318,37 @@ def test_a_likely_command_is_tried_after_unlikely_ones_fail(bundled: Matcher) ->
     that could still be accepted are tried too, not given up on."""
     match = bundled.match("i think my calf is cramping")
     assert (match.intent, match.slots.get("muscle")) == ("cramp_now", "calf")
+
+
+def test_free_arcs_contracted_away_change_no_answer(bundled: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node whose only way on is one free arc is merged into where it leads (fewer cells in every row
+    of the alignment); what the matcher finds, and how sure it is, stays the same."""
+    texts = [
+        "um my calf is cramping",
+        "my calve is crampin real bad",
+        "the back of my thigh cramped up",
+        "why is my eyelid twitching so much lately",
+        "i just blacked out yeah for a second on the bike",
+        "what should i eat before a workout",
+        "can you stretch my hamstrings please",
+        "how long is left",
+        "no i'm okay",
+    ]
+    graph = bundled._graph(0)
+    passing_on = [
+        node
+        for node in range(len(graph.word_arcs))
+        if not graph.word_arcs[node]
+        and len(graph.other_arcs[node]) == 1
+        and graph.other_arcs[node][0][0] == match_module._EPS
+    ]
+    assert passing_on == []
+    contracted = [bundled.match_fuzzy(text) for text in texts]
+    monkeypatch.setattr(match_module, "_contract", lambda draft, final: (draft, 0, final, list(range(len(draft.arcs)))))
+    plain = Matcher(bundled.pack)
+    assert len(plain._graph(0).word_arcs) > len(graph.word_arcs)
+    for text, found in zip(texts, contracted, strict=True):
+        before = plain.match_fuzzy(text)
+        assert (found.intent, found.slots) == (before.intent, before.slots), text
+        assert found.confidence == pytest.approx(before.confidence, abs=1e-9), text
+    assert sum(found.intent is not None for found in contracted) >= 6
