@@ -66,6 +66,10 @@ from .pack import Pack
 DEFAULT_THRESHOLD = 0.6
 """Below this confidence the result is "not understood"."""
 
+CLOSEST_FLOOR = 0.25
+"""Below this confidence nothing is close enough to name as the closest topic ("did you mean"): a sentence
+from outside the pack is not offered a topic it shares a word or two with (DECISIONS.md)."""
+
 ALTERNATIVE_BAR = 0.9
 """Least match confidence of another reading of the speech, taken when the engine's own reading is not
 understood (simulated on the spoken sets: no out-of-domain speech more accepted at 0.85-0.99; see
@@ -675,7 +679,7 @@ class Matcher:
             intent=template.intent if accepted else None,
             slots=slots if accepted else {},
             confidence=confidence,
-            closest=template.intent,
+            closest=template.intent if confidence >= CLOSEST_FLOOR else None,
             template=template.text,
         )
 

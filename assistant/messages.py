@@ -77,7 +77,8 @@ class Match:
     confidence: float = 0.0
     """Calibrated confidence in [0, 1]."""
     closest: str | None = None
-    """Best intent even when below the threshold (to offer "did you mean")."""
+    """Best intent even when below the threshold (to offer "did you mean"); None when nothing comes close
+    (``match.CLOSEST_FLOOR``)."""
     template: str | None = None
     """The template sentence that matched best (for debugging and checks)."""
 

@@ -192,3 +192,17 @@ def test_emergency_interrupts_a_routine_with_advice(intent: str) -> None:
     assert turn.say
     assert turn.state == "idle"
     assert dialogue.advance(600) == []
+
+
+def test_did_you_mean_only_for_a_topic_that_comes_close() -> None:
+    """Not understood: a near miss is offered its topic, a sentence from elsewhere only the pack's help."""
+    from assistant.match import Matcher
+
+    matcher = Matcher(PACK)
+    dialogue = Dialogue(PACK, clock=FakeClock())
+    far = dialogue.handle(matcher.match("what's the capital of france"))
+    assert far.say == (PACK.dialogue.not_understood.format(closest=""),)
+    assert far.state == "idle"
+    near = dialogue.handle(matcher.match("hey does muscle feature mean als"))
+    assert near.say[-1] == PACK.dialogue.did_you_mean.format(closest=PACK.dialogue.topic_names["als_worry"])
+    assert dialogue.handle(heard("yes")).intent == "als_worry"

@@ -51,9 +51,11 @@ def test_out_of_domain_is_not_understood_but_offers_closest(matcher: Matcher, te
 
 
 def test_not_understood_still_names_the_closest_topic(matcher: Matcher) -> None:
-    match = matcher.match("my eye does a weird flickering thing at night when reading")
+    match = matcher.match("my eye does a weird flickering thing")
     assert match.intent is None
     assert match.closest == "eye_twitch"
+    # Said at length, two words of nine are too little to name a topic by (CLOSEST_FLOOR).
+    assert matcher.match("my eye does a weird flickering thing at night when reading").closest is None
 
 
 ROUTINE = {"state": "routine", "expects": "routine"}
@@ -352,3 +354,26 @@ def test_free_arcs_contracted_away_change_no_answer(bundled: Matcher, monkeypatc
         assert (found.intent, found.slots) == (before.intent, before.slots), text
         assert found.confidence == pytest.approx(before.confidence, abs=1e-9), text
     assert sum(found.intent is not None for found in contracted) >= 6
+
+
+@pytest.mark.parametrize("text", ["what's the capital of france", "play the next song on my playlist"])
+def test_nothing_close_names_no_closest_topic(bundled: Matcher, text: str) -> None:
+    """A sentence from outside the pack that shares a word or two with it is not offered a topic."""
+    match = bundled.match(text)
+    assert match.intent is None
+    assert match.confidence < match_module.CLOSEST_FLOOR
+    assert match.closest is None
+
+
+@pytest.mark.parametrize(
+    ("text", "closest"),
+    [
+        ("hey does muscle feature mean als", "als_worry"),  # "twitching" misheard
+        ("my eye does a weird flickering thing at night when reading", "eye_twitch"),
+    ],
+)
+def test_a_near_miss_still_names_its_closest_topic(bundled: Matcher, text: str, closest: str) -> None:
+    match = bundled.match(text)
+    assert match.intent is None
+    assert match.confidence >= match_module.CLOSEST_FLOOR
+    assert match.closest == closest
