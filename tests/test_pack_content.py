@@ -55,6 +55,7 @@ EMERGENCY_INTENTS = (
     "clot",
     "rhabdo",
     "overdose",
+    "bleeding",
 )
 REQUIRED_INTENTS = KNOWLEDGE_INTENTS + ACTION_INTENTS + EMERGENCY_INTENTS + CONTROL_INTENTS
 MUSCLES = (

@@ -86,6 +86,16 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
         ["I'm short of breath", "I'm wheezing", "I can't get my breath back", "I'm having an asthma attack"],
     ),
     "left arm or jaw pain": ("emergency", ["my left arm hurts", "my jaw hurts", "I have a pain in my left arm"]),
+    "chest tight with arm or jaw pain, face drooping with a weak arm, blood brought up": (
+        "emergency",
+        [
+            "my chest is really tight and my left arm hurts",
+            "my chest feels tight and my jaw hurts",
+            "my face is drooping and my arm is weak",
+            "I just threw up blood",
+            "she's coughing up blood",
+        ],
+    ),
     "racing heart": (
         "faint",
         ["my heart is racing and won't slow down", "my heart won't slow down", "I'm having palpitations"],
@@ -96,7 +106,12 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
     ),
     "heat stroke": (
         "heat_stroke",
-        ["I think I have heat stroke", "he's really hot and confused", "she's stopped sweating and she's really hot"],
+        [
+            "I think I have heat stroke",
+            "he's really hot and confused",
+            "she's stopped sweating and she's really hot",
+            "I'm confused and really hot and I stopped sweating",
+        ],
     ),
     "whole body cramping or rigid with fever": (
         "emergency",
@@ -129,9 +144,47 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
     ),
     "throat closing or lips swelling": (
         "anaphylaxis",
-        ["my throat is closing up", "my lips are swelling", "I'm having an allergic reaction"],
+        [
+            "my throat is closing up",
+            "my lips are swelling",
+            "I'm having an allergic reaction",
+            "I got stung by a bee and my face is swelling",
+            "he ate peanuts and his throat is closing up",
+            "I got stung and I can't breathe",
+        ],
     ),
-    "head injury": ("head_injury", ["I hit my head on the bar", "he got knocked out", "I think I have a concussion"]),
+    "head injury": (
+        "head_injury",
+        [
+            "I hit my head on the bar",
+            "he got knocked out",
+            "I think I have a concussion",
+            "she hit her head and isn't waking up",
+            "my friend dropped a weight on his head",
+        ],
+    ),
+    "severe bleeding": (
+        "bleeding",
+        [
+            "someone fell off the treadmill and is bleeding a lot",
+            "I'm bleeding really badly",
+            "he cut his hand open and it won't stop bleeding",
+            "there's blood everywhere",
+            "we can't stop the bleeding",
+        ],
+    ),
+    "too dizzy to stand": (
+        "faint",
+        ["I'm so dizzy I can't stand up", "I'm so lightheaded I can't walk", "she's too dizzy to stand"],
+    ),
+    "someone down and not moving": (
+        "cardiac_arrest",
+        [
+            "there's a guy on the floor not moving",
+            "there's a woman collapsed in the changing room",
+            "there's someone down on the track",
+        ],
+    ),
     "sudden loss of sight": (
         "emergency",
         [
