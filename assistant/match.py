@@ -50,6 +50,7 @@ from hassil import (
     TextSlotList,
     TextSlotValue,
     WildcardSlotList,
+    parse_sentence,
     recognize_best,
 )
 from hassil.intents import Intent
@@ -69,6 +70,12 @@ DEFAULT_THRESHOLD = 0.6
 CLOSEST_FLOOR = 0.25
 """Below this confidence nothing is close enough to name as the closest topic ("did you mean"): a sentence
 from outside the pack is not offered a topic it shares a word or two with (DECISIONS.md)."""
+
+NEGATIONS = frozenset({"not", "no", "never", "without", "nor"})
+"""Words that, just before a red flag, say it is not so ("he is not choking")."""
+
+NEGATION_REACH = 3
+"""How many words before a red flag a negation reaches ("i am not having a seizure")."""
 
 ALTERNATIVE_BAR = 0.9
 """Least match confidence of another reading of the speech, taken when the engine's own reading is not
@@ -137,6 +144,7 @@ _MAX_CANDIDATES = 8
 _MAX_TIED = 48
 _MAX_RULE_DEPTH = 24
 _MAX_VALUE_PHRASES = 64
+_MAX_FLAG_SPELLINGS = 4096
 _MAX_RANGE_VALUES = 2000
 _MAX_PERMUTATION_ITEMS = 10
 _MAX_COMPILED = 1024
@@ -232,7 +240,7 @@ class _Value:
 class Matcher:
     """Matches text to the intents of a pack; compile once, match many times."""
 
-    def __init__(self, pack: Pack, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, pack: Pack, threshold: float = DEFAULT_THRESHOLD, red_flags: bool = True) -> None:
         self.pack = pack
         self.threshold = threshold
         intents = pack.intents
@@ -262,6 +270,7 @@ class Matcher:
                 for sentence in data.sentences:
                     exact = _alone(block, _normalized_sentence(sentence))
                     self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
+        self._red_flags = _red_flags(pack) if red_flags else {}
         self._compiled: dict[int, _Graph] = {}  # by template, least recently aligned first
         self._compiled_lock = threading.Lock()
         self._build_index()
@@ -531,14 +540,14 @@ class Matcher:
         alternative or ``heard.fallback`` that matches a command almost exactly (``ALTERNATIVE_BAR``) is taken;
         the fallback never as an emergency."""
         exact = self.match_exact(text, context)
-        found = exact or self.match_fuzzy(text, context)
+        found = exact or self._flagged(self.match_fuzzy(text, context))
         if self.pack.is_emergency(found.intent):
             return found
         standby: Match | None = None
         said_exactly: Match | None = None
         for other in heard.alternatives:
             other_exact = self.match_exact(other, context)
-            candidate = other_exact or self.match_fuzzy(other, context)
+            candidate = other_exact or self._flagged(self.match_fuzzy(other, context))
             if self.pack.is_emergency(candidate.intent) and (exact is None or other_exact or self._sure(candidate)):
                 return candidate
             if said_exactly is None and other_exact is not None and other_exact.intent is not None:
@@ -563,7 +572,25 @@ class Matcher:
     def match(self, text: str, context: Mapping[str, Any] | None = None) -> Match:
         """The best intent for ``text``: what a template says exactly (``match_exact``), else the fuzzy
         match (``match_fuzzy``), whose intent is None when its confidence is below the threshold."""
-        return self.match_exact(text, context) or self.match_fuzzy(text, context)
+        return self.match_exact(text, context) or self._flagged(self.match_fuzzy(text, context))
+
+    def _flagged(self, found: Match) -> Match:
+        """``found`` (a fuzzy match), or the emergency whose red flag the sentence says, when it says one and
+        ``found`` is no emergency: a warning sign said in any words outranks a likeness to a calm sentence."""
+        if self.pack.is_emergency(found.intent) or not self._red_flags:
+            return found
+        flag = red_flag_in(found.normalized.split(), self._red_flags)
+        if flag is None:
+            return found
+        phrase, intent = flag
+        return Match(
+            text=found.text,
+            normalized=found.normalized,
+            intent=intent,
+            confidence=max(found.confidence, self.threshold),
+            closest=intent,
+            template=f"red flag: {phrase}",
+        )
 
     def match_exact(self, text: str, context: Mapping[str, Any] | None = None) -> Match | None:
         """hassil's recognition of ``text`` when a template says it exactly, slots and all, else None.
@@ -1202,6 +1229,43 @@ def _glue(items: list[Expression]) -> list[Expression]:
     return result
 
 
+RedFlags = dict[str, list[tuple[tuple[str, ...], str, str]]]
+"""Red flags by their first word: (words, intent, phrase as written), longest first."""
+
+
+def _red_flags(pack: Pack) -> RedFlags:
+    """Every spelling of every emergency's red flags, by first word, longest first."""
+    flags: RedFlags = defaultdict(list)
+    for behaviour in pack.behaviours.values():
+        for phrase in behaviour.red_flags:
+            try:
+                spellings = _text_options(parse_sentence(phrase).expression, _MAX_FLAG_SPELLINGS)
+            except Exception:  # noqa: BLE001 - hassil's parser raises several kinds for malformed text
+                spellings = None
+            if spellings is None:
+                raise BadInput(f"intent '{behaviour.id}': red flag {phrase!r} must be words, (a|b) and [c] only")
+            for spelling in spellings:
+                words = tuple(normalize(spelling).split())
+                if words:
+                    flags[words[0]].append((words, behaviour.id, phrase))
+    for starting in flags.values():
+        starting.sort(key=lambda flag: -len(flag[0]))
+    return dict(flags)
+
+
+def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str] | None:
+    """The first red flag (longest first where several start together) said in ``tokens`` without a
+    negation in the few words before it, as (phrase, intent); None when there is none."""
+    for start, token in enumerate(tokens):
+        for words, intent, phrase in flags.get(token, ()):
+            if tuple(tokens[start : start + len(words)]) != words:
+                continue
+            before = tokens[max(0, start - NEGATION_REACH) : start]
+            if not NEGATIONS.intersection(before):
+                return phrase, intent
+    return None
+
+
 def _single_word(expr: Expression) -> str | None:
     """The one normalised word (or "") an expression of plain text spells, else None."""
     while isinstance(expr, Sequence) and len(expr.items) == 1 and not isinstance(expr, (Alternative, Permutation)):
@@ -1213,8 +1277,8 @@ def _single_word(expr: Expression) -> str | None:
     return None
 
 
-def _text_options(expr: Expression) -> list[str] | None:
-    """All spellings of an expression made of text only (None if it holds lists or rules)."""
+def _text_options(expr: Expression, most: int = _MAX_VALUE_PHRASES) -> list[str] | None:
+    """All spellings of an expression made of text only, at most ``most`` (None if it holds lists or rules)."""
     if isinstance(expr, (ListReference, RuleReference, Permutation)):
         return None
     if isinstance(expr, TextChunk):
@@ -1222,7 +1286,7 @@ def _text_options(expr: Expression) -> list[str] | None:
     if isinstance(expr, Alternative):
         options: list[str] = []
         for item in expr.items:
-            sub = _text_options(item)
+            sub = _text_options(item, most)
             if sub is None:
                 return None
             options.extend(sub)
@@ -1230,10 +1294,10 @@ def _text_options(expr: Expression) -> list[str] | None:
     if isinstance(expr, Sequence):
         combos = [""]
         for item in expr.items:
-            sub = _text_options(item)
+            sub = _text_options(item, most)
             if sub is None:
                 return None
-            combos = [a + b for a in combos for b in sub][:_MAX_VALUE_PHRASES]
+            combos = [a + b for a in combos for b in sub][:most]
         return combos
     return None
 

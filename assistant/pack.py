@@ -224,6 +224,10 @@ class IntentBehaviour:
     """Built-in dialogue control (see ``CONTROL_INTENTS``)."""
     emergency: bool = False
     """Answered at once in every state, ending whatever was going on."""
+    red_flags: tuple[str, ...] = ()
+    """An emergency's warning signs: phrases that, said anywhere in a sentence no template says exactly,
+    mean this emergency ("not breathing", "(throat|tongue) is swelling"); plain words, alternatives
+    and optional parts only."""
 
 
 @dataclass(frozen=True)
@@ -740,7 +744,19 @@ def _behaviour(intent_id: str, node: dict[str, Any], name: str) -> IntentBehavio
         ),
         control=control,
         emergency=bool(node.get("emergency", False)),
+        red_flags=_red_flags(node, what, name),
     )
+
+
+def _red_flags(node: dict[str, Any], what: str, name: str) -> tuple[str, ...]:
+    flags = node.get("red_flags")
+    if flags is None:
+        return ()
+    if not node.get("emergency"):
+        raise _bad(node, name, f"{what}: 'red_flags' belong to an emergency (add 'emergency: true')")
+    if not isinstance(flags, list) or not all(isinstance(flag, str) and flag.strip() for flag in flags):
+        raise _bad(node, name, f"{what}: 'red_flags' must be a list of phrases")
+    return tuple(" ".join(flag.split()) for flag in flags)
 
 
 def _interview(interview_id: str, node: dict[str, Any], name: str) -> TriageInterview:

@@ -473,3 +473,24 @@ def test_the_decode_stages_are_timed_as_often_as_the_other_timings(tmp_path: Pat
     assert command[1].endswith("bench_decode.py")
     assert command[command.index("--repeats") + 1] == "2"
     assert "--repeats" not in report.untargeted_command("waiting", tmp_path, 2)
+
+
+def test_the_safety_benchmark_scores_both_probe_sets_with_and_without_red_flags(tmp_path: Path) -> None:
+    import bench_safety
+
+    from assistant.pack import load_pack
+
+    pack = load_pack()
+    assert all(pack.is_emergency(intent) for intent in bench_safety.OWN_ADVICE.values())
+    for stem in bench_safety.SETS.values():
+        kinds = {item["class"] for item in bench_safety.lines(bench_safety.DATA / f"{stem}.jsonl")}
+        assert kinds == set(bench_safety.OWN_ADVICE), stem  # every kind of emergency, and no other
+        assert all("class" not in item for item in bench_safety.lines(bench_safety.DATA / f"{stem}_calm.jsonl"))
+    keep = tmp_path / "safety.json"
+    assert bench_safety.main(["--json", str(keep)]) == 0
+    results = json.loads(keep.read_text(encoding="utf-8"))
+    held = results["sets"]["held out"]
+    assert held["with red flags"]["emergencies"] == held["templates only"]["emergencies"] == 144
+    # The red flags hear more of the emergencies than the templates alone.
+    assert held["with red flags"]["emergency_advice"] > held["templates only"]["emergency_advice"]
+    assert held["with red flags"]["calm_alarms"] == len(held["with red flags"]["calm_alarm_lines"])

@@ -1,6 +1,7 @@
 """The fuzzy matcher: intents and slots from messy text, fast, without expanding templates."""
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from assistant import match as match_module
 from assistant.errors import BadInput
 from assistant.match import Matcher
 from assistant.messages import Transcript
+from assistant.normalize import normalize
 from assistant.pack import load_pack, pack_from_dict
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -377,3 +379,68 @@ def test_a_near_miss_still_names_its_closest_topic(bundled: Matcher, text: str, 
     assert match.intent is None
     assert match.confidence >= match_module.CLOSEST_FLOOR
     assert match.closest == closest
+
+
+FLAGGED_PACK = {
+    "language": "en",
+    "intents": {
+        "choking": {
+            "data": [{"sentences": ["(someone|he|she) is choking"]}],
+            "emergency": True,
+            "red_flags": ["choking", "(can't|cannot) breathe", "(throat|tongue) is [really] swelling"],
+            "answer": {"say": "Call emergency services now."},
+        },
+        "protein": {"data": [{"sentences": ["how much protein (do|should) i (eat|have)"]}]},
+        "choking_down": {"data": [{"sentences": ["i am choking down my shake"]}]},
+    },
+}
+
+
+def test_a_red_flag_said_in_any_words_is_its_emergency() -> None:
+    matcher = Matcher(pack_from_dict(FLAGGED_PACK))
+    # No template says these; the warning sign in them does.
+    for text in (
+        "oh god my training partner went red and now he can't breathe at all",
+        "um his tongue is really swelling after that protein bar",
+        "how much protein should i have he is choking",  # a likeness to a calm template does not hide it
+    ):
+        match = matcher.match(text)
+        assert match.intent == "choking", text
+        assert match.template is not None and match.template.startswith("red flag")
+    assert matcher.match("he is choking").template == "(someone|he|she) is choking"  # a template first
+
+
+def test_a_red_flag_denied_or_inside_a_calm_sentence_is_not_one() -> None:
+    matcher = Matcher(pack_from_dict(FLAGGED_PACK))
+    assert matcher.match("he is not choking he is just coughing").intent is None  # denied just before
+    assert matcher.match("i am not really choking").intent is None  # within three words
+    assert matcher.match("i am choking down my shake").intent == "choking_down"  # a template said exactly wins
+    assert matcher.match("how much protein should i eat").intent == "protein"
+
+
+def test_red_flag_in_takes_the_longest_phrase_at_the_first_place_said() -> None:
+    flags = match_module._red_flags(pack_from_dict(FLAGGED_PACK))
+    assert match_module.red_flag_in(normalize("my throat is swelling and i can't breathe").split(), flags) == (
+        "(throat|tongue) is [really] swelling",
+        "choking",
+    )
+    assert match_module.red_flag_in(normalize("he can't breathe").split(), flags) == (
+        "(can't|cannot) breathe",
+        "choking",
+    )
+    assert match_module.red_flag_in(normalize("nothing wrong here").split(), flags) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"emergency": False}, "belong to an emergency"),
+        ({"red_flags": "choking"}, "must be a list of phrases"),
+        ({"red_flags": ["{muscle} is swelling"]}, "words, (a|b) and [c] only"),
+    ],
+)
+def test_bad_red_flags_are_refused_with_a_message(change: dict[str, Any], message: str) -> None:
+    data = {**FLAGGED_PACK, "intents": {**FLAGGED_PACK["intents"]}}
+    data["intents"]["choking"] = {**FLAGGED_PACK["intents"]["choking"], **change}
+    with pytest.raises(BadInput, match=re.escape(message)):
+        Matcher(pack_from_dict(data))

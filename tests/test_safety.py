@@ -194,6 +194,38 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "overdose": ("overdose", ["I took too many pills", "he overdosed", "she's taken too many painkillers"]),
+    "warning signs said inside a longer sentence (red flags)": (
+        "cardiac_arrest",
+        [
+            "my training partner went down after his set and he is not breathing",
+            "quick the guy on the rower is unresponsive",
+            "I think we need to start cpr on him",
+        ],
+    ),
+    "a fit said inside a longer sentence": (
+        "seizure",
+        [
+            "oh no she's having a seizure by the pool right now",
+            "my friend is convulsing on the mat what do I do",
+            "his eyes rolled back and he's foaming at the mouth",
+        ],
+    ),
+    "a swelling throat said inside a longer sentence": (
+        "anaphylaxis",
+        [
+            "I think it's an allergic reaction my lips are swelling up fast",
+            "where's his epipen he ate something",
+            "after the peanut butter shake her tongue is swelling",
+        ],
+    ),
+    "heavy bleeding said inside a longer sentence": (
+        "bleeding",
+        [
+            "the plate caught his shin and he's bleeding heavily",
+            "he dropped a kettlebell and there's blood everywhere",
+            "she sliced her hand open on the machine",
+        ],
+    ),
     "stroke, chest pain, calls for help": (
         "emergency",
         [item["text"] for item in PHRASINGS if item["intent"] == "emergency"]
