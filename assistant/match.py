@@ -582,7 +582,7 @@ class Matcher:
         flag = red_flag_in(found.normalized.split(), self._red_flags)
         if flag is None:
             return found
-        phrase, intent = flag
+        phrase, intent, said = flag
         return Match(
             text=found.text,
             normalized=found.normalized,
@@ -590,6 +590,7 @@ class Matcher:
             confidence=max(found.confidence, self.threshold),
             closest=intent,
             template=f"red flag: {phrase}",
+            red_flag=said,
         )
 
     def match_exact(self, text: str, context: Mapping[str, Any] | None = None) -> Match | None:
@@ -1253,16 +1254,17 @@ def _red_flags(pack: Pack) -> RedFlags:
     return dict(flags)
 
 
-def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str] | None:
+def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | None:
     """The first red flag (longest first where several start together) said in ``tokens`` without a
-    negation in the few words before it, as (phrase, intent); None when there is none."""
+    negation in the few words before it, as (phrase as written, intent, the words said); None when there
+    is none."""
     for start, token in enumerate(tokens):
         for words, intent, phrase in flags.get(token, ()):
             if tuple(tokens[start : start + len(words)]) != words:
                 continue
             before = tokens[max(0, start - NEGATION_REACH) : start]
             if not NEGATIONS.intersection(before):
-                return phrase, intent
+                return phrase, intent, " ".join(words)
     return None
 
 

@@ -81,6 +81,8 @@ class Match:
     (``match.CLOSEST_FLOOR``)."""
     template: str | None = None
     """The template sentence that matched best (for debugging and checks)."""
+    red_flag: str | None = None
+    """The warning sign (normalised words) this emergency was heard by, when no template said it."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -200,6 +200,9 @@ class Conversation:
                 turn = Turn(say=(self.wake.acknowledgement,), state=self.dialogue.state.value)
             else:
                 match = self.matcher.match_heard(text, transcript, self.dialogue.context())
+                if match.red_flag is not None and self.speaker.echo_guard.said_recently(match.red_flag):
+                    # Its own emergency advice, heard back in words the echo guard did not place.
+                    return Exchange(source, transcript, match, ignored="echo")
                 if match.intent is None and self.is_talking:
                     # Unclear sound while the assistant talks is most likely its own voice or the gym.
                     return Exchange(source, transcript, match, ignored="not understood while talking")

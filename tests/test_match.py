@@ -423,10 +423,12 @@ def test_red_flag_in_takes_the_longest_phrase_at_the_first_place_said() -> None:
     assert match_module.red_flag_in(normalize("my throat is swelling and i can't breathe").split(), flags) == (
         "(throat|tongue) is [really] swelling",
         "choking",
+        "throat is swelling",
     )
     assert match_module.red_flag_in(normalize("he can't breathe").split(), flags) == (
         "(can't|cannot) breathe",
         "choking",
+        "can not breathe",
     )
     assert match_module.red_flag_in(normalize("nothing wrong here").split(), flags) is None
 
@@ -444,3 +446,10 @@ def test_bad_red_flags_are_refused_with_a_message(change: dict[str, Any], messag
     data["intents"]["choking"] = {**FLAGGED_PACK["intents"]["choking"], **change}
     with pytest.raises(BadInput, match=re.escape(message)):
         Matcher(pack_from_dict(data))
+
+
+def test_a_red_flag_match_carries_the_words_it_was_heard_by() -> None:
+    matcher = Matcher(pack_from_dict(FLAGGED_PACK))
+    match = matcher.match("oh no he went red and he can't breathe")
+    assert (match.intent, match.red_flag) == ("choking", "can not breathe")
+    assert matcher.match("he is choking").red_flag is None  # a template said it

@@ -528,3 +528,42 @@ def test_the_most_dangerous_questions_come_first() -> None:
             urgencies.append(PACK.dispositions[question.yes.disposition or ""].urgency)
             qid = question.no.next
         assert urgencies == sorted(urgencies, reverse=True), (interview.id, urgencies)
+
+
+def test_its_own_emergency_advice_heard_back_is_not_acted_on_but_the_users_warning_sign_is() -> None:
+    """A reply from a loudspeaker comes back through the microphone; the echo guard may not place a
+    misheard stretch of it, whose warning signs ("not breathing") would then start the advice again. A
+    warning sign the assistant has just said is taken for its own voice; one it has not said is acted on."""
+    import time
+
+    from assistant.asr.choose import open_engine
+    from assistant.messages import Transcript
+    from assistant.session import Conversation, WakePhrase
+    from assistant.tts import Speaker
+
+    clock = FakeClock()
+    speaker = Speaker(play=False, print_unheard=False, clock=clock)
+    conversation = Conversation(
+        MATCHER, Dialogue(PACK, clock), open_engine("pocketsphinx", PACK), speaker, WakePhrase("", "always")
+    )
+    advice = PACK.behaviours["seizure"].answer
+    assert advice is not None
+    for sentence in advice.more[0].split(". "):  # remembered sentence by sentence, as they are played
+        speaker.echo_guard.remember(sentence)
+    # How Whisper heard that part through a room (DECISIONS.md): too long and too misheard for the guard.
+    heard_back = (
+        "it's urgent if this is their first seizure it's urgent too if it lasts more than five minutes if "
+        "another one follows or if they were hurt if they don't start reading normally afterwards start chest "
+        "compressions"
+    )
+    assert not speaker.echo_guard.is_echo(heard_back)
+    assert MATCHER.match(heard_back).intent == "seizure"  # "seizure" is a red flag
+    exchange = conversation._act("mic", Transcript(heard_back), time.perf_counter())
+    assert exchange.ignored == "echo" and exchange.turn is None
+    users = conversation._act(
+        "mic", Transcript("oh god my friend just went red and is unresponsive"), time.perf_counter()
+    )
+    assert users.turn is not None and users.match is not None and users.match.intent == "cardiac_arrest"
+    clock.advance(60.0)  # long after the advice: the same words are the user's
+    later = conversation._act("mic", Transcript(heard_back), time.perf_counter())
+    assert later.match is not None and later.match.intent == "seizure" and later.turn is not None
