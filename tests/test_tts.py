@@ -490,3 +490,14 @@ def test_prepared_replies_start_without_waiting_for_the_voice(monkeypatch: pytes
     assert speaker.say(Utterance(advice, interruptible=False))
     assert made == ["Call emergency services now."]  # the first sentence was ready
     assert FakeOutputStream.opened[0].frames > 2 * 22050
+
+
+def test_the_echo_guard_knows_a_warning_sign_it_said_also_when_spelt_apart() -> None:
+    clock = FakeClock()
+    guard = EchoGuard(clock=clock)
+    guard.remember("This could be heatstroke, which is an emergency.")
+    assert guard.said_recently("heat stroke")  # as Whisper writes it back
+    assert guard.said_recently("heatstroke")
+    assert not guard.said_recently("not breathing")
+    clock.advance(60.0)
+    assert not guard.said_recently("heat stroke")  # long since said
