@@ -77,6 +77,9 @@ NEGATIONS = frozenset({"not", "no", "never", "without", "nor"})
 NEGATION_REACH = 3
 """How many words before a red flag a negation reaches ("i am not having a seizure")."""
 
+APART_REACH = 8
+"""How many words may come between the parts of a red flag said apart ("my calf ... is all swollen")."""
+
 ALTERNATIVE_BAR = 0.9
 """Least match confidence of another reading of the speech, taken when the engine's own reading is not
 understood (simulated on the spoken sets: no out-of-domain speech more accepted at 0.85-0.99; see
@@ -270,7 +273,7 @@ class Matcher:
                 for sentence in data.sentences:
                     exact = _alone(block, _normalized_sentence(sentence))
                     self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
-        self._red_flags = _red_flags(pack) if red_flags else {}
+        self._red_flags = _red_flags(pack) if red_flags else NO_RED_FLAGS
         self._compiled: dict[int, _Graph] = {}  # by template, least recently aligned first
         self._compiled_lock = threading.Lock()
         self._build_index()
@@ -1230,42 +1233,91 @@ def _glue(items: list[Expression]) -> list[Expression]:
     return result
 
 
-RedFlags = dict[str, list[tuple[tuple[str, ...], str, str]]]
-"""Red flags by their first word: (words, intent, phrase as written), longest first."""
+@dataclass(frozen=True)
+class RedFlags:
+    """A pack's red flags, compiled: each spelling of a phrase by its first word, longest first; and the
+    flags made of parts said apart ("(calf|leg) ... swollen"), each part as its set of spellings."""
+
+    together: dict[str, list[tuple[tuple[str, ...], str, str]]]
+    """First word -> (words, intent, phrase as written)."""
+    apart: list[tuple[tuple[frozenset[tuple[str, ...]], ...], str, str]]
+    """(spellings of each part in order, intent, phrase as written)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.together or self.apart)
+
+
+NO_RED_FLAGS = RedFlags({}, [])
 
 
 def _red_flags(pack: Pack) -> RedFlags:
-    """Every spelling of every emergency's red flags, by first word, longest first."""
-    flags: RedFlags = defaultdict(list)
+    """Every spelling of every emergency's red flags."""
+    together: dict[str, list[tuple[tuple[str, ...], str, str]]] = defaultdict(list)
+    apart: list[tuple[tuple[frozenset[tuple[str, ...]], ...], str, str]] = []
     for behaviour in pack.behaviours.values():
         for phrase in behaviour.red_flags:
-            try:
-                spellings = _text_options(parse_sentence(phrase).expression, _MAX_FLAG_SPELLINGS)
-            except Exception:  # noqa: BLE001 - hassil's parser raises several kinds for malformed text
-                spellings = None
-            if spellings is None:
-                raise BadInput(f"intent '{behaviour.id}': red flag {phrase!r} must be words, (a|b) and [c] only")
-            for spelling in spellings:
-                words = tuple(normalize(spelling).split())
-                if words:
-                    flags[words[0]].append((words, behaviour.id, phrase))
-    for starting in flags.values():
+            parts = [_flag_spellings(part, phrase, behaviour.id) for part in phrase.split("...")]
+            if len(parts) > 1:
+                apart.append((tuple(frozenset(part) for part in parts), behaviour.id, phrase))
+                continue
+            for words in parts[0]:
+                together[words[0]].append((words, behaviour.id, phrase))
+    for starting in together.values():
         starting.sort(key=lambda flag: -len(flag[0]))
-    return dict(flags)
+    return RedFlags(dict(together), apart)
+
+
+def _flag_spellings(part: str, phrase: str, intent: str) -> list[tuple[str, ...]]:
+    try:
+        spellings = (
+            _text_options(parse_sentence(part.strip()).expression, _MAX_FLAG_SPELLINGS) if part.strip() else None
+        )
+    except Exception:  # noqa: BLE001 - hassil's parser raises several kinds for malformed text
+        spellings = None
+    words = [tuple(normalize(spelling).split()) for spelling in spellings or ()]
+    if not any(words):
+        raise BadInput(f"intent '{intent}': red flag {phrase!r} must be words, (a|b), [c] and ... only")
+    return [spelt for spelt in words if spelt]
 
 
 def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | None:
-    """The first red flag (longest first where several start together) said in ``tokens`` without a
-    negation in the few words before it, as (phrase as written, intent, the words said); None when there
-    is none."""
+    """The first red flag said in ``tokens`` without a negation in the few words before it, as (phrase as
+    written, intent, the words said, parts said apart joined by " ... "); None when there is none. Flags
+    said together come first (the first place one is said, the longest there); then those said apart, each
+    part within ``APART_REACH`` words of the one before."""
     for start, token in enumerate(tokens):
-        for words, intent, phrase in flags.get(token, ()):
-            if tuple(tokens[start : start + len(words)]) != words:
-                continue
-            before = tokens[max(0, start - NEGATION_REACH) : start]
-            if not NEGATIONS.intersection(before):
+        for words, intent, phrase in flags.together.get(token, ()):
+            if tuple(tokens[start : start + len(words)]) == words and not _denied(tokens, start):
                 return phrase, intent, " ".join(words)
+    for parts, intent, phrase in flags.apart:
+        said = _said_apart(tokens, parts)
+        if said is not None:
+            return phrase, intent, " ... ".join(said)
     return None
+
+
+def _denied(tokens: list[str], start: int) -> bool:
+    return bool(NEGATIONS.intersection(tokens[max(0, start - NEGATION_REACH) : start]))
+
+
+def _said_apart(tokens: list[str], parts: tuple[frozenset[tuple[str, ...]], ...]) -> list[str] | None:
+    """The words of each part, when every part is said in order, each within reach of the one before."""
+    said: list[str] = []
+    position, reach = 0, len(tokens)
+    for spellings in parts:
+        found = None
+        for start in range(position, min(len(tokens), position + reach + 1)):
+            for words in spellings:
+                if tuple(tokens[start : start + len(words)]) == words and not _denied(tokens, start):
+                    found = (start, words)
+                    break
+            if found:
+                break
+        if found is None:
+            return None
+        said.append(" ".join(found[1]))
+        position, reach = found[0] + len(found[1]), APART_REACH
+    return said
 
 
 def _single_word(expr: Expression) -> str | None:

@@ -387,7 +387,12 @@ FLAGGED_PACK = {
         "choking": {
             "data": [{"sentences": ["(someone|he|she) is choking"]}],
             "emergency": True,
-            "red_flags": ["choking", "(can't|cannot) breathe", "(throat|tongue) is [really] swelling"],
+            "red_flags": [
+                "choking",
+                "(can't|cannot) breathe",
+                "(throat|tongue) is [really] swelling",
+                "(ate|stung) ... (wheezing|hives)",
+            ],
             "answer": {"say": "Call emergency services now."},
         },
         "protein": {"data": [{"sentences": ["how much protein (do|should) i (eat|have)"]}]},
@@ -438,7 +443,8 @@ def test_red_flag_in_takes_the_longest_phrase_at_the_first_place_said() -> None:
     [
         ({"emergency": False}, "belong to an emergency"),
         ({"red_flags": "choking"}, "must be a list of phrases"),
-        ({"red_flags": ["{muscle} is swelling"]}, "words, (a|b) and [c] only"),
+        ({"red_flags": ["{muscle} is swelling"]}, "words, (a|b), [c] and ... only"),
+        ({"red_flags": ["ate ... "]}, "words, (a|b), [c] and ... only"),
     ],
 )
 def test_bad_red_flags_are_refused_with_a_message(change: dict[str, Any], message: str) -> None:
@@ -453,3 +459,13 @@ def test_a_red_flag_match_carries_the_words_it_was_heard_by() -> None:
     match = matcher.match("oh no he went red and he can't breathe")
     assert (match.intent, match.red_flag) == ("choking", "can not breathe")
     assert matcher.match("he is choking").red_flag is None  # a template said it
+
+
+def test_a_red_flag_in_parts_is_heard_when_every_part_is_said_in_order_and_near() -> None:
+    matcher = Matcher(pack_from_dict(FLAGGED_PACK))
+    match = matcher.match("he ate something at the cafe and now he is wheezing")
+    assert (match.intent, match.red_flag) == ("choking", "ate ... wheezing")
+    assert matcher.match("he is wheezing after he ate").intent is None  # out of order
+    far = "he ate lunch at noon and then we did three long hard rounds of the circuit before he was wheezing"
+    assert matcher.match(far).intent is None  # more than APART_REACH words between the parts
+    assert matcher.match("she ate something and she is not wheezing at all").intent is None  # a part denied
