@@ -6,16 +6,18 @@ text, speech and pipeline benchmarks.
     .venv/bin/python benchmarks/report.py --realspeech-json rs.json  # real people from an earlier run
     .venv/bin/python benchmarks/report.py --limit 48 --reuse --realspeech-json a.json --realspeech-json b.json
     .venv/bin/python benchmarks/report.py --limit 48 --reuse --waiting-json w.json --decode-json d.json
+    .venv/bin/python benchmarks/report.py --limit 48 --reuse --safety-json s.json
 
 Steps: (re)generate the seeded spoken set with scripts/make_spoken_set.py, then run bench_text.py,
 bench_speech.py, bench_realspeech.py (unless ``--realspeech-json`` gives its results: one file per run, the
-engines of several runs side by side), bench_latency.py, bench_waiting.py on the spoken set and
-bench_decode.py (unless ``--waiting-json`` / ``--decode-json`` give theirs; no targets hold these two), each
-in its own process, and write ``OUT/BENCHMARKS.md`` and ``OUT/benchmarks/plots/*.png``, and rewrite the table
-between ``<!-- figures:start -->`` and ``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops before it
-starts if they are missing). The targets hold the default engine (what ``--asr auto`` takes); the other engines
-present are shown beside it. Timings are medians of ``--repeats`` runs. Raw results are kept in
-``OUT/.cache/bench/`` (not committed); ``--reuse`` writes the report from them without measuring again.
+engines of several runs side by side), bench_latency.py, bench_waiting.py on the spoken set, bench_decode.py
+and bench_safety.py on typed sentences, no audio (unless ``--waiting-json`` / ``--decode-json`` /
+``--safety-json`` give theirs; no targets hold these three), each in its own process, and write
+``OUT/BENCHMARKS.md`` and ``OUT/benchmarks/plots/*.png``, and rewrite the table between
+``<!-- figures:start -->`` and ``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops before it starts if
+they are missing). The targets hold the default engine (what ``--asr auto`` takes); the other engines present
+are shown beside it. Timings are medians of ``--repeats`` runs. Raw results are kept in ``OUT/.cache/bench/``
+(not committed); ``--reuse`` writes the report from them without measuring again.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_safety  # noqa: E402
 from bench_realspeech import DEFAULT_SET as REALSPEECH_SET  # noqa: E402
 from bench_realspeech import noise_table, table  # noqa: E402
 from common import PYTHON, ROOT, command_line, describe_machine, machine, median  # noqa: E402
@@ -56,6 +59,7 @@ Results = tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]
 UNTARGETED = {
     "waiting": ("bench_waiting.py", "Replies in a waiting state"),
     "decode": ("bench_decode.py", "Where a turn's time goes"),
+    "safety": ("bench_safety.py", "Safety net"),
 }
 """The benchmarks shown in sections of their own but held to no target: name -> (script, section title). A
 name's results are kept in ``OUT/.cache/bench/NAME.json``; ``--NAME-json`` takes them from another file."""
@@ -755,6 +759,8 @@ def markdown(
     if not untargeted["decode"].get("missing"):
         lines += decode_section(untargeted["decode"])
     lines += text_section(text)
+    if not untargeted["safety"].get("missing"):
+        lines += safety_section(untargeted["safety"])
     lines += [
         "## What is missing",
         "",
@@ -934,7 +940,8 @@ def merge_realspeech(paths: list[Path]) -> dict[str, Any]:
 
 def untargeted_command(name: str, cache: Path, repeats: int) -> list[str]:
     """The command that measures one of ``UNTARGETED`` into ``cache`` (replies on the spoken set kept there;
-    the stages of a turn timed ``repeats`` times, as the other timings are)."""
+    the stages of a turn timed ``repeats`` times, as the other timings are; the safety net's typed sentences
+    as they are)."""
     manifest = ["--manifest", str(cache / "spoken" / "manifest.jsonl")] if name == "waiting" else []
     options = [*manifest, "--repeats", str(repeats)] if name == "decode" else manifest
     return [PYTHON, str(HERE / UNTARGETED[name][0]), *options, "--json", str(cache / f"{name}.json")]
@@ -1139,12 +1146,14 @@ def latency_section(latency: dict[str, Any], plots: Path) -> list[str]:
 
 
 def untargeted_heading(name: str, result: dict[str, Any]) -> list[str]:
-    """The title and provenance line every section of ``UNTARGETED`` opens with."""
+    """The title and provenance line every section of ``UNTARGETED`` opens with (the engine named when one
+    heard audio)."""
     script, title = UNTARGETED[name]
+    engine = f" Engine: {result['engine']}." if "engine" in result else ""
     return [
         f"## {title} ({script})",
         "",
-        f"Ran on: {describe_machine(result['machine'])}. Command: `{result['command']}`. Engine: {result['engine']}.",
+        f"Ran on: {describe_machine(result['machine'])}. Command: `{result['command']}`.{engine}",
         "",
     ]
 
@@ -1199,6 +1208,22 @@ def decode_section(decode: dict[str, Any]) -> list[str]:
         "Whisper's encoder reads a 30-second window whatever the turn's length, so its cost does not shrink "
         "with the turn; the shorter windows' rows are shown for reference only (DECISIONS.md: the full window "
         "stays, as shorter ones cost commands in noise).",
+        "",
+    ]
+
+
+def safety_section(safety: dict[str, Any]) -> list[str]:
+    """bench_safety.py's sets of typed emergencies and calm lines, with the pack's red flags and without, in
+    the table it prints."""
+    return [
+        *untargeted_heading("safety", safety),
+        "Two sets of typed sentences, each written blind by a helper agent that could not see the pack "
+        "(emergencies said in words nobody wrote templates for, and everyday gym talk that must stay calm), go "
+        "through the bundled pack's matcher as `assistant ask` hears them, with the pack's red flags and "
+        "without: the held-out set is the measure, as no template or red flag was written from it; the dev set "
+        "is the one the red flags were written from, shown for comparison only.",
+        "",
+        bench_safety.table(safety),
         "",
     ]
 
@@ -1272,8 +1297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="take the text, spoken-set, latency, waiting-state and decode results of the last run from "
-        ".cache/bench/ instead of measuring (the last two are left out when they are not there)",
+        help="take the text, spoken-set, latency, waiting-state, decode and safety-net results of the last run "
+        "from .cache/bench/ instead of measuring (the last three are left out when they are not there)",
     )
     args = parser.parse_args(argv)
     args.command = command_line(None if argv is None else [__file__, *argv])
@@ -1374,7 +1399,7 @@ def main(argv: list[str] | None = None) -> int:
     latency = json.loads(latency_json.read_text(encoding="utf-8"))
     latency["command"] = relative_command(latency["command"])
     steps.update()
-    steps.set_postfix_str("waiting states, decode stages")
+    steps.set_postfix_str("waiting states, decode stages, safety net")
     untargeted = untargeted_results(args, cache)
     steps.update()
     steps.set_postfix_str("report")

@@ -4,6 +4,7 @@ README's headline figures between their markers."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -35,6 +36,8 @@ def test_report_writes_markdown_and_plots_from_a_tiny_subset(tmp_path: Path) -> 
         assert heading in text
     assert "## Replies in a waiting state (bench_waiting.py)" in text  # measured too, though held to no target
     assert "## Where a turn's time goes (bench_decode.py)" in text
+    assert "## Safety net (bench_safety.py)" in text
+    assert "| held out | with red flags |" in text.split("## Safety net (bench_safety.py)")[1].split("\n## ")[0]
     assert "Vosk: no English model on this machine" in text or "### vosk" in text
     assert "### whisper" in text and "| Target | Goal | Whisper (default) |" in text
     real_people = text.split("## Real people")[1].split("\n## ")[0]
@@ -328,9 +331,17 @@ def test_replies_are_heard_in_the_state_that_waits_for_them(tmp_path: Path, caps
 TEST_MACHINE = {"platform": "Test OS", "cpu": "Test CPU 9000", "cores": 4, "ram_gb": 8.0, "python": "3.11.0"}
 
 
-def write_untargeted_results(folder: Path) -> tuple[Path, Path]:
-    """bench_waiting.py and bench_decode.py --json files shaped as they write them, with figures no real run
-    gave (commands as run_step runs them: absolute paths)."""
+@functools.cache
+def safety_result() -> dict[str, Any]:
+    """bench_safety.py's results, measured once (a few seconds, no audio)."""
+    import bench_safety
+
+    return bench_safety.measure()
+
+
+def write_untargeted_results(folder: Path) -> tuple[Path, Path, Path]:
+    """bench_waiting.py, bench_decode.py and bench_safety.py --json files shaped as they write them, the first
+    two with figures no real run gave, the last as measured (commands as run_step runs them: absolute paths)."""
     waiting = {
         "command": f".venv/bin/python {BENCHMARKS}/bench_waiting.py --manifest m.jsonl --json w.json",
         "machine": {**TEST_MACHINE, "load_avg_1m": 0.4},
@@ -355,15 +366,20 @@ def write_untargeted_results(folder: Path) -> tuple[Path, Path]:
             "matcher": {"p50_ms": 4.0, "p95_ms": 8.1, "per_speech_s": 0.0034},
         },
     }
+    safety = {
+        **safety_result(),
+        "machine": {**TEST_MACHINE, "load_avg_1m": 0.3},
+        "command": f".venv/bin/python {BENCHMARKS}/bench_safety.py --json s.json",
+    }
     folder.mkdir(parents=True, exist_ok=True)
-    paths = folder / "waiting.json", folder / "decode.json"
-    for path, result in zip(paths, (waiting, decode), strict=True):
+    paths = folder / "waiting.json", folder / "decode.json", folder / "safety.json"
+    for path, result in zip(paths, (waiting, decode, safety), strict=True):
         path.write_text(json.dumps(result), encoding="utf-8")
     return paths
 
 
 def rendered(untargeted: report.Untargeted, monkeypatch: pytest.MonkeyPatch) -> str:
-    """BENCHMARKS.md of a --reuse run with these waiting and decode results; the other benchmarks' sections,
+    """BENCHMARKS.md of a --reuse run with these waiting, decode and safety results; the other benchmarks' sections,
     tested above, left empty."""
     for section in ("realspeech_section", "speech_section", "latency_section", "text_section"):
         monkeypatch.setattr(report, section, lambda *_: [])
@@ -378,8 +394,8 @@ def rendered(untargeted: report.Untargeted, monkeypatch: pytest.MonkeyPatch) -> 
 def test_waiting_and_decode_sections_are_written_from_the_given_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    waiting, decode = write_untargeted_results(tmp_path / "given")
-    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=waiting, decode_json=decode)
+    waiting, decode, safety = write_untargeted_results(tmp_path / "given")
+    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=waiting, decode_json=decode, safety_json=safety)
     untargeted = report.untargeted_results(args, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # nothing ran
     text = rendered(untargeted, monkeypatch)
@@ -412,6 +428,18 @@ def test_waiting_and_decode_sections_are_written_from_the_given_files(
         "Whisper's encoder reads a 30-second window whatever the turn's length"
     ) in decode_part
     assert text.index("## Replies in a waiting state") < text.index("## Where a turn's time goes")
+    import bench_safety
+
+    safety_part = text.split("## Safety net (bench_safety.py)\n\n")[1].split("\n## ")[0]
+    assert safety_part.startswith(
+        "Ran on: Test OS, Test CPU 9000, 4 cores, 8.0 GB RAM, Python 3.11.0 (load average 0.3 when it started). "
+        "Command: `.venv/bin/python benchmarks/bench_safety.py --json s.json`.\n\n"  # no engine: typed, no audio
+        "Two sets of typed sentences, each written blind by a helper agent"
+    )
+    assert "the held-out set is the measure" in safety_part and "the dev set is the one the red flags" in safety_part
+    assert safety_part.endswith("\n\n" + bench_safety.table(safety_result()) + "\n")  # the table it prints
+    assert "| held out | with red flags | " in safety_part and "| held out | templates only | " in safety_part
+    assert text.index("## Where a turn's time goes") < text.index("## Safety net") < text.index("## What is missing")
     assert "not measured" not in text.split("## What is missing")[1]
 
 
@@ -421,7 +449,7 @@ def test_a_missing_waiting_or_decode_result_is_a_line_of_what_is_missing(
     cache = tmp_path / "cache"
     write_untargeted_results(cache)
     (cache / "waiting.json").unlink()  # an earlier run that did not measure it
-    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=None, decode_json=None)
+    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None)
     text = rendered(report.untargeted_results(args, cache), monkeypatch)
     assert "## Replies in a waiting state" not in text
     assert "## Where a turn's time goes (bench_decode.py)" in text
@@ -432,13 +460,14 @@ def test_a_missing_waiting_or_decode_result_is_a_line_of_what_is_missing(
         "measures it.\n"
     ) in missing
     assert "bench_decode.py" not in missing
+    assert "## Safety net (bench_safety.py)" in text and "bench_safety.py" not in missing
 
 
 def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results_are_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     given = tmp_path / "given"
-    waiting, decode = write_untargeted_results(given)
+    waiting, decode, safety = write_untargeted_results(given)
     ran: list[tuple[str, list[str], Path]] = []
 
     def run_step(name: str, argv: list[str], log: Path) -> None:
@@ -448,17 +477,18 @@ def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results
     monkeypatch.setattr(report, "run_step", run_step)
     cache = tmp_path / "cache"
     cache.mkdir()
-    args = argparse.Namespace(reuse=False, repeats=1, waiting_json=None, decode_json=decode)
+    args = argparse.Namespace(reuse=False, repeats=1, waiting_json=None, decode_json=decode, safety_json=safety)
     untargeted = report.untargeted_results(args, cache)
     manifest = str(cache / "spoken" / "manifest.jsonl")
     script = str(BENCHMARKS / "bench_waiting.py")
     argv = [report.PYTHON, script, "--manifest", manifest, "--json", str(cache / "waiting.json")]
-    assert ran == [("bench_waiting.py", argv, cache / "waiting.log")]  # bench_decode's results were given
+    assert ran == [("bench_waiting.py", argv, cache / "waiting.log")]  # bench_decode's and bench_safety's were given
     assert untargeted["waiting"]["groups"]["emergency"]["noisy"] == {"right": 5, "n": 8}
     assert untargeted["decode"]["turns"] == 3
+    assert untargeted["safety"]["sets"]["held out"]["with red flags"]["emergencies"] == 144
 
 
-@pytest.mark.parametrize("flag", ["--waiting-json", "--decode-json"])
+@pytest.mark.parametrize("flag", ["--waiting-json", "--decode-json", "--safety-json"])
 def test_report_stops_before_running_anything_when_a_given_waiting_or_decode_file_is_missing(
     tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -473,6 +503,8 @@ def test_the_decode_stages_are_timed_as_often_as_the_other_timings(tmp_path: Pat
     assert command[1].endswith("bench_decode.py")
     assert command[command.index("--repeats") + 1] == "2"
     assert "--repeats" not in report.untargeted_command("waiting", tmp_path, 2)
+    safety = [report.PYTHON, str(BENCHMARKS / "bench_safety.py"), "--json", str(tmp_path / "safety.json")]
+    assert report.untargeted_command("safety", tmp_path, 2) == safety  # typed sentences: nothing to repeat
 
 
 def test_the_safety_benchmark_scores_both_probe_sets_with_and_without_red_flags(tmp_path: Path) -> None:
