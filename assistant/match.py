@@ -1287,7 +1287,7 @@ def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | No
     part within ``APART_REACH`` words of the one before."""
     for start, token in enumerate(tokens):
         for words, intent, phrase in flags.together.get(token, ()):
-            if tuple(tokens[start : start + len(words)]) == words and not _denied(tokens, start):
+            if _said_at(tokens, start, words):
                 return phrase, intent, " ".join(words)
     for parts, intent, phrase in flags.apart:
         said = _said_apart(tokens, parts)
@@ -1296,8 +1296,11 @@ def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | No
     return None
 
 
-def _denied(tokens: list[str], start: int) -> bool:
-    return bool(NEGATIONS.intersection(tokens[max(0, start - NEGATION_REACH) : start]))
+def _said_at(tokens: list[str], start: int, words: tuple[str, ...]) -> bool:
+    """Whether ``words`` are said from ``start`` on, with no negation in the few words before."""
+    return tuple(tokens[start : start + len(words)]) == words and not NEGATIONS.intersection(
+        tokens[max(0, start - NEGATION_REACH) : start]
+    )
 
 
 def _said_apart(tokens: list[str], parts: tuple[frozenset[tuple[str, ...]], ...]) -> list[str] | None:
@@ -1308,7 +1311,7 @@ def _said_apart(tokens: list[str], parts: tuple[frozenset[tuple[str, ...]], ...]
         found = None
         for start in range(position, min(len(tokens), position + reach + 1)):
             for words in spellings:
-                if tuple(tokens[start : start + len(words)]) == words and not _denied(tokens, start):
+                if _said_at(tokens, start, words):
                     found = (start, words)
                     break
             if found:
