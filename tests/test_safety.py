@@ -175,7 +175,7 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
     ),
     "too dizzy to stand": (
         "faint",
-        ["I'm so dizzy I can't stand up", "I'm so lightheaded I can't walk", "she's too dizzy to stand"],
+        ["I'm so dizzy I can't stand up", "I'm so dizzy I can't walk", "she's too dizzy to stand"],
     ),
     "someone down and not moving": (
         "cardiac_arrest",
