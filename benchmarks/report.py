@@ -123,8 +123,8 @@ def reused_results(cache: Path, items: list[dict[str, Any]]) -> tuple[dict[str, 
     missing = [name for name in REUSED.values() if not (cache / name).is_file()]
     if missing:
         raise SystemExit(f"report: --reuse: no earlier results in {cache} ({', '.join(missing)} missing)")
-    spoken = [json.loads(line) for line in (cache / REUSED["items"]).read_text(encoding="utf-8").splitlines() if line]
-    if spoken != items:
+    spoken = reused_items(cache)
+    if spoken != items and not picked_from_the_files_before(spoken, items):
         raise SystemExit(
             f"report: --reuse: the earlier run spoke other items ({cache / REUSED['items']}); give its --limit"
         )
@@ -134,6 +134,20 @@ def reused_results(cache: Path, items: list[dict[str, Any]]) -> tuple[dict[str, 
     speech["command"] = relative_command(speech["command"])
     latency["command"] = relative_command(latency["command"])
     return text, speech, latency
+
+
+def reused_items(cache: Path) -> list[dict[str, Any]]:
+    """The text items the earlier run spoke (``OUT/.cache/bench/items.jsonl``)."""
+    path = cache / REUSED["items"]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def picked_from_the_files_before(spoken: list[dict[str, Any]], items: list[dict[str, Any]]) -> bool:
+    """Whether ``spoken`` is as many items as ``--limit`` picks now, every one still in the item files: the
+    same limit picked from the files as they were before items were added to them. The report then describes
+    the items the run spoke."""
+    current = {json.dumps(item, sort_keys=True) for item in pick_items(0)}
+    return len(spoken) == len(items) and all(json.dumps(item, sort_keys=True) in current for item in spoken)
 
 
 def combine_text_runs(runs: list[dict[str, Any]], ran_on: dict[str, Any]) -> dict[str, Any]:
@@ -688,12 +702,13 @@ def markdown(
     met = sum(1 for t in held if t.ok)
     default, sides = default_engine(speech), side_engines(speech)
     in_domain = sum(1 for i in items if i.get("intent") is not None)
+    since = "" if items == pick_items(args.limit) else " as they were when it was made; items have been added since"
     subset = (
         "the full spoken set"
         if not args.limit
         else f"a subset: {len(items)} of the {len(pick_items(0))} text items ({in_domain} in-domain phrasings and "
         f"{len(items) - in_domain} out-of-domain items, picked at even steps through tests/data/phrasings.jsonl "
-        f"and tests/data/ood.jsonl)"
+        f"and tests/data/ood.jsonl{since})"
     )
     machine_line = describe_machine(speech["machine"])
     pass_min = speech.get("accuracy_pass_s", 0.0) / 60
@@ -1324,6 +1339,7 @@ def main(argv: list[str] | None = None) -> int:
     items = pick_items(args.limit)
     if args.reuse:
         text, speech, latency = reused_results(cache, items)
+        items = reused_items(cache)  # what that run spoke, picked from the item files as they were then
         realspeech = realspeech_results(args, cache)
         results: Results = (text, speech, latency, realspeech)
         untargeted = untargeted_results(args, cache)

@@ -248,6 +248,15 @@ def test_reuse_reads_the_last_run_and_refuses_what_it_cannot_describe(tmp_path: 
     assert reused_text["phrasings"] == text["phrasings"] and reused_speech["command"] == "x --json"
     with pytest.raises(SystemExit, match="other items"):
         report.reused_results(tmp_path, report.pick_items(3))
+    # The same limit picked before items were added to the files: still described, as the items it spoke.
+    earlier = [report.pick_items(0)[5], report.pick_items(0)[-1]]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in earlier), encoding="utf-8")
+    assert report.reused_results(tmp_path, items)[0]["phrasings"] == text["phrasings"]
+    assert report.reused_items(tmp_path) == earlier
+    gone = [{**earlier[0], "text": "a phrasing no longer in the files"}, earlier[1]]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in gone), encoding="utf-8")
+    with pytest.raises(SystemExit, match="other items"):
+        report.reused_results(tmp_path, items)
 
 
 def test_report_stops_before_running_anything_when_the_earlier_real_people_file_is_missing(tmp_path: Path) -> None:
