@@ -505,6 +505,15 @@ class Matcher:
                 masks[word] |= bit
         self._word_masks = dict(masks)
         self._subtree_words: dict[int, frozenset[str]] = {}
+        # Per template, the fewest letters any sentence it says holds: a shorter text rules it out at once.
+        self._least_letters = [
+            _least_letters(
+                t.exact.sentences[0].expression,
+                {**self._exact_intents.expansion_rules, **t.exact.expansion_rules},
+                {**self._exact_intents.slot_lists, **t.exact.slot_lists},
+            )
+            for t in self._templates
+        ]
 
     # ---- matching --------------------------------------------------------------------------
 
@@ -621,10 +630,13 @@ class Matcher:
         # it cannot say, so "um why is my eye twitching" meets "why is my eye twitching" when "my" is a
         # skip word too; templates heard alike are recognised together.
         filler = [(t, self._word_masks.get(t, 0)) for t in dict.fromkeys(tokens) if t in self._skip]
+        letters = _letters(normalized)
         groups: dict[str, list[_Template]] = defaultdict(list)
         while candidates:
             lowest = candidates & -candidates
             candidates ^= lowest
+            if self._least_letters[lowest.bit_length() - 1] > letters:
+                continue
             left_out = {t for t, mask in filler if not mask & lowest}
             groups[" ".join(t for t in tokens if t not in left_out)].append(self._templates[lowest.bit_length() - 1])
         found = [self._recognize(heard, graphs, context) for heard, graphs in groups.items()]
@@ -1133,14 +1145,48 @@ def _normalized_list(slot_list: SlotList) -> SlotList:
     return TextSlotList(name=slot_list.name, values=values)
 
 
+def _inside_words(tokens: list[str]) -> set[str]:
+    """Every run of letters inside the words said: where hassil, matching characters, can meet a template word
+    ("eye" of "eye[lid]" inside "eyelid")."""
+    return {word[i:j] for word in tokens for i in range(len(word)) for j in range(i + 1, len(word) + 1)}
+
+
+def _letters(text: str) -> int:
+    """Letters and digits in ``text``: what hassil, matching characters, must find one by one."""
+    return sum(ch.isalnum() for ch in text)
+
+
+def _least_letters(
+    expr: Expression, rules: Mapping[str, Sentence], lists: Mapping[str, SlotList], depth: int = 0
+) -> int:
+    """The fewest letters and digits a sentence of ``expr`` holds (a number's value may be one digit, a
+    wildcard none); a text with fewer cannot be it."""
+    if depth > _MAX_RULE_DEPTH:
+        raise BadInput("templates nest too deeply (an expansion rule may refer to itself)")
+    if isinstance(expr, TextChunk):
+        return _letters(expr.text)
+    if isinstance(expr, RuleReference):
+        rule = rules.get(expr.rule_name)
+        return _least_letters(rule.expression, rules, lists, depth + 1) if rule is not None else 0
+    if isinstance(expr, Alternative):
+        least = [_least_letters(item, rules, lists, depth + 1) for item in expr.items]
+        return 0 if expr.is_optional or not least else min(least)
+    if isinstance(expr, Group):
+        return sum(_least_letters(item, rules, lists, depth + 1) for item in expr.items)
+    if isinstance(expr, ListReference):
+        values = lists.get(expr.list_name)
+        if isinstance(values, TextSlotList) and values.values and not expr.is_inline_range:
+            return min(_least_letters(value.text_in, rules, lists, depth + 1) for value in values.values)
+        return 1 if isinstance(values, RangeSlotList) or expr.is_inline_range else 0
+    return 0
+
+
 class _Pruner:
     """Template trees without the branches that need a word a sentence lacks (see ``prune``)."""
 
     def __init__(self, text: str, rules: Mapping[str, Sentence], words: dict[int, frozenset[str]]) -> None:
         # A template word can only meet the text inside one of its words ("eye" of "eye[lid]" in "eyelid").
-        self._present = {
-            word[i:j] for word in text.split() for i in range(len(word)) for j in range(i + 1, len(word) + 1)
-        }
+        self._present = _inside_words(text.split())
         self._rules = rules
         self._words = words  # per subtree (by id), every word in it; shared across queries
         self._done: dict[int, Expression | None] = {}  # per subtree, this sentence's pruning

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hassil import RangeSlotList, TextSlotList, parse_sentence
 
 from assistant import match as match_module
 from assistant.errors import BadInput
@@ -304,6 +305,31 @@ def test_pruning_templates_for_hassil_changes_no_answer(bundled: Matcher, monkey
     assert sum(match.intent is not None for match in pruned) >= 4
     monkeypatch.setattr(match_module._Pruner, "prune", lambda self, expr, depth=0: expr)
     assert [bundled.match(text) for text in texts] == pruned
+
+
+def test_the_fewest_letters_a_template_says_counts_lists_numbers_and_optional_parts() -> None:
+    rules = {"body": parse_sentence("(calf|thigh)")}
+    lists = {"muscle": TextSlotList.from_strings(["calf", "hamstring"]), "n": RangeSlotList("n", 1, 100)}
+
+    def least(template: str) -> int:
+        return match_module._least_letters(parse_sentence(template).expression, rules, lists)
+
+    assert least("my eye[lid] twitches") == len("myeyetwitches")
+    assert least("(my|the) <body> hurts") == len("mycalfhurts")
+    assert least("{muscle} cramp") == len("calfcramp")
+    assert least("set a timer for {n} minutes") == len("setatimerfor1minutes")
+    assert least("(stretch;now)") == len("stretchnow")
+    assert least("[please] stop") == len("stop")
+
+
+def test_templates_too_long_for_the_text_left_out_change_no_answer(
+    bundled: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["help", "no i'm okay", "yes", "stop", "why is my eyelid twitching", "ow cramp cramp cramp", "pause"]
+    filtered = [bundled.match_exact(text) for text in texts]
+    assert sum(found is not None for found in filtered) >= 5
+    monkeypatch.setattr(bundled, "_least_letters", [0] * len(bundled._least_letters))
+    assert [bundled.match_exact(text) for text in texts] == filtered
 
 
 def test_an_alternative_the_pack_says_exactly_beats_a_fuzzy_best_reading(matcher: Matcher) -> None:
