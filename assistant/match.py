@@ -1329,23 +1329,30 @@ def _flag_spellings(part: str, phrase: str, intent: str) -> list[tuple[str, ...]
 def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | None:
     """The first red flag said in ``tokens`` without a negation in the few words before it, as (phrase as
     written, intent, the words said, parts said apart joined by " ... "); None when there is none. Flags
-    said together come first (the first place one is said, the longest there); then those said apart, each
-    part within ``APART_REACH`` words of the one before."""
-    for start, token in enumerate(tokens):
-        for words, intent, phrase in flags.together.get(token, ()):
-            if _said_at(tokens, start, words):
-                return phrase, intent, " ".join(words)
+    said apart come first, in the pack's order, each part within ``APART_REACH`` words of the one before:
+    several signs together say more than one ("shaking ... will not answer" is a seizure, where "will not
+    answer" alone could be a cardiac arrest). Then flags said together: the first place one is said, the
+    longest there."""
     for parts, intent, phrase in flags.apart:
         said = _said_apart(tokens, parts)
         if said is not None:
             return phrase, intent, " ... ".join(said)
+    for start, token in enumerate(tokens):
+        for words, intent, phrase in flags.together.get(token, ()):
+            if _said_at(tokens, start, words):
+                return phrase, intent, " ".join(words)
     return None
 
 
 def _said_at(tokens: list[str], start: int, words: tuple[str, ...]) -> bool:
-    """Whether ``words`` are said from ``start`` on, with no negation in the few words before."""
-    return tuple(tokens[start : start + len(words)]) == words and not NEGATIONS.intersection(
-        tokens[max(0, start - NEGATION_REACH) : start]
+    """Whether ``words`` are said from ``start`` on, with no negation in the few words before ("oh no" is a
+    cry, not a negation)."""
+    if tuple(tokens[start : start + len(words)]) != words:
+        return False
+    first = max(0, start - NEGATION_REACH)
+    return not any(
+        token in NEGATIONS and not (token == "no" and at > 0 and tokens[at - 1] == "oh")
+        for at, token in enumerate(tokens[first:start], first)
     )
 
 

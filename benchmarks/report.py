@@ -1232,11 +1232,11 @@ def safety_section(safety: dict[str, Any]) -> list[str]:
     the table it prints."""
     return [
         *untargeted_heading("safety", safety),
-        "Two sets of typed sentences, each written blind by a helper agent that could not see the pack "
+        "Sets of typed sentences, each written blind by a helper agent that could not see the pack "
         "(emergencies said in words nobody wrote templates for, and everyday gym talk that must stay calm), go "
         "through the bundled pack's matcher as `assistant ask` hears them, with the pack's red flags and "
-        "without: the held-out set is the measure, as no template or red flag was written from it; the dev set "
-        "is the one the red flags were written from, shown for comparison only.",
+        "without: the held-out set is the measure, as no template or red flag was written from it; the two dev "
+        "sets are the ones the red flags were written from, shown for comparison only.",
         "",
         bench_safety.table(safety),
         "",

@@ -445,6 +445,7 @@ def test_a_red_flag_denied_or_inside_a_calm_sentence_is_not_one() -> None:
     matcher = Matcher(pack_from_dict(FLAGGED_PACK))
     assert matcher.match("he is not choking he is just coughing").intent is None  # denied just before
     assert matcher.match("i am not really choking").intent is None  # within three words
+    assert matcher.match("oh no he is choking on his shake").intent == "choking"  # "oh no" is a cry
     assert matcher.match("i am choking down my shake").intent == "choking_down"  # a template said exactly wins
     assert matcher.match("how much protein should i eat").intent == "protein"
 
@@ -485,6 +486,37 @@ def test_a_red_flag_match_carries_the_words_it_was_heard_by() -> None:
     match = matcher.match("oh no he went red and he can't breathe")
     assert (match.intent, match.red_flag) == ("choking", "can not breathe")
     assert matcher.match("he is choking").red_flag is None  # a template said it
+
+
+def test_signs_said_apart_outrank_one_sign_said_together() -> None:
+    pack = pack_from_dict(
+        {
+            "language": "en",
+            "intents": {
+                "collapse": {
+                    "data": [{"sentences": ["someone collapsed"]}],
+                    "emergency": True,
+                    "red_flags": ["(won't|will not) answer"],
+                    "answer": {"say": "Check their breathing."},
+                },
+                "fit": {
+                    "data": [{"sentences": ["someone is having a fit"]}],
+                    "emergency": True,
+                    "red_flags": ["shaking ... (won't|will not) answer"],
+                    "answer": {"say": "Keep them safe from harm."},
+                },
+            },
+        }
+    )
+    flags = match_module._red_flags(pack)
+    said = normalize("he is shaking and he won't answer me").split()
+    assert match_module.red_flag_in(said, flags) == (
+        "shaking ... (won't|will not) answer",
+        "fit",
+        "shaking ... will not answer",
+    )
+    alone = normalize("he won't answer me").split()
+    assert match_module.red_flag_in(alone, flags) == ("(won't|will not) answer", "collapse", "will not answer")
 
 
 def test_a_red_flag_in_parts_is_heard_when_every_part_is_said_in_order_and_near() -> None:

@@ -226,6 +226,82 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "she sliced her hand open on the machine",
         ],
     ),
+    "a fit told by its signs": (
+        "seizure",
+        [
+            "he's shaking all over and he won't answer me",
+            "she went stiff and then started jerking",
+            "he's bitten his tongue and he's twitching all over",
+        ],
+    ),
+    "a clot told by its signs": (
+        "clot",
+        [
+            "since my operation my calf has been swollen and now I'm breathless",
+            "my ankle has blown up on one side after the long flight",
+            "one calf is much fatter than the other and it's throbbing",
+        ],
+    ),
+    "muscle breakdown told by its signs": (
+        "rhabdo",
+        [
+            "my pee looks like cola after that workout",
+            "my arms are massively swollen and I can't bend them",
+            "I've hardly peed and my legs are rock hard and swollen",
+        ],
+    ),
+    "heat stroke told by its signs": (
+        "heat_stroke",
+        [
+            "she's been running in the heat and now she's staggering",
+            "he's burning up and acting really strange",
+            "it's so hot out and he's gone all floppy and delirious",
+        ],
+    ),
+    "a crisis in other words": (
+        "crisis",
+        ["I want it all to be over", "I keep thinking about stepping in front of a train", "I'm done with living"],
+    ),
+    "breathing getting worse": (
+        "emergency",
+        [
+            "I can't catch my breath and it's getting worse",
+            "my inhaler is empty and I'm struggling for air",
+            "his lips look blue",
+        ],
+    ),
+    "a stroke told by its signs": (
+        "emergency",
+        [
+            "her smile looks lopsided and she's talking gibberish",
+            "my whole right side has gone numb",
+            "he can't find his words",
+        ],
+    ),
+    "came round after collapsing": (
+        "faint",
+        [
+            "he collapsed but he's coming round now",
+            "I woke up on the floor of the changing room",
+            "everything went black for a second",
+        ],
+    ),
+    "bleeding told by how much": (
+        "bleeding",
+        [
+            "there's a pool of blood under his hand",
+            "I pressed on it but it's still pouring",
+            "it's gushing out everywhere",
+        ],
+    ),
+    "a blow to the head and what followed": (
+        "head_injury",
+        [
+            "he got kicked in the head and now he's drowsy",
+            "a plate fell on his head and he's confused",
+            "she knocked herself out on the bar",
+        ],
+    ),
     "stroke, chest pain, calls for help": (
         "emergency",
         [item["text"] for item in PHRASINGS if item["intent"] == "emergency"]
@@ -377,6 +453,14 @@ CALM = [
     "she went out for a run",
     "he dropped the weights on the floor",
     "my friend went out for a smoke",
+    "I can't catch my breath after those sprints",
+    "I was gasping for air at the top of the hill",
+    "I'm done with leg day for this week",
+    "my temperature is normal",
+    "I nicked my finger but it stopped bleeding",
+    "she had a fit of giggles in spin class",
+    "my left arm and leg are sore after the workout",
+    "it's hot in here and I'm confused about my program",
 ]
 """Everyday gym talk that must not be taken for an emergency or a crisis."""
 
