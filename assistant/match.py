@@ -1288,6 +1288,8 @@ class RedFlags:
     """First word -> (words, intent, phrase as written)."""
     apart: list[tuple[tuple[frozenset[tuple[str, ...]], ...], str, str]]
     """(spellings of each part in order, intent, phrase as written)."""
+    apart_first_words: list[tuple[frozenset[str], ...]] = field(default_factory=list)
+    """Per flag said apart, the words each part can begin with: a sentence lacking one cannot say it."""
 
     def __bool__(self) -> bool:
         return bool(self.together or self.apart)
@@ -1310,7 +1312,8 @@ def _red_flags(pack: Pack) -> RedFlags:
                 together[words[0]].append((words, behaviour.id, phrase))
     for starting in together.values():
         starting.sort(key=lambda flag: -len(flag[0]))
-    return RedFlags(dict(together), apart)
+    first_words = [tuple(frozenset(words[0] for words in part) for part in parts) for parts, _, _ in apart]
+    return RedFlags(dict(together), apart, first_words)
 
 
 def _flag_spellings(part: str, phrase: str, intent: str) -> list[tuple[str, ...]]:
@@ -1333,7 +1336,10 @@ def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | No
     several signs together say more than one ("shaking ... will not answer" is a seizure, where "will not
     answer" alone could be a cardiac arrest). Then flags said together: the first place one is said, the
     longest there."""
-    for parts, intent, phrase in flags.apart:
+    present = set(tokens)
+    for (parts, intent, phrase), first_words in zip(flags.apart, flags.apart_first_words, strict=True):
+        if not all(words & present for words in first_words):
+            continue
         said = _said_apart(tokens, parts)
         if said is not None:
             return phrase, intent, " ... ".join(said)
