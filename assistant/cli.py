@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -488,9 +489,12 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    """List the voices ``--voice`` can pick (the default first)."""
+    """List the voices ``--voice`` can pick (the default first); with ``--prepare``, make every reply of the
+    pack ahead in the chosen voice and loudness and keep it on disk, waiting until it is done."""
     from .tts import DEFAULT_VOICE, installed_voices
 
+    if args.prepare:
+        return _prepare_replies(args)
     voices = installed_voices()
     default = next((v for v in voices if v.engine == "piper"), None) or next(
         (v for v in voices if v.language == DEFAULT_VOICE), None
@@ -498,6 +502,25 @@ def cmd_voices(args: argparse.Namespace) -> int:
     for voice in voices:
         mark = "*" if voice == default else " "
         print(f"{mark} {voice.id:24} {voice.engine:8} {voice.language:8} {voice.name}")
+    return 0
+
+
+def _prepare_replies(args: argparse.Namespace) -> int:
+    """Every reply of the pack made and kept, so that a first session neither loads the voice's model nor
+    shares the CPU with making replies (what ``listen`` and ``demo`` otherwise do in the background)."""
+    from .replies import pack_replies
+
+    pack = load_pack(Path(args.intents) if args.intents else None)
+    args.wav_out, args.no_speakers, args.output_device = None, True, None
+    started = time.perf_counter()
+    speaker = _speaker(args, None)
+    args.closing.callback(speaker.close)
+    replies = [reply.text for reply in pack_replies(pack)]
+    speaker.prepare(pack.emergency_advice(), replies).join()
+    print(
+        f"{speaker.describe()}: {len(replies)} replies kept in {speaker.cache} ({time.perf_counter() - started:.1f} s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -631,7 +654,16 @@ def build_parser() -> argparse.ArgumentParser:
     devices = sub.add_parser("devices", help="list microphones")
     devices.set_defaults(func=cmd_devices)
 
-    voices = sub.add_parser("voices", help="list the voices replies can be spoken in")
+    voices = sub.add_parser("voices", parents=[common], help="list the voices replies can be spoken in")
+    voices.add_argument(
+        "--prepare",
+        action="store_true",
+        help="make every reply of the pack ahead, in --voice and loudness, and keep it (a first session is then "
+        "as fast as later ones)",
+    )
+    voices.add_argument("--voice", help="voice to prepare (see the list; default: piper)")
+    voices.add_argument("--loud", action="store_true", help="prepare the louder replies of --loud")
+    voices.add_argument("--rate", type=_words_per_minute, help="speaking rate to prepare, words per minute")
     voices.set_defaults(func=cmd_voices)
 
     models_parser = sub.add_parser("models", help="list, download or verify Vosk speech models")

@@ -82,3 +82,26 @@ def test_closing_stops_the_replies_being_made_ahead_and_exit_is_clean(tmp_path: 
     assert "preparing after close: False" in done.stdout
     assert "terminate called" not in done.stderr
     assert len(list(tmp_path.glob(f"*/*/{CACHED_AUDIO}"))) < 200
+
+
+def test_voices_prepare_keeps_every_reply_of_the_pack_so_a_first_session_makes_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.cli import main
+    from assistant.pack import load_pack
+    from assistant.replies import pack_replies
+
+    pack_path = Path(__file__).parent / "fixtures" / "mini_pack.yaml"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert main(["voices", "--prepare", "--intents", str(pack_path)]) == 0
+    kept = list((tmp_path / "gym-voice-assistant" / "voice").glob(f"*/*/{CACHED_AUDIO}"))
+    assert kept and "replies kept in" in capsys.readouterr().err
+
+    pack = load_pack(pack_path)
+    later = Speaker(output_stream=FakeOutputStream, cache=tmp_path / "gym-voice-assistant" / "voice")
+    made = voice_calls(later, monkeypatch)
+    later.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)]).join()
+    for reply in pack_replies(pack)[:3]:
+        assert later.say(reply.text)
+    later.close()
+    assert made == []  # every chunk was kept: the voice made nothing
