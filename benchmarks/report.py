@@ -791,6 +791,12 @@ def markdown(
             if not r.get("available")
         ],
         *([f"- {realspeech['missing']}."] if realspeech.get("missing") else []),
+        *[
+            f"- Real people: {kind} heard the spoken set but was not run on the real recordings in the runs given "
+            "(`--realspeech-json`), so its real-people figures are n/a here."
+            for kind, r in speech["engines"].items()
+            if r.get("available") and not realspeech.get("missing") and kind not in realspeech.get("engines", {})
+        ],
         *[f"- {result['missing']}." for result in untargeted.values() if result.get("missing")],
         "- The spoken set's voices are synthetic (espeak-ng, flite, festival, Piper) and its noises are generated; "
         "real people are in the real-people section, on a coffee pack rather than this skill's.",

@@ -538,3 +538,24 @@ def test_the_safety_benchmark_scores_both_probe_sets_with_and_without_red_flags(
     # The red flags hear more of the emergencies than the templates alone.
     assert held["with red flags"]["emergency_advice"] > held["templates only"]["emergency_advice"]
     assert held["with red flags"]["calm_alarms"] == len(held["with red flags"]["calm_alarm_lines"])
+
+
+def test_an_engine_not_run_on_the_real_recordings_is_a_line_of_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for section in ("realspeech_section", "speech_section", "latency_section", "text_section"):
+        monkeypatch.setattr(report, section, lambda *_: [])
+    text, speech, latency, realspeech = fake_results()
+    speech = {**speech, "machine": {**TEST_MACHINE, "load_avg_1m": 0.2}, "voices": ["a", "b"]}
+    speech |= {"recordings": 20, "ood_recordings": 4}
+    args = argparse.Namespace(command="report --reuse", limit=0, reuse=True, repeats=1)
+    untargeted = report.untargeted_results(
+        argparse.Namespace(reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None),
+        tmp_path / "empty",
+    )
+    whisper_only = {**realspeech, "engines": {"whisper": realspeech["engines"]["whisper"]}}
+    for real, expected in ((realspeech, False), (whisper_only, True)):
+        page = report.markdown(args, [], (text, speech, latency, real), untargeted, 0.0, Path("plots"), Path("."))
+        missing = page.split("## What is missing\n\n")[1]
+        assert ("- Real people: pocketsphinx heard the spoken set but was not run" in missing) is expected
+        assert "Real people: whisper" not in missing and "Real people: vosk" not in missing
