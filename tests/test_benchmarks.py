@@ -387,12 +387,13 @@ def write_untargeted_results(folder: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-def rendered(untargeted: report.Untargeted, monkeypatch: pytest.MonkeyPatch) -> str:
-    """BENCHMARKS.md of a --reuse run with these waiting, decode and safety results; the other benchmarks' sections,
-    tested above, left empty."""
+def rendered(untargeted: report.Untargeted, monkeypatch: pytest.MonkeyPatch, real: dict[str, Any] | None = None) -> str:
+    """BENCHMARKS.md of a --reuse run with these waiting, decode and safety results (and these real-people
+    results, else the fake ones); the other benchmarks' sections, tested above, left empty."""
     for section in ("realspeech_section", "speech_section", "latency_section", "text_section"):
         monkeypatch.setattr(report, section, lambda *_: [])
     text, speech, latency, realspeech = fake_results()
+    realspeech = real if real is not None else realspeech
     speech = {**speech, "machine": {**TEST_MACHINE, "load_avg_1m": 0.2}, "voices": ["a", "b"]}
     speech |= {"recordings": 20, "ood_recordings": 4}
     args = argparse.Namespace(command="report --reuse", limit=0, reuse=True, repeats=1)
@@ -543,19 +544,13 @@ def test_the_safety_benchmark_scores_both_probe_sets_with_and_without_red_flags(
 def test_an_engine_not_run_on_the_real_recordings_is_a_line_of_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for section in ("realspeech_section", "speech_section", "latency_section", "text_section"):
-        monkeypatch.setattr(report, section, lambda *_: [])
-    text, speech, latency, realspeech = fake_results()
-    speech = {**speech, "machine": {**TEST_MACHINE, "load_avg_1m": 0.2}, "voices": ["a", "b"]}
-    speech |= {"recordings": 20, "ood_recordings": 4}
-    args = argparse.Namespace(command="report --reuse", limit=0, reuse=True, repeats=1)
     untargeted = report.untargeted_results(
         argparse.Namespace(reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None),
         tmp_path / "empty",
     )
+    realspeech = fake_results()[3]
     whisper_only = {**realspeech, "engines": {"whisper": realspeech["engines"]["whisper"]}}
     for real, expected in ((realspeech, False), (whisper_only, True)):
-        page = report.markdown(args, [], (text, speech, latency, real), untargeted, 0.0, Path("plots"), Path("."))
-        missing = page.split("## What is missing\n\n")[1]
+        missing = rendered(untargeted, monkeypatch, real).split("## What is missing\n\n")[1]
         assert ("- Real people: pocketsphinx heard the spoken set but was not run" in missing) is expected
         assert "Real people: whisper" not in missing and "Real people: vosk" not in missing
