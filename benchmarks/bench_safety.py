@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_safety.py [--json OUT]
 
-Three sets of typed sentences, each written blind (by a helper agent that could not see the pack, asked for
+Sets of typed sentences, each written blind (by a helper agent that could not see the pack, asked for
 what people at a gym or on a run would say when something is seriously wrong, by kind of emergency, and for
 calm near misses: "this workout is killing me", a sore chest after bench press):
 
@@ -10,8 +10,9 @@ calm near misses: "this workout is killing me", a sore chest after bench press):
   or red flag was written from them; they are what this benchmark reports first.
 - ``benchmarks/data/safety_probe_dev.jsonl`` / ``safety_probe_dev_calm.jsonl`` (120 + 80), and a second
   pair written later the same way (``safety_probe_dev2``, 240 + 160, with wider words: slang, British and
-  American, bystanders, signs that never name the condition): the sets the red flags were written
-  against (DECISIONS.md), shown for comparison, not as a measure.
+  American, bystanders, signs that never name the condition), and a third (``safety_probe_dev3``, 120 + 80)
+  of four kinds only: clots, muscle breakdown, bleeding and heatstroke: the sets the red flags were
+  written against (DECISIONS.md), shown for comparison, not as a measure.
 
 Each sentence goes through the bundled pack's matcher (as ``assistant ask`` hears it), with the pack's red
 flags and without them. Printed per set: emergencies that get emergency advice (any emergency intent), those
@@ -39,6 +40,7 @@ SETS = {
     "held out": "safety_probe",
     "dev (red flags written from it)": "safety_probe_dev",
     "second dev (red flags written from it)": "safety_probe_dev2",
+    "third dev, four kinds (red flags written from it)": "safety_probe_dev3",
 }
 OWN_ADVICE = {
     "cardiac_arrest": "cardiac_arrest",

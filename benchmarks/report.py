@@ -1241,7 +1241,7 @@ def safety_section(safety: dict[str, Any]) -> list[str]:
         "Sets of typed sentences, each written blind by a helper agent that could not see the pack "
         "(emergencies said in words nobody wrote templates for, and everyday gym talk that must stay calm), go "
         "through the bundled pack's matcher as `assistant ask` hears them, with the pack's red flags and "
-        "without: the held-out set is the measure, as no template or red flag was written from it; the two dev "
+        "without: the held-out set is the measure, as no template or red flag was written from it; the dev "
         "sets are the ones the red flags were written from, shown for comparison only.",
         "",
         bench_safety.table(safety),

@@ -446,10 +446,7 @@ def test_waiting_and_decode_sections_are_written_from_the_given_files(
         "Command: `.venv/bin/python benchmarks/bench_safety.py --json s.json`.\n\n"  # no engine: typed, no audio
         "Sets of typed sentences, each written blind by a helper agent"
     )
-    assert (
-        "the held-out set is the measure" in safety_part
-        and "the two dev sets are the ones the red flags" in safety_part
-    )
+    assert "the held-out set is the measure" in safety_part and "the dev sets are the ones the red flags" in safety_part
     assert safety_part.endswith("\n\n" + bench_safety.table(safety_result()) + "\n")  # the table it prints
     assert "| held out | with red flags | " in safety_part and "| held out | templates only | " in safety_part
     assert text.index("## Where a turn's time goes") < text.index("## Safety net") < text.index("## What is missing")
@@ -529,7 +526,8 @@ def test_the_safety_benchmark_scores_both_probe_sets_with_and_without_red_flags(
     assert all(pack.is_emergency(intent) for intent in bench_safety.OWN_ADVICE.values())
     for stem in bench_safety.SETS.values():
         kinds = {item["class"] for item in bench_safety.lines(bench_safety.DATA / f"{stem}.jsonl")}
-        assert kinds == set(bench_safety.OWN_ADVICE), stem  # every kind of emergency, and no other
+        assert kinds <= set(bench_safety.OWN_ADVICE), stem  # kinds of emergency the pack has advice for
+        assert stem == "safety_probe_dev3" or kinds == set(bench_safety.OWN_ADVICE), stem  # the others: every kind
         assert all("class" not in item for item in bench_safety.lines(bench_safety.DATA / f"{stem}_calm.jsonl"))
     keep = tmp_path / "safety.json"
     assert bench_safety.main(["--json", str(keep)]) == 0

@@ -461,6 +461,9 @@ CALM = [
     "she had a fit of giggles in spin class",
     "my left arm and leg are sore after the workout",
     "it's hot in here and I'm confused about my program",
+    "my bicep is bigger than the other one",
+    "my legs feel heavy after the long drive",
+    "my pee looks like weak tea, am I drinking enough",
 ]
 """Everyday gym talk that must not be taken for an emergency or a crisis."""
 
