@@ -339,8 +339,6 @@ def _print_exchange(exchange: Any) -> None:
 def _engine_and_voice(args: argparse.Namespace, pack: Any, wav_out: Path | None) -> tuple[Any, Any]:
     """The speech engine and the voice, each said once (the engine first), with the pack's replies being
     made ahead in the background and the voice closed when the command ends."""
-    from .replies import pack_replies
-
     # The voice opens while the engine loads (both mostly in native code, on the two cores): start-up is the
     # longer of the two rather than their sum. A Piper model itself loads only when a reply is not kept.
     with ThreadPoolExecutor(1, thread_name_prefix="voice-load") as pool:
@@ -351,7 +349,7 @@ def _engine_and_voice(args: argparse.Namespace, pack: Any, wav_out: Path | None)
     # Closed when the command ends: replies still being made ahead in the background stop with it (a voice's
     # native code still running in its thread when Python exits aborts the process).
     args.closing.callback(speaker.close)
-    speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
+    _make_ahead(speaker, pack)
     return engine, speaker
 
 
@@ -515,13 +513,20 @@ def _prepare_replies(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     speaker = _speaker(args, None)
     args.closing.callback(speaker.close)
-    replies = [reply.text for reply in pack_replies(pack)]
-    speaker.prepare(pack.emergency_advice(), replies).join()
+    _make_ahead(speaker, pack).join()
     print(
-        f"{speaker.describe()}: {len(replies)} replies kept in {speaker.cache} ({time.perf_counter() - started:.1f} s)",
+        f"{speaker.describe()}: {len(pack_replies(pack))} replies kept in {speaker.cache} "
+        f"({time.perf_counter() - started:.1f} s)",
         file=sys.stderr,
     )
     return 0
+
+
+def _make_ahead(speaker: Any, pack: Pack) -> Any:
+    """The pack's emergency advice and fixed replies being made ahead in the background (the thread)."""
+    from .replies import pack_replies
+
+    return speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
 
 
 def cmd_models(args: argparse.Namespace) -> int:

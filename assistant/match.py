@@ -1288,8 +1288,12 @@ class RedFlags:
     """First word -> (words, intent, phrase as written)."""
     apart: list[tuple[tuple[frozenset[tuple[str, ...]], ...], str, str]]
     """(spellings of each part in order, intent, phrase as written)."""
-    apart_first_words: list[tuple[frozenset[str], ...]] = field(default_factory=list)
+    apart_first_words: list[tuple[frozenset[str], ...]] = field(init=False)
     """Per flag said apart, the words each part can begin with: a sentence lacking one cannot say it."""
+
+    def __post_init__(self) -> None:
+        first_words = [tuple(frozenset(words[0] for words in part) for part in parts) for parts, _, _ in self.apart]
+        object.__setattr__(self, "apart_first_words", first_words)
 
     def __bool__(self) -> bool:
         return bool(self.together or self.apart)
@@ -1312,8 +1316,7 @@ def _red_flags(pack: Pack) -> RedFlags:
                 together[words[0]].append((words, behaviour.id, phrase))
     for starting in together.values():
         starting.sort(key=lambda flag: -len(flag[0]))
-    first_words = [tuple(frozenset(words[0] for words in part) for part in parts) for parts, _, _ in apart]
-    return RedFlags(dict(together), apart, first_words)
+    return RedFlags(dict(together), apart)
 
 
 def _flag_spellings(part: str, phrase: str, intent: str) -> list[tuple[str, ...]]:
