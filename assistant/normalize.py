@@ -58,8 +58,9 @@ _SPACE_RE = re.compile(r"\s+")
 _POSSESSIVE_RE = re.compile(r"'s\b")
 
 
-_DIGIT_BY_DIGIT = frozenset({"911", "999", "112", "000"})
-"""Emergency numbers are said digit by digit."""
+_DIGIT_BY_DIGIT = frozenset({"911", "999", "112", "000", "111"})
+"""Numbers to call for help are said digit by digit (111: the UK's urgent medical help line, which the
+pack's advice names)."""
 
 
 def _number_words(match: re.Match[str]) -> str:

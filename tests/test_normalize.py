@@ -18,6 +18,7 @@ from assistant.normalize import MAX_CHARS, normalize
         ("I'm cramping, I've tried water", "i am cramping i have tried water"),
         ("   ", ""),
         ("call 911", "call nine one one"),
+        ("or call 111 in the UK", "or call one one one in the uk"),
         ("rest 120 seconds", "rest one hundred and twenty seconds"),
         ("what causes cramps, anyway?", "what causes cramps any way"),  # a recogniser may write "any way"
         ("Anytime I run", "any time i run"),
