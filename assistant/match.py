@@ -71,7 +71,6 @@ CLOSEST_FLOOR = 0.25
 """Below this confidence nothing is close enough to name as the closest topic ("did you mean"): a sentence
 from outside the pack is not offered a topic it shares a word or two with (DECISIONS.md)."""
 
-NEGATIONS = frozenset({"not", "no", "never", "without", "nor"})
 """Words that, just before a red flag, say it is not so ("he is not choking")."""
 
 NEGATION_REACH = 3
@@ -1288,6 +1287,10 @@ class RedFlags:
     """First word -> (words, intent, phrase as written)."""
     apart: list[tuple[tuple[frozenset[tuple[str, ...]], ...], str, str]]
     """(spellings of each part in order, intent, phrase as written)."""
+    negations: frozenset[str] = frozenset()
+    """Words that take a red flag said just after them back (the pack's ``dialogue.negations``)."""
+    cries: tuple[tuple[str, ...], ...] = ()
+    """Phrases ending in a negation that are a cry, not one (the pack's ``dialogue.cries``: "oh no")."""
     apart_first_words: list[tuple[frozenset[str], ...]] = field(init=False)
     """Per flag said apart, the words each part can begin with: a sentence lacking one cannot say it."""
 
@@ -1316,7 +1319,9 @@ def _red_flags(pack: Pack) -> RedFlags:
                 together[words[0]].append((words, behaviour.id, phrase))
     for starting in together.values():
         starting.sort(key=lambda flag: -len(flag[0]))
-    return RedFlags(dict(together), apart)
+    negations = frozenset(word for phrase in pack.dialogue.negations for word in phrase.split())
+    cries = tuple(tuple(cry.split()) for cry in pack.dialogue.cries)
+    return RedFlags(dict(together), apart, negations, cries)
 
 
 def _flag_spellings(part: str, phrase: str, intent: str) -> list[tuple[str, ...]]:
@@ -1343,29 +1348,30 @@ def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | No
     for (parts, intent, phrase), first_words in zip(flags.apart, flags.apart_first_words, strict=True):
         if not all(words & present for words in first_words):
             continue
-        said = _said_apart(tokens, parts)
+        said = _said_apart(tokens, parts, flags)
         if said is not None:
             return phrase, intent, " ... ".join(said)
     for start, token in enumerate(tokens):
         for words, intent, phrase in flags.together.get(token, ()):
-            if _said_at(tokens, start, words):
+            if _said_at(tokens, start, words, flags):
                 return phrase, intent, " ".join(words)
     return None
 
 
-def _said_at(tokens: list[str], start: int, words: tuple[str, ...]) -> bool:
-    """Whether ``words`` are said from ``start`` on, with no negation in the few words before ("oh no" is a
-    cry, not a negation)."""
+def _said_at(tokens: list[str], start: int, words: tuple[str, ...], flags: RedFlags) -> bool:
+    """Whether ``words`` are said from ``start`` on, with no negation in the few words before (a cry that
+    ends in one, "oh no", is not)."""
     if tuple(tokens[start : start + len(words)]) != words:
         return False
     first = max(0, start - NEGATION_REACH)
     return not any(
-        token in NEGATIONS and not (token == "no" and at > 0 and tokens[at - 1] == "oh")
+        token in flags.negations
+        and not any(len(cry) <= at + 1 and tuple(tokens[at + 1 - len(cry) : at + 1]) == cry for cry in flags.cries)
         for at, token in enumerate(tokens[first:start], first)
     )
 
 
-def _said_apart(tokens: list[str], parts: tuple[frozenset[tuple[str, ...]], ...]) -> list[str] | None:
+def _said_apart(tokens: list[str], parts: tuple[frozenset[tuple[str, ...]], ...], flags: RedFlags) -> list[str] | None:
     """The words of each part, when every part is said in order, each within reach of the one before."""
     said: list[str] = []
     position, reach = 0, len(tokens)
@@ -1373,7 +1379,7 @@ def _said_apart(tokens: list[str], parts: tuple[frozenset[tuple[str, ...]], ...]
         found = None
         for start in range(position, min(len(tokens), position + reach + 1)):
             for words in spellings:
-                if _said_at(tokens, start, words):
+                if _said_at(tokens, start, words, flags):
                     found = (start, words)
                     break
             if found:

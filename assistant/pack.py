@@ -26,6 +26,7 @@ from hassil.parser import ParseError as HassilParseError
 from hassil.util import merge_dict
 
 from .errors import BadInput
+from .normalize import normalize
 
 CONTROL_INTENTS = (
     "yes",
@@ -334,6 +335,10 @@ class DialogueSettings:
     """Intent id -> short spoken name for "did you mean"."""
     phrases: dict[str, str] = field(default_factory=dict)
     """Other fixed phrases of the dialogue manager, by key (e.g. ``paused``, ``resumed``)."""
+    negations: tuple[str, ...] = ("not", "no", "never", "without", "nor")
+    """Words that take back a red flag said just after them ("i am not having a seizure")."""
+    cries: tuple[str, ...] = ("oh no",)
+    """Phrases ending in one of ``negations`` that are a cry, not a negation ("oh no he is not breathing")."""
 
 
 @dataclass
@@ -838,4 +843,16 @@ def _dialogue(node: Any, name: str) -> DialogueSettings:
         expects={key: tuple(value) for key, value in expects.items()},
         topic_names={str(k): str(v) for k, v in (node.get("topic_names") or {}).items()},
         phrases={str(k): " ".join(str(v).split()) for k, v in (node.get("phrases") or {}).items()},
+        negations=_phrases(node, "negations", defaults.negations, name),
+        cries=_phrases(node, "cries", defaults.cries, name),
     )
+
+
+def _phrases(node: dict[str, Any], key: str, default: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """A list of phrases under ``key``, normalised as sentences are; ``default`` when it is not given."""
+    value = node.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, list) or not all(isinstance(item, str) and normalize(item) for item in value):
+        raise _bad(node, name, f"dialogue: '{key}' must be a list of words or phrases")
+    return tuple(normalize(item) for item in value)

@@ -450,6 +450,17 @@ def test_a_red_flag_denied_or_inside_a_calm_sentence_is_not_one() -> None:
     assert matcher.match("how much protein should i eat").intent == "protein"
 
 
+def test_the_words_that_take_a_red_flag_back_are_the_packs() -> None:
+    own = {**FLAGGED_PACK, "dialogue": {"negations": ["nope", "hardly"], "cries": ["oh nope"]}}
+    matcher = Matcher(pack_from_dict(own))
+    assert matcher.match("he is hardly choking he is just coughing").intent is None
+    assert matcher.match("oh nope he is choking on his shake").intent == "choking"  # the pack's cry
+    assert matcher.match("he is not choking he is just coughing").intent == "choking"  # "not" is not its word
+    for bad in ("nope", [3], [""]):
+        with pytest.raises(BadInput, match="negations"):
+            pack_from_dict({**FLAGGED_PACK, "dialogue": {"negations": bad}})
+
+
 def test_red_flag_in_takes_the_longest_phrase_at_the_first_place_said() -> None:
     flags = match_module._red_flags(pack_from_dict(FLAGGED_PACK))
     assert match_module.red_flag_in(normalize("my throat is swelling and i can't breathe").split(), flags) == (
