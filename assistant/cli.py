@@ -300,17 +300,19 @@ def _wav_out(args: argparse.Namespace) -> Path | None:
     return Path(args.wav_out) if args.wav_out else None
 
 
-def _speaker(args: argparse.Namespace, wav_out: Path | None) -> Any:
-    """The voice the options ask for (not yet said: the caller says it after the engine)."""
+def _speaker(args: argparse.Namespace, wav_out: Path | None, play: bool = True) -> Any:
+    """The voice the options ask for (not yet said: the caller says it after the engine); ``play`` False
+    for a speaker that only makes replies."""
     from .cache import user_cache
     from .tts import LOUD_LUFS, TARGET_LUFS, Speaker
 
+    play = play and not args.no_speakers
     return Speaker(
         voice=args.voice,
         rate=args.rate,
         wav_out=wav_out,
-        play=not args.no_speakers,
-        device=args.output_device,
+        play=play,
+        device=args.output_device if play else None,
         loudness_lufs=LOUD_LUFS if args.loud else TARGET_LUFS,
         cache=user_cache("voice"),
         print_unheard=False,
@@ -509,9 +511,8 @@ def _prepare_replies(args: argparse.Namespace) -> int:
     from .replies import pack_replies
 
     pack = load_pack(Path(args.intents) if args.intents else None)
-    args.wav_out, args.no_speakers, args.output_device = None, True, None
     started = time.perf_counter()
-    speaker = _speaker(args, None)
+    speaker = _speaker(args, None, play=False)
     args.closing.callback(speaker.close)
     _make_ahead(speaker, pack).join()
     print(
