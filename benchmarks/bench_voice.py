@@ -314,17 +314,17 @@ def report(results: dict[str, Any]) -> str:
         for group, label in (("all", "all"), ("emergency", "emergency advice")):
             cells = [f"{wer[f'{voice}|{group}|{c}']:.1f}%" if f"{voice}|{group}|{c}" in wer else "-" for c in conds]
             lines.append(f"| {voice} | {label} | " + " | ".join(cells) + " |")
-    lines += ["", "Emergency advice, words of the first instruction and of the numbers to call lost (lost/total):"]
+    lines += ["", "Emergency advice, words of the first instruction and of the numbers to call lost (lost/total):", ""]
     for voice in results["voices"]:
         lost = results["emergency_first_instruction_lost"]
-        lines.append(f"  {voice}: " + ", ".join(f"{c} {lost.get(f'{voice}|{c}', '-')}" for c in conds))
+        lines.append(f"- {voice}: " + ", ".join(f"{c} {lost.get(f'{voice}|{c}', '-')}" for c in conds))
     louder = ", ".join(f"{voice} {db:+.1f} dB" for voice, db in results["emergency_louder_db"].items())
     lines += ["", f"Emergency advice said louder than the other replies (median active level): {louder}"]
-    lines += ["", "End of text to first audio sample (ms):"]
+    lines += ["", "End of text to first audio sample (ms):", ""]
     for voice, figures in results["first_audio_ms"].items():
-        lines.append(f"  {voice}: p50 {figures['p50']}, p95 {figures['p95']} (n={figures['n']})")
+        lines.append(f"- {voice}: p50 {figures['p50']}, p95 {figures['p95']} (n={figures['n']})")
     preparing = ", ".join(f"{voice} {cpu} s" for voice, cpu in results["preparing_cpu_s"].items())
-    lines.append(f"CPU time to make these replies ahead: {preparing}")
+    lines += ["", f"CPU time to make these replies ahead: {preparing}"]
     lines.append(f"\n{results['seconds']} s; command: {results['command']}")
     return "\n".join(lines)
 

@@ -10,9 +10,9 @@ text, speech and pipeline benchmarks.
 
 Steps: (re)generate the seeded spoken set with scripts/make_spoken_set.py, then run bench_text.py,
 bench_speech.py, bench_realspeech.py (unless ``--realspeech-json`` gives its results: one file per run, the
-engines of several runs side by side), bench_latency.py, bench_waiting.py on the spoken set, bench_decode.py
-and bench_safety.py on typed sentences, no audio (unless ``--waiting-json`` / ``--decode-json`` /
-``--safety-json`` give theirs; no targets hold these three), each in its own process, and write
+engines of several runs side by side), bench_latency.py, bench_waiting.py on the spoken set, bench_decode.py,
+bench_safety.py on typed sentences, no audio, and bench_voice.py on the pack's replies (unless ``--waiting-json``
+/ ``--decode-json`` / ``--safety-json`` / ``--voice-json`` give theirs), each in its own process, and write
 ``OUT/BENCHMARKS.md`` and ``OUT/benchmarks/plots/*.png``, and rewrite the table between
 ``<!-- figures:start -->`` and ``<!-- figures:end -->`` in ``OUT/README.md`` (the run stops before it starts if
 they are missing). The targets hold the default engine (what ``--asr auto`` takes); the other engines present
@@ -43,6 +43,7 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_safety  # noqa: E402
+import bench_voice  # noqa: E402
 from bench_realspeech import DEFAULT_SET as REALSPEECH_SET  # noqa: E402
 from bench_realspeech import noise_table, table  # noqa: E402
 from common import PYTHON, ROOT, command_line, describe_machine, machine, median  # noqa: E402
@@ -60,9 +61,11 @@ UNTARGETED = {
     "waiting": ("bench_waiting.py", "Replies in a waiting state"),
     "decode": ("bench_decode.py", "Where a turn's time goes"),
     "safety": ("bench_safety.py", "Safety net"),
+    "voice": ("bench_voice.py", "Spoken replies"),
 }
-"""The benchmarks shown in sections of their own but held to no target: name -> (script, section title). A
-name's results are kept in ``OUT/.cache/bench/NAME.json``; ``--NAME-json`` takes them from another file."""
+"""The benchmarks shown in sections of their own, outside the Targets table (the spoken replies' targets are
+checked in their section): name -> (script, section title). A name's results are kept in
+``OUT/.cache/bench/NAME.json``; ``--NAME-json`` takes them from another file."""
 Untargeted = dict[str, dict[str, Any]]
 """Those benchmarks' results by name; ``missing`` (and nothing else) when there are none."""
 
@@ -776,6 +779,8 @@ def markdown(
     lines += text_section(text)
     if not untargeted["safety"].get("missing"):
         lines += safety_section(untargeted["safety"])
+    if not untargeted["voice"].get("missing"):
+        lines += voice_section(untargeted["voice"])
     lines += [
         "## What is missing",
         "",
@@ -1249,6 +1254,87 @@ def safety_section(safety: dict[str, Any]) -> list[str]:
     ]
 
 
+def voice_targets(voice: dict[str, Any]) -> list[Target]:
+    """The spoken replies' targets, for the first voice of the run (the default one) and emergency advice; first
+    audio against espeak-ng's, each voice as a session uses it (``Speaker.prepare`` run: Piper's replies kept on
+    disk, espeak-ng's emergency advice begun in memory, its other replies made when said)."""
+    default = next(iter(voice["voices"]))
+    wer, first = voice["wer_percent"], voice["first_audio_ms"]
+
+    def errors(condition: str) -> float | None:
+        value = wer.get(f"{default}|all|{condition}")
+        return None if value is None else value / 100
+
+    lost = voice["emergency_first_instruction_lost"].get(f"{default}|5 dB")
+    lost_count = None if lost is None else int(lost.split("/")[0])
+    ours, theirs = first.get(f"{default}, made ahead"), first.get("espeak, made ahead")
+    faster = None if ours is None or theirs is None else ours["p50"] <= theirs["p50"] and ours["p95"] <= theirs["p95"]
+    shown = (
+        "n/a"
+        if ours is None or theirs is None
+        else (
+            f"{num(ours['p50'], digits=1)} / {num(ours['p95'], digits=1)} ms against "
+            f"{num(theirs['p50'], digits=1)} / {num(theirs['p95'], digits=1)} ms"
+        )
+    )
+    return [
+        Target(
+            "voice_clean",
+            f"{default} (default voice): word errors of the replies, clean",
+            "≤ 8%",
+            errors("clean"),
+            pct(errors("clean")),
+            at_most(errors("clean"), 0.08),
+        ),
+        Target(
+            "voice_5db",
+            f"{default}: word errors of the replies at 5 dB",
+            "≤ 25%",
+            errors("5 dB"),
+            pct(errors("5 dB")),
+            at_most(errors("5 dB"), 0.25),
+        ),
+        Target(
+            "voice_critical",
+            "Emergency advice: words of the number to call and of the first instruction lost at 5 dB",
+            "none",
+            lost_count,
+            lost or "n/a",
+            None if lost_count is None else lost_count == 0,
+        ),
+        Target(
+            "voice_first_audio",
+            f"First reply sample after `say`, p50 / p95: {default} against espeak-ng, each as a session uses it",
+            "no slower",
+            None,
+            shown,
+            faster,
+        ),
+    ]
+
+
+def voice_section(voice: dict[str, Any]) -> list[str]:
+    """bench_voice.py's word errors per voice and SNR, emergency advice on its own line, and its targets."""
+    targets = voice_targets(voice)
+    met = sum(1 for target in targets if target.ok)
+    return [
+        *untargeted_heading("voice", voice),
+        "Replies of the bundled pack (a seeded sample of emergency advice and of the others), each said as "
+        "`Speaker.say` says it (emergency advice louder and slower, a number to call slower still), mixed with "
+        "the project's gym noises at each SNR, and written down by Whisper tiny.en as a stand-in listener; "
+        "word errors over the words of the replies. Piper draws its speech afresh each time, so a run's count "
+        'of words lost moves by a few (DECISIONS.md, "Voice: Piper by default"). '
+        f"{met} of {len(targets)} of the voice's targets met:",
+        "",
+        "| Target | Goal | Measured | |",
+        "| --- | --- | --- | --- |",
+        *[f"| {t.name} | {t.goal} | {t.shown} | {verdict(t)} |" for t in targets],
+        "",
+        bench_voice.report(voice).rsplit("\n\n", 1)[0],  # as it prints, less its command line (above)
+        "",
+    ]
+
+
 def text_section(text: dict[str, Any]) -> list[str]:
     phr, ood = text["phrasings"], text["ood"]
     return [
@@ -1318,8 +1404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="take the text, spoken-set, latency, waiting-state, decode and safety-net results of the last run "
-        "from .cache/bench/ instead of measuring (the last three are left out when they are not there)",
+        help="take the text, spoken-set, latency, waiting-state, decode, safety-net and voice results of the last "
+        "run from .cache/bench/ instead of measuring (the last four are left out when they are not there)",
     )
     args = parser.parse_args(argv)
     args.command = command_line(None if argv is None else [__file__, *argv])
@@ -1421,7 +1507,7 @@ def main(argv: list[str] | None = None) -> int:
     latency = json.loads(latency_json.read_text(encoding="utf-8"))
     latency["command"] = relative_command(latency["command"])
     steps.update()
-    steps.set_postfix_str("waiting states, decode stages, safety net")
+    steps.set_postfix_str("waiting states, decode stages, safety net, spoken replies")
     untargeted = untargeted_results(args, cache)
     steps.update()
     steps.set_postfix_str("report")

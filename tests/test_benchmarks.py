@@ -348,9 +348,10 @@ def safety_result() -> dict[str, Any]:
     return bench_safety.measure()
 
 
-def write_untargeted_results(folder: Path) -> tuple[Path, Path, Path]:
-    """bench_waiting.py, bench_decode.py and bench_safety.py --json files shaped as they write them, the first
-    two with figures no real run gave, the last as measured (commands as run_step runs them: absolute paths)."""
+def write_untargeted_results(folder: Path) -> tuple[Path, Path, Path, Path]:
+    """bench_waiting.py, bench_decode.py, bench_safety.py and bench_voice.py --json files shaped as they write
+    them, the safety net's as measured, the others with figures no real run gave (commands as run_step runs
+    them: absolute paths)."""
     waiting = {
         "command": f".venv/bin/python {BENCHMARKS}/bench_waiting.py --manifest m.jsonl --json w.json",
         "machine": {**TEST_MACHINE, "load_avg_1m": 0.4},
@@ -380,9 +381,35 @@ def write_untargeted_results(folder: Path) -> tuple[Path, Path, Path]:
         "machine": {**TEST_MACHINE, "load_avg_1m": 0.3},
         "command": f".venv/bin/python {BENCHMARKS}/bench_safety.py --json s.json",
     }
+    voice = {
+        "command": f".venv/bin/python {BENCHMARKS}/bench_voice.py --json v.json",
+        "machine": {**TEST_MACHINE, "load_avg_1m": 0.5},
+        "listener": "faster-whisper tiny.en (unprompted, beam 5)",
+        "voices": {"piper": "Piper voice test", "espeak": "espeak-ng test"},
+        "replies": 4,
+        "emergency_replies": 2,
+        "reference_words": 60,
+        "conditions": ["clean", "5 dB"],
+        "wer_percent": {
+            **{f"piper|{group}|clean": 5.0 for group in ("all", "emergency", "other")},
+            **{f"piper|{group}|5 dB": 26.0 for group in ("all", "emergency", "other")},
+            **{f"espeak|{group}|{cond}": 30.0 for group in ("all", "emergency", "other") for cond in ("clean", "5 dB")},
+        },
+        "emergency_first_instruction_lost": {"piper|clean": "0/30", "piper|5 dB": "0/30", "espeak|5 dB": "4/30"},
+        "emergency_louder_db": {"piper": 3.5, "espeak": 3.6},
+        "preparing_cpu_s": {"piper": 9.0, "espeak": 0.1},
+        "first_audio_ms": {
+            "piper, not made ahead": {"p50": 200.0, "p95": 380.0, "n": 4},
+            "espeak, not made ahead": {"p50": 15.0, "p95": 25.0, "n": 4},
+            "piper, made ahead": {"p50": 1.0, "p95": 3.0, "n": 4},
+            "espeak, made ahead": {"p50": 7.0, "p95": 18.0, "n": 4},
+        },
+        "seconds": 12.0,
+        "misheard": [],
+    }
     folder.mkdir(parents=True, exist_ok=True)
-    paths = folder / "waiting.json", folder / "decode.json", folder / "safety.json"
-    for path, result in zip(paths, (waiting, decode, safety), strict=True):
+    paths = folder / "waiting.json", folder / "decode.json", folder / "safety.json", folder / "voice.json"
+    for path, result in zip(paths, (waiting, decode, safety, voice), strict=True):
         path.write_text(json.dumps(result), encoding="utf-8")
     return paths
 
@@ -404,8 +431,10 @@ def rendered(untargeted: report.Untargeted, monkeypatch: pytest.MonkeyPatch, rea
 def test_waiting_and_decode_sections_are_written_from_the_given_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    waiting, decode, safety = write_untargeted_results(tmp_path / "given")
-    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=waiting, decode_json=decode, safety_json=safety)
+    waiting, decode, safety, voice = write_untargeted_results(tmp_path / "given")
+    args = argparse.Namespace(
+        reuse=True, repeats=1, waiting_json=waiting, decode_json=decode, safety_json=safety, voice_json=voice
+    )
     untargeted = report.untargeted_results(args, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # nothing ran
     text = rendered(untargeted, monkeypatch)
@@ -451,6 +480,18 @@ def test_waiting_and_decode_sections_are_written_from_the_given_files(
     assert "| held out | with red flags | " in safety_part and "| held out | templates only | " in safety_part
     assert text.index("## Where a turn's time goes") < text.index("## Safety net") < text.index("## What is missing")
     assert "not measured" not in text.split("## What is missing")[1]
+    voice_part = text.split("## Spoken replies (bench_voice.py)\n\n")[1].split("\n## ")[0]
+    assert voice_part.startswith(
+        "Ran on: Test OS, Test CPU 9000, 4 cores, 8.0 GB RAM, Python 3.11.0 (load average 0.5 when it started). "
+        "Command: `.venv/bin/python benchmarks/bench_voice.py --json v.json`.\n\n"
+    )
+    assert "3 of 4 of the voice's targets met:" in voice_part
+    assert "| piper (default voice): word errors of the replies, clean | ≤ 8% | 5.0% | met |" in voice_part
+    assert "| piper: word errors of the replies at 5 dB | ≤ 25% | 26.0% | **not met** |" in voice_part
+    assert "first instruction lost at 5 dB | none | 0/30 | met |" in voice_part
+    assert "each as a session uses it | no slower | 1.0 / 3.0 ms against 7.0 / 18.0 ms | met |" in voice_part
+    assert "| piper | emergency advice | 5.0% | 26.0% |" in voice_part  # emergency advice on its own line
+    assert "- espeak: clean -, 5 dB 4/30" in voice_part and "v.json" not in voice_part.split("met |")[-1]
 
 
 def test_a_missing_waiting_or_decode_result_is_a_line_of_what_is_missing(
@@ -459,7 +500,9 @@ def test_a_missing_waiting_or_decode_result_is_a_line_of_what_is_missing(
     cache = tmp_path / "cache"
     write_untargeted_results(cache)
     (cache / "waiting.json").unlink()  # an earlier run that did not measure it
-    args = argparse.Namespace(reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None)
+    args = argparse.Namespace(
+        reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
+    )
     text = rendered(report.untargeted_results(args, cache), monkeypatch)
     assert "## Replies in a waiting state" not in text
     assert "## Where a turn's time goes (bench_decode.py)" in text
@@ -477,7 +520,7 @@ def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     given = tmp_path / "given"
-    waiting, decode, safety = write_untargeted_results(given)
+    waiting, decode, safety, voice = write_untargeted_results(given)
     ran: list[tuple[str, list[str], Path]] = []
 
     def run_step(name: str, argv: list[str], log: Path) -> None:
@@ -487,7 +530,9 @@ def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results
     monkeypatch.setattr(report, "run_step", run_step)
     cache = tmp_path / "cache"
     cache.mkdir()
-    args = argparse.Namespace(reuse=False, repeats=1, waiting_json=None, decode_json=decode, safety_json=safety)
+    args = argparse.Namespace(
+        reuse=False, repeats=1, waiting_json=None, decode_json=decode, safety_json=safety, voice_json=voice
+    )
     untargeted = report.untargeted_results(args, cache)
     manifest = str(cache / "spoken" / "manifest.jsonl")
     script = str(BENCHMARKS / "bench_waiting.py")
@@ -498,7 +543,7 @@ def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results
     assert untargeted["safety"]["sets"]["held out"]["with red flags"]["emergencies"] == 144
 
 
-@pytest.mark.parametrize("flag", ["--waiting-json", "--decode-json", "--safety-json"])
+@pytest.mark.parametrize("flag", ["--waiting-json", "--decode-json", "--safety-json", "--voice-json"])
 def test_report_stops_before_running_anything_when_a_given_waiting_or_decode_file_is_missing(
     tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -543,7 +588,9 @@ def test_an_engine_not_run_on_the_real_recordings_is_a_line_of_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     untargeted = report.untargeted_results(
-        argparse.Namespace(reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None),
+        argparse.Namespace(
+            reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
+        ),
         tmp_path / "empty",
     )
     realspeech = fake_results()[3]
