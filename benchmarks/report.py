@@ -1277,23 +1277,22 @@ def voice_targets(voice: dict[str, Any]) -> list[Target]:
             f"{num(theirs['p50'], digits=1)} / {num(theirs['p95'], digits=1)} ms"
         )
     )
+    word_errors = (
+        ("clean", f"{default} (default voice): word errors of the replies, clean", 0.08),
+        ("5 dB", f"{default}: word errors of the replies at 5 dB", 0.25),
+    )
     return [
-        Target(
-            "voice_clean",
-            f"{default} (default voice): word errors of the replies, clean",
-            "≤ 8%",
-            errors("clean"),
-            pct(errors("clean")),
-            at_most(errors("clean"), 0.08),
-        ),
-        Target(
-            "voice_5db",
-            f"{default}: word errors of the replies at 5 dB",
-            "≤ 25%",
-            errors("5 dB"),
-            pct(errors("5 dB")),
-            at_most(errors("5 dB"), 0.25),
-        ),
+        *[
+            Target(
+                f"voice_{condition}",
+                name,
+                f"≤ {limit:.0%}",
+                errors(condition),
+                pct(errors(condition)),
+                at_most(errors(condition), limit),
+            )
+            for condition, name, limit in word_errors
+        ],
         Target(
             "voice_critical",
             "Emergency advice: words of the number to call and of the first instruction lost at 5 dB",
