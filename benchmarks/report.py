@@ -1319,7 +1319,7 @@ def voice_section(voice: dict[str, Any]) -> list[str]:
     return [
         *untargeted_heading("voice", voice),
         "Replies of the bundled pack (a seeded sample of emergency advice and of the others), each said as "
-        "`Speaker.say` says it (emergency advice louder and slower, a number to call slower still), mixed with "
+        "`Speaker.say` says it (emergency advice louder, negations said in full), mixed with "
         "the project's gym noises at each SNR, and written down by Whisper tiny.en as a stand-in listener; "
         "word errors over the words of the replies. Piper draws its speech afresh each time, so a run's count "
         'of words lost moves by a few (DECISIONS.md, "Voice: Piper by default"). '
