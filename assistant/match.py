@@ -71,8 +71,6 @@ CLOSEST_FLOOR = 0.25
 """Below this confidence nothing is close enough to name as the closest topic ("did you mean"): a sentence
 from outside the pack is not offered a topic it shares a word or two with (DECISIONS.md)."""
 
-"""Words that, just before a red flag, say it is not so ("he is not choking")."""
-
 NEGATION_REACH = 3
 """How many words before a red flag a negation reaches ("i am not having a seizure")."""
 
