@@ -300,13 +300,12 @@ def _wav_out(args: argparse.Namespace) -> Path | None:
     return Path(args.wav_out) if args.wav_out else None
 
 
-def _speaker(args: argparse.Namespace, wav_out: Path | None, play: bool = True) -> Any:
+def _speaker(args: argparse.Namespace, wav_out: Path | None, play: bool) -> Any:
     """The voice the options ask for (not yet said: the caller says it after the engine); ``play`` False
-    for a speaker that only makes replies."""
+    for a speaker that does not play (``--no-speakers``, or one that only makes replies)."""
     from .cache import user_cache
     from .tts import LOUD_LUFS, TARGET_LUFS, Speaker
 
-    play = play and not args.no_speakers
     return Speaker(
         voice=args.voice,
         rate=args.rate,
@@ -344,7 +343,7 @@ def _engine_and_voice(args: argparse.Namespace, pack: Any, wav_out: Path | None)
     # The voice opens while the engine loads (both mostly in native code, on the two cores): start-up is the
     # longer of the two rather than their sum. A Piper model itself loads only when a reply is not kept.
     with ThreadPoolExecutor(1, thread_name_prefix="voice-load") as pool:
-        voice = pool.submit(_speaker, args, wav_out)
+        voice = pool.submit(_speaker, args, wav_out, not args.no_speakers)
         engine = _engine(args, pack)
         speaker = voice.result()
     print(speaker.describe(), file=sys.stderr)
