@@ -15,7 +15,7 @@ from hassil.expression import Expression, Group, ListReference, Permutation, Rul
 from hassil.intents import IntentData, TextSlotList
 
 from .asr.grammar import sentence_samples
-from .pack import Action, Pack, _LineDict
+from .pack import BLANK, Action, Pack, _LineDict, texts_in
 
 SAMPLES_PER_TEMPLATE = 20
 """Sentences sampled from each template when looking for overlaps (never the full expansion)."""
@@ -39,10 +39,31 @@ def check_pack(pack: Pack, name: str = "<pack>") -> list[Problem]:
     problems = [
         *_references(pack, name),
         *_sources(pack, name),
+        *_blanks(pack, name),
         *_triage_paths(pack, name),
         *_overlaps(pack, name),
     ]
     return problems
+
+
+def _blanks(pack: Pack, name: str) -> Iterator[Problem]:
+    """A ``{blank}`` in an answer, a disposition, an interview or a routine that no region fills would be
+    read out as it is: say where (the dialogue's own phrases have blanks of their own, and are left out)."""
+    filled = set(next(iter(pack.regions.values())).says) if pack.regions else set()
+    texts = [
+        *((("intents", i), b.answer) for i, b in pack.behaviours.items()),
+        *((("intents", i), b.follow_up) for i, b in pack.behaviours.items()),
+        *((("dispositions", i), d) for i, d in pack.dispositions.items()),
+        *((("triage", i), t) for i, t in pack.triage.items()),
+        *((("routines", i), r) for i, r in pack.routines.items()),
+    ]
+    for keys, part in texts:
+        unknown = sorted({b for text in texts_in(part) for b in BLANK.findall(text)} - filled)
+        if unknown:
+            yield Problem(
+                _where(pack, name, *keys),
+                f"{keys[0][:-1]} '{keys[1]}' says {', '.join('{' + b + '}' for b in unknown)}, which no region fills",
+            )
 
 
 def _where(pack: Pack, name: str, *keys: str) -> str:
@@ -153,6 +174,8 @@ def _sources(pack: Pack, name: str) -> Iterator[Problem]:
         cited.append((_where(pack, name, "triage", interview.id), f"interview '{interview.id}'", interview.sources))
     for routine in pack.routines.values():
         cited.append((_where(pack, name, "routines", routine.id), f"routine '{routine.id}'", routine.sources))
+    for region in pack.regions.values():
+        cited.append((_where(pack, name, "regions", region.id), f"region '{region.id}'", region.sources))
     for where, what, sources in cited:
         if not sources:
             yield Problem(where, f"{what} names no sources")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .errors import AssistantError, BadInput
-from .pack import Pack, load_pack
+from .pack import Pack, load_pack, read_pack
 
 if TYPE_CHECKING:
     from .lines import LineFile
@@ -31,7 +32,12 @@ def _matcher(args: argparse.Namespace) -> Matcher:
     """The matcher of ``--intents`` (or the bundled pack), kept compiled between runs; its pack is ``.pack``."""
     from .compiled import load_matcher
 
-    return load_matcher(Path(args.intents) if args.intents else None)
+    return load_matcher(Path(args.intents) if args.intents else None, region=_region(args))
+
+
+def _region(args: argparse.Namespace) -> str | None:
+    """``--region``, else ``ASSISTANT_REGION``, else None (the pack's first region)."""
+    return getattr(args, "region", None) or os.environ.get("ASSISTANT_REGION") or None
 
 
 def _question(text: str) -> str:
@@ -153,7 +159,7 @@ def cmd_check_intents(args: argparse.Namespace) -> int:
     from .match import Matcher
 
     path = Path(args.path) if args.path else (Path(args.intents) if args.intents else None)
-    pack = load_pack(path)
+    pack = read_pack(path)  # blanks left in: the check says where one is not filled
     Matcher(pack)  # compiling finds unknown lists and rules
     problems = check_pack(pack, str(path or "bundled pack"))
     for problem in problems:
@@ -162,7 +168,11 @@ def cmd_check_intents(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {intents} intents", file=sys.stderr)
         return 1
-    print(f"ok: {intents} intents, {len(pack.triage)} interviews, {len(pack.routines)} routines", file=sys.stderr)
+    print(
+        f"ok: {intents} intents, {len(pack.triage)} interviews, {len(pack.routines)} routines, "
+        f"{len(pack.regions)} regions",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -347,6 +357,8 @@ def _engine_and_voice(args: argparse.Namespace, pack: Any, wav_out: Path | None)
         engine = _engine(args, pack)
         speaker = voice.result()
     print(speaker.describe(), file=sys.stderr)
+    if pack.region is not None:
+        print(f"Emergency advice names the numbers for {pack.regions[pack.region].name} (--region).", file=sys.stderr)
     # Closed when the command ends: replies still being made ahead in the background stop with it (a voice's
     # native code still running in its thread when Python exits aborts the process).
     args.closing.callback(speaker.close)
@@ -509,7 +521,7 @@ def _prepare_replies(args: argparse.Namespace) -> int:
     shares the CPU with making replies (what ``listen`` and ``demo`` otherwise do in the background)."""
     from .replies import pack_replies
 
-    pack = load_pack(Path(args.intents) if args.intents else None)
+    pack = load_pack(Path(args.intents) if args.intents else None, _region(args))
     started = time.perf_counter()
     speaker = _speaker(args, None, play=False)
     args.closing.callback(speaker.close)
@@ -558,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--intents", metavar="PATH", help="intent pack (YAML file or folder) instead of the bundled one"
+    )
+    common.add_argument(
+        "--region",
+        metavar="CODE",
+        help="where you are, for the emergency numbers the advice names: any (the default: all of them), "
+        "us, gb, ie, eu (the pack's regions; or set ASSISTANT_REGION)",
     )
     speech = argparse.ArgumentParser(add_help=False)
     speech.add_argument(

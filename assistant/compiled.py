@@ -21,7 +21,7 @@ from pathlib import Path
 from .cache import MANIFEST, damage, ensure, user_cache
 from .errors import AssistantError
 from .match import Matcher
-from .pack import bundled_pack_path, load_pack, pack_sources
+from .pack import bundled_pack_path, pack_sources, read_pack
 
 KEPT = 8
 """Entries kept; older ones (packs edited since, earlier versions of the code) are removed."""
@@ -32,17 +32,23 @@ _LOGGER = logging.getLogger(__name__)
 _SOURCE = Path(__file__).resolve().parent
 
 
-def load_matcher(path: Path | None = None, cache: Path | None = None) -> Matcher:
-    """The matcher of the pack at ``path`` (the bundled one when None), its pack as ``matcher.pack``; from
-    ``cache`` (default: the user's cache folder) when it was built before from the same files and code.
-    A bad pack raises ``BadInput`` as ``load_pack`` does."""
-    root = Path(path) if path is not None else bundled_pack_path()
+def load_matcher(path: Path | None = None, cache: Path | None = None, region: str | None = None) -> Matcher:
+    """The matcher of the pack at ``path`` (the bundled one when None), its pack as ``matcher.pack`` with
+    ``region``'s words in the replies (``Pack.localised``); from ``cache`` (default: the user's cache folder)
+    when it was built before from the same files and code. A bad pack or region raises ``BadInput``."""
+    matcher = _compiled(Path(path) if path is not None else bundled_pack_path(), cache)
+    matcher.pack = matcher.pack.localised(region)  # kept with blanks: one entry serves every region
+    return matcher
+
+
+def _compiled(root: Path, cache: Path | None) -> Matcher:
+    """The matcher of the pack at ``root``, its replies' blanks left blank: from the cache, or built."""
     try:
         key = _key(root)
     except (OSError, RuntimeError):  # unreadable, though the pack's own checks passed: build as if uncached
         key = None
     if key is None:  # a file that is not a regular one: load_pack says what is wrong
-        return Matcher(load_pack(root))
+        return Matcher(read_pack(root))
     folder = (cache or user_cache("matchers")) / key
     if damage(folder, {NAME: None}) is None:
         try:
@@ -54,7 +60,7 @@ def load_matcher(path: Path | None = None, cache: Path | None = None) -> Matcher
             _LOGGER.warning("matcher cache %s unreadable (%s); building it again", folder, error)
         for name in (MANIFEST, NAME):
             (folder / name).unlink(missing_ok=True)
-    matcher = Matcher(load_pack(root))
+    matcher = Matcher(read_pack(root))
     try:
         ensure(folder, {NAME: None}, lambda: {NAME: pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL)})
         _prune(folder.parent)

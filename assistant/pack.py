@@ -11,8 +11,8 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,12 @@ ROUTINE_KINDS = ("relief", "stretch")
 
 MAX_PACK_BYTES = 1_000_000
 """A pack (all its files together) larger than this is refused; the bundled one is about 110 kB."""
+
+RUNTIME_BLANKS = ("closest", "seconds", "side")
+"""Blanks the dialogue manager fills as it speaks (``{seconds} seconds left``); a region may not use them."""
+
+BLANK = re.compile(r"\{(\w+)\}")
+"""A blank in a reply: ``{emergency}``."""
 
 MAX_ALIAS_NODES = 10_000
 """YAML aliases may add at most this many values to a file: shared blocks yes, an alias bomb no."""
@@ -341,6 +347,19 @@ class DialogueSettings:
     """Phrases ending in one of ``negations`` that are a cry, not a negation ("oh no he is not breathing")."""
 
 
+@dataclass(frozen=True)
+class Region:
+    """Where the user is, and what the replies' blanks say there (``{emergency}``: the number to call)."""
+
+    id: str
+    name: str
+    """Spoken or listed name ("the UK")."""
+    says: dict[str, str]
+    """Blank -> its words in this region."""
+    sources: tuple[str, ...] = ()
+    """Where its numbers come from."""
+
+
 @dataclass
 class Pack:
     """A loaded intent pack."""
@@ -359,6 +378,10 @@ class Pack:
     """Routine id -> routine."""
     dialogue: DialogueSettings
     """Dialogue phrases and waiting states."""
+    regions: dict[str, Region] = field(default_factory=dict)
+    """Region id -> region, the first the default (the pack's ``regions``)."""
+    region: str | None = None
+    """The region whose words fill the replies' blanks; None while they are blank (``read_pack``)."""
     paths: tuple[Path, ...] = ()
     """Files the pack was read from."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -395,6 +418,31 @@ class Pack:
         ]
         return answers + [d.say for i, d in self.dispositions.items() if self.sends_for_help(i)]
 
+    def localised(self, region: str | None = None) -> Pack:
+        """This pack with ``region``'s words in every reply's blanks (None: the first region listed).
+
+        Emergency advice names the numbers of the user's region instead of every region's. Only the replies
+        change, so a matcher compiled from the blank pack serves every region. An unknown region is BadInput.
+        """
+        if self.region is not None:
+            raise ValueError(f"the pack is already localised for '{self.region}'")
+        if not self.regions:
+            if region:
+                raise BadInput(f"unknown region '{region}': this pack names no regions")
+            return self
+        chosen = self.regions.get(region or next(iter(self.regions)))
+        if chosen is None:
+            raise BadInput(f"unknown region '{region}'; this pack knows: {', '.join(self.regions)}")
+        return replace(
+            self,
+            behaviours=_filled(self.behaviours, chosen.says),
+            triage=_filled(self.triage, chosen.says),
+            dispositions=_filled(self.dispositions, chosen.says),
+            routines=_filled(self.routines, chosen.says),
+            dialogue=_filled(self.dialogue, chosen.says),
+            region=chosen.id,
+        )
+
     def routine_for(self, muscle: str, kind: str) -> StretchRoutine | None:
         """The routine of ``kind`` for ``muscle``, falling back to the other kind."""
         fallback = None
@@ -404,6 +452,35 @@ class Pack:
                     return routine
                 fallback = fallback or routine
         return fallback
+
+
+def _filled(value: Any, says: dict[str, str]) -> Any:
+    """``value`` (text, or tuples, mappings and dataclasses of it) with each ``{blank}`` that ``says`` names
+    replaced by its words; other braces (the dialogue's own blanks) are left for the dialogue."""
+    if isinstance(value, str):
+        return BLANK.sub(lambda found: says.get(found[1], found[0]), value)
+    if isinstance(value, tuple):
+        return tuple(_filled(item, says) for item in value)
+    if isinstance(value, dict):
+        return {key: _filled(item, says) for key, item in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: _filled(getattr(value, f.name), says) for f in fields(value) if f.init})
+    return value
+
+
+def texts_in(value: Any) -> Iterator[str]:
+    """Every text in ``value`` (text, or tuples, mappings and dataclasses of it), as ``_filled`` walks it."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from texts_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from texts_in(item)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            yield from texts_in(getattr(value, f.name))
 
 
 def bundled_pack_path() -> Path:
@@ -468,8 +545,14 @@ def pack_sources(root: Path) -> list[Path]:
     return paths
 
 
-def load_pack(path: Path | None = None) -> Pack:
-    """Load the pack at ``path`` (a file or folder), or the bundled one."""
+def load_pack(path: Path | None = None, region: str | None = None) -> Pack:
+    """Load the pack at ``path`` (a file or folder), or the bundled one, its replies in ``region``'s words
+    (None: the pack's first region)."""
+    return read_pack(path).localised(region)
+
+
+def read_pack(path: Path | None = None) -> Pack:
+    """Read the pack at ``path`` (a file or folder), or the bundled one, its replies' blanks left blank."""
     root = Path(path) if path is not None else bundled_pack_path()
     paths = pack_sources(root)
     merged: dict[str, Any] = _LineDict()
@@ -565,6 +648,7 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
     routines = {rid: _routine(rid, r, name) for rid, r in _mapping(data, "routines", name).items()}
     behaviours = {iid: _behaviour(iid, intent, name) for iid, intent in intents_data.items()}
     dialogue = _dialogue(data.get("dialogue") or {}, name)
+    regions = _regions(data, name)
     return Pack(
         intents=hassil_intents,
         behaviours=behaviours,
@@ -573,6 +657,7 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         dispositions=dispositions,
         routines=routines,
         dialogue=dialogue,
+        regions=regions,
         paths=paths,
         raw=data,
     )
@@ -856,3 +941,26 @@ def _phrases(node: dict[str, Any], key: str, default: tuple[str, ...], name: str
     if not isinstance(value, list) or not all(isinstance(item, str) and normalize(item) for item in value):
         raise _bad(node, name, f"dialogue: '{key}' must be a list of words or phrases")
     return tuple(normalize(item) for item in value)
+
+
+def _regions(data: dict[str, Any], name: str) -> dict[str, Region]:
+    """The pack's regions; each fills the same blanks as the first, none of them the dialogue's own."""
+    regions: dict[str, Region] = {}
+    for region_id, node in _mapping(data, "regions", name).items():
+        what = f"region '{region_id}'"
+        says = {str(key): _text(node, key, what, name) for key in node if key not in ("name", "sources")}
+        reserved = sorted(set(says) & set(RUNTIME_BLANKS))
+        if reserved:
+            raise _bad(node, name, f"{what}: {', '.join(reserved)} is a blank the dialogue fills; name it otherwise")
+        first = next(iter(regions.values()), None)
+        if first is not None and set(says) != set(first.says):
+            raise _bad(
+                node,
+                name,
+                f"{what} must fill the same blanks as '{first.id}' ({', '.join(sorted(first.says))}); "
+                f"it fills {', '.join(sorted(says)) or 'none'}",
+            )
+        regions[str(region_id)] = Region(
+            id=str(region_id), name=_text(node, "name", what, name), says=says, sources=_ids(node, "sources")
+        )
+    return regions

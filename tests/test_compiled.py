@@ -36,8 +36,8 @@ def test_the_second_load_comes_from_the_cache_and_matches_alike(tmp_path: Path, 
     pack, cache = _pack(tmp_path), tmp_path / "cache"
     first = compiled.load_matcher(pack, cache)
     (entry,) = _entries(cache)
-    built, load_pack = [], compiled.load_pack
-    monkeypatch.setattr(compiled, "load_pack", lambda *a: built.append(a) or load_pack(*a))
+    built, read_pack = [], compiled.read_pack
+    monkeypatch.setattr(compiled, "read_pack", lambda *a: built.append(a) or read_pack(*a))
     second = compiled.load_matcher(pack, cache)
     assert not built and second is not first and _entries(cache) == [entry]
     for text in ("my eye keeps twitching", "yes", "what's the weather on mars"):

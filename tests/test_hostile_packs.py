@@ -187,7 +187,7 @@ def test_check_intents_on_a_pack_of_millions_of_sentences_stays_small() -> None:
         preexec_fn=lambda: _limited(2),
     )
     assert done.returncode == 0, done.stderr[-500:]
-    assert done.stderr == "ok: 2 intents, 0 interviews, 0 routines\n"
+    assert done.stderr == "ok: 2 intents, 0 interviews, 0 routines, 0 regions\n"
 
 
 def test_a_pack_just_under_the_size_limit_is_checked_in_bounded_memory(tmp_path: Path) -> None:
@@ -204,4 +204,4 @@ def test_a_pack_just_under_the_size_limit_is_checked_in_bounded_memory(tmp_path:
         preexec_fn=lambda: _limited(1),
     )
     assert done.returncode == 0, done.stderr[-500:]
-    assert re.fullmatch(r"ok: \d{3} intents, 0 interviews, 0 routines\n", done.stderr), done.stderr[-500:]
+    assert re.fullmatch(r"ok: \d{3} intents, 0 interviews, 0 routines, 0 regions\n", done.stderr), done.stderr[-500:]
