@@ -11,8 +11,9 @@ calm near misses: "this workout is killing me", a sore chest after bench press):
 - ``benchmarks/data/safety_probe_dev.jsonl`` / ``safety_probe_dev_calm.jsonl`` (120 + 80), and a second
   pair written later the same way (``safety_probe_dev2``, 240 + 160, with wider words: slang, British and
   American, bystanders, signs that never name the condition), and a third (``safety_probe_dev3``, 120 + 80)
-  of four kinds only: clots, muscle breakdown, bleeding and heatstroke: the sets the red flags were
-  written against (DECISIONS.md), shown for comparison, not as a measure.
+  of four kinds only: clots, muscle breakdown, bleeding and heatstroke, and a fourth (``safety_probe_dev4``,
+  240 + 160, every kind, told mostly without naming the condition): the sets the red flags were written
+  against (DECISIONS.md), shown for comparison, not as a measure.
 
 Each sentence goes through the bundled pack's matcher (as ``assistant ask`` hears it), with the pack's red
 flags and without them. Printed per set: emergencies that get emergency advice (any emergency intent), those
@@ -41,6 +42,7 @@ SETS = {
     "dev (red flags written from it)": "safety_probe_dev",
     "second dev (red flags written from it)": "safety_probe_dev2",
     "third dev, four kinds (red flags written from it)": "safety_probe_dev3",
+    "fourth dev (red flags written from it)": "safety_probe_dev4",
 }
 OWN_ADVICE = {
     "cardiac_arrest": "cardiac_arrest",
