@@ -964,12 +964,14 @@ def merge_realspeech(paths: list[Path]) -> dict[str, Any]:
     return merged
 
 
-def untargeted_command(name: str, cache: Path, repeats: int) -> list[str]:
+def untargeted_command(name: str, cache: Path, repeats: int, voice_limit: int = 0) -> list[str]:
     """The command that measures one of ``UNTARGETED`` into ``cache`` (replies on the spoken set kept there;
     the stages of a turn timed ``repeats`` times, as the other timings are; the safety net's typed sentences
-    as they are)."""
+    as they are; the voices' replies ``voice_limit`` of each kind when given, else bench_voice's sample)."""
     manifest = ["--manifest", str(cache / "spoken" / "manifest.jsonl")] if name == "waiting" else []
     options = [*manifest, "--repeats", str(repeats)] if name == "decode" else manifest
+    if name == "voice" and voice_limit:
+        options = ["--limit", str(voice_limit)]
     return [PYTHON, str(HERE / UNTARGETED[name][0]), *options, "--json", str(cache / f"{name}.json")]
 
 
@@ -979,7 +981,7 @@ def untargeted_results(args: argparse.Namespace, cache: Path) -> Untargeted:
     saying which command makes it) rather than the end of the report, as no target needs it."""
     results: Untargeted = {}
     for name, (script, title) in UNTARGETED.items():
-        command = untargeted_command(name, cache, args.repeats)
+        command = untargeted_command(name, cache, args.repeats, args.voice_limit)
         given: Path | None = getattr(args, f"{name}_json")
         path = given or cache / f"{name}.json"
         if given is None and not args.reuse:
@@ -1390,6 +1392,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-runs", type=int, default=5, help="start-up measurements")
     parser.add_argument("--realspeech-limit", type=int, default=0, help="real-people recordings to hear (0: all 200)")
     parser.add_argument(
+        "--voice-limit", type=int, default=0, help="replies of each kind the voices say (0: bench_voice.py's 10)"
+    )
+    parser.add_argument(
         "--realspeech-json",
         type=Path,
         action="append",
@@ -1408,7 +1413,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.command = command_line(None if argv is None else [__file__, *argv])
-    if args.limit < 0 or args.realspeech_limit < 0 or args.repeats < 1 or args.jobs < 1:
+    if args.limit < 0 or args.realspeech_limit < 0 or args.voice_limit < 0 or args.repeats < 1 or args.jobs < 1:
         print("report: --limit must not be negative, --repeats and --jobs at least 1", file=sys.stderr)
         return 2
     given = [("realspeech", path) for path in args.realspeech_json or []]

@@ -23,7 +23,7 @@ import report  # noqa: E402
 @pytest.mark.slow
 def test_report_writes_markdown_and_plots_from_a_tiny_subset(tmp_path: Path) -> None:
     argv = ["--limit", "2", "--repeats", "1", "--timing-items", "2", "--turns", "2", "--startup-runs", "1"]
-    argv += ["--realspeech-limit", "2"]
+    argv += ["--realspeech-limit", "2", "--voice-limit", "1"]
     readme = ROOT / "README.md"
     (tmp_path / "README.md").write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
     assert report.main([*argv, "--out", str(tmp_path)]) == 0
@@ -433,7 +433,13 @@ def test_waiting_and_decode_sections_are_written_from_the_given_files(
 ) -> None:
     waiting, decode, safety, voice = write_untargeted_results(tmp_path / "given")
     args = argparse.Namespace(
-        reuse=True, repeats=1, waiting_json=waiting, decode_json=decode, safety_json=safety, voice_json=voice
+        reuse=True,
+        repeats=1,
+        voice_limit=0,
+        waiting_json=waiting,
+        decode_json=decode,
+        safety_json=safety,
+        voice_json=voice,
     )
     untargeted = report.untargeted_results(args, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # nothing ran
@@ -501,7 +507,7 @@ def test_a_missing_waiting_or_decode_result_is_a_line_of_what_is_missing(
     write_untargeted_results(cache)
     (cache / "waiting.json").unlink()  # an earlier run that did not measure it
     args = argparse.Namespace(
-        reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
+        reuse=True, repeats=1, voice_limit=0, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
     )
     text = rendered(report.untargeted_results(args, cache), monkeypatch)
     assert "## Replies in a waiting state" not in text
@@ -531,7 +537,13 @@ def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results
     cache = tmp_path / "cache"
     cache.mkdir()
     args = argparse.Namespace(
-        reuse=False, repeats=1, waiting_json=None, decode_json=decode, safety_json=safety, voice_json=voice
+        reuse=False,
+        repeats=1,
+        voice_limit=0,
+        waiting_json=None,
+        decode_json=decode,
+        safety_json=safety,
+        voice_json=voice,
     )
     untargeted = report.untargeted_results(args, cache)
     manifest = str(cache / "spoken" / "manifest.jsonl")
@@ -560,6 +572,8 @@ def test_the_decode_stages_are_timed_as_often_as_the_other_timings(tmp_path: Pat
     assert "--repeats" not in report.untargeted_command("waiting", tmp_path, 2)
     safety = [report.PYTHON, str(BENCHMARKS / "bench_safety.py"), "--json", str(tmp_path / "safety.json")]
     assert report.untargeted_command("safety", tmp_path, 2) == safety  # typed sentences: nothing to repeat
+    voice = report.untargeted_command("voice", tmp_path, 2, voice_limit=3)
+    assert voice[voice.index("--limit") + 1] == "3" and "--limit" not in report.untargeted_command("voice", tmp_path, 2)
 
 
 def test_the_safety_benchmark_scores_both_probe_sets_with_and_without_red_flags(tmp_path: Path) -> None:
@@ -589,7 +603,7 @@ def test_an_engine_not_run_on_the_real_recordings_is_a_line_of_what_is_missing(
 ) -> None:
     untargeted = report.untargeted_results(
         argparse.Namespace(
-            reuse=True, repeats=1, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
+            reuse=True, repeats=1, voice_limit=0, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
         ),
         tmp_path / "empty",
     )
