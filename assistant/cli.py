@@ -358,12 +358,21 @@ def _engine_and_voice(args: argparse.Namespace, pack: Any, wav_out: Path | None)
         speaker = voice.result()
     print(speaker.describe(), file=sys.stderr)
     if pack.region is not None:
-        print(f"Emergency advice names the numbers for {pack.regions[pack.region].name} (--region).", file=sys.stderr)
+        print(_region_notice(pack), file=sys.stderr)
     # Closed when the command ends: replies still being made ahead in the background stop with it (a voice's
     # native code still running in its thread when Python exits aborts the process).
     args.closing.callback(speaker.close)
     _make_ahead(speaker, pack)
     return engine, speaker
+
+
+def _region_notice(pack: Pack) -> str:
+    """The line said at start about the emergency numbers, and how to choose others."""
+    default, *others = pack.regions
+    name = pack.regions[pack.region or default].name
+    if pack.region == default and others:
+        return f"Emergency numbers for {name}; --region {'|'.join(others)} names one place's."
+    return f"Emergency numbers for {name} (--region to change)."
 
 
 def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None) -> Any:

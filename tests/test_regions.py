@@ -143,3 +143,10 @@ def test_a_bad_region_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["ask", "--region", "atlantis", "why is my eye twitching"]) == 2
     _, err = capsys.readouterr()
     assert err.strip() == "assistant: error: unknown region 'atlantis'; this pack knows: any, us, gb, ie, eu"
+
+
+def test_the_start_line_says_which_numbers_and_how_to_choose() -> None:
+    from assistant.cli import _region_notice
+
+    assert _region_notice(load_pack()).endswith("; --region us|gb|ie|eu names one place's.")
+    assert _region_notice(load_pack(region="gb")) == "Emergency numbers for the United Kingdom (--region to change)."
