@@ -27,7 +27,7 @@ import dataclasses
 import itertools
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,7 @@ from rapidfuzz import fuzz, process
 from .errors import BadInput
 from .messages import Match, Transcript
 from .normalize import normalize
-from .pack import Pack
+from .pack import IntentBehaviour, Pack
 
 DEFAULT_THRESHOLD = 0.6
 """Below this confidence the result is "not understood"."""
@@ -240,7 +240,9 @@ class _Value:
 class Matcher:
     """Matches text to the intents of a pack; compile once, match many times."""
 
-    def __init__(self, pack: Pack, threshold: float = DEFAULT_THRESHOLD, red_flags: bool = True) -> None:
+    def __init__(
+        self, pack: Pack, threshold: float = DEFAULT_THRESHOLD, red_flags: bool = True, cues: bool = True
+    ) -> None:
         self.pack = pack
         self.threshold = threshold
         intents = pack.intents
@@ -271,6 +273,7 @@ class Matcher:
                     exact = _alone(block, _normalized_sentence(sentence))
                     self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
         self._red_flags = _red_flags(pack) if red_flags else NO_RED_FLAGS
+        self._cues = _phrase_table(pack, lambda behaviour: behaviour.cues) if cues else NO_RED_FLAGS
         self._compiled: dict[int, _Graph] = {}  # by template, least recently aligned first
         self._compiled_lock = threading.Lock()
         self._build_index()
@@ -572,7 +575,7 @@ class Matcher:
             candidate = self.match(fallback, context)
             if self._sure(candidate) and not self.pack.is_emergency(candidate.intent):
                 standby = candidate
-        return standby or found
+        return standby or self._cued(found, context)
 
     @staticmethod
     def _sure(candidate: Match) -> bool:
@@ -581,7 +584,29 @@ class Matcher:
     def match(self, text: str, context: Mapping[str, Any] | None = None) -> Match:
         """The best intent for ``text``: what a template says exactly (``match_exact``), else the fuzzy
         match (``match_fuzzy``), whose intent is None when its confidence is below the threshold."""
-        return self.match_exact(text, context) or self._flagged(self.match_fuzzy(text, context))
+        return self.match_exact(text, context) or self._cued(self._flagged(self.match_fuzzy(text, context)), context)
+
+    def _cued(self, found: Match, context: Mapping[str, Any] | None) -> Match:
+        """``found``, or, when it was not understood and no question waits for its answer, the topic whose
+        cue the sentence says: of several topics, the one whose templates the sentence comes closest to."""
+        if found.intent is not None or not self._cues or (context or {}).get("expects"):
+            return found
+        tokens = found.normalized.split()
+        said = list(flags_said(tokens, self._cues))
+        if not said:
+            return found
+        if len({intent for _, intent, _ in said}) > 1:
+            closest = [template.intent for _, template, _ in self.score(tokens, context)]
+            said.sort(key=lambda cue: closest.index(cue[1]) if cue[1] in closest else len(closest))
+        phrase, intent, _ = said[0]
+        return Match(
+            text=found.text,
+            normalized=found.normalized,
+            intent=intent,
+            confidence=self.threshold,
+            closest=intent,
+            template=f"cue: {phrase}",
+        )
 
     def _flagged(self, found: Match) -> Match:
         """``found`` (a fuzzy match), or the emergency whose red flag the sentence says, when it says one and
@@ -1305,10 +1330,15 @@ NO_RED_FLAGS = RedFlags({}, [])
 
 def _red_flags(pack: Pack) -> RedFlags:
     """Every spelling of every emergency's red flags."""
+    return _phrase_table(pack, lambda behaviour: behaviour.red_flags)
+
+
+def _phrase_table(pack: Pack, phrases_of: Callable[[IntentBehaviour], tuple[str, ...]]) -> RedFlags:
+    """Every spelling of the phrases ``phrases_of`` each intent (its red flags, or its cues)."""
     together: dict[str, list[tuple[tuple[str, ...], str, str]]] = defaultdict(list)
     apart: list[tuple[tuple[frozenset[tuple[str, ...]], ...], str, str]] = []
     for behaviour in pack.behaviours.values():
-        for phrase in behaviour.red_flags:
+        for phrase in phrases_of(behaviour):
             parts = [_flag_spellings(part, phrase, behaviour.id) for part in phrase.split("...")]
             if len(parts) > 1:
                 apart.append((tuple(frozenset(part) for part in parts), behaviour.id, phrase))
@@ -1331,7 +1361,7 @@ def _flag_spellings(part: str, phrase: str, intent: str) -> list[tuple[str, ...]
         spellings = None
     words = [tuple(normalize(spelling).split()) for spelling in spellings or ()]
     if not any(words):
-        raise BadInput(f"intent '{intent}': red flag {phrase!r} must be words, (a|b), [c] and ... only")
+        raise BadInput(f"intent '{intent}': the red flag or cue {phrase!r} must be words, (a|b), [c] and ... only")
     return [spelt for spelt in words if spelt]
 
 
@@ -1342,18 +1372,22 @@ def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | No
     several signs together say more than one ("shaking ... will not answer" is a seizure, where "will not
     answer" alone could be a cardiac arrest). Then flags said together: the first place one is said, the
     longest there."""
+    return next(flags_said(tokens, flags), None)
+
+
+def flags_said(tokens: list[str], flags: RedFlags) -> Iterator[tuple[str, str, str]]:
+    """Every flag said in ``tokens``, in ``red_flag_in``'s order of preference, as it gives the first."""
     present = set(tokens)
     for (parts, intent, phrase), first_words in zip(flags.apart, flags.apart_first_words, strict=True):
         if not all(words & present for words in first_words):
             continue
         said = _said_apart(tokens, parts, flags)
         if said is not None:
-            return phrase, intent, " ... ".join(said)
+            yield phrase, intent, " ... ".join(said)
     for start, token in enumerate(tokens):
         for words, intent, phrase in flags.together.get(token, ()):
             if _said_at(tokens, start, words, flags):
-                return phrase, intent, " ".join(words)
-    return None
+                yield phrase, intent, " ".join(words)
 
 
 def _said_at(tokens: list[str], start: int, words: tuple[str, ...], flags: RedFlags) -> bool:

@@ -235,6 +235,9 @@ class IntentBehaviour:
     """An emergency's warning signs: phrases that, said anywhere in a sentence no template says exactly,
     mean this emergency ("not breathing", "(throat|tongue) is swelling"); plain words, alternatives
     and optional parts only."""
+    cues: tuple[str, ...] = ()
+    """A topic's cues, written as red flags are: said in a sentence nothing else understood, when no
+    question is waiting for its answer, they mean this intent ("(caffeine|coffee) ... (twitch|twitching)")."""
 
 
 @dataclass(frozen=True)
@@ -835,6 +838,7 @@ def _behaviour(intent_id: str, node: dict[str, Any], name: str) -> IntentBehavio
         control=control,
         emergency=bool(node.get("emergency", False)),
         red_flags=_red_flags(node, what, name),
+        cues=_cues(node, what, name),
     )
 
 
@@ -847,6 +851,17 @@ def _red_flags(node: dict[str, Any], what: str, name: str) -> tuple[str, ...]:
     if not isinstance(flags, list) or not all(isinstance(flag, str) and flag.strip() for flag in flags):
         raise _bad(node, name, f"{what}: 'red_flags' must be a list of phrases")
     return tuple(" ".join(flag.split()) for flag in flags)
+
+
+def _cues(node: dict[str, Any], what: str, name: str) -> tuple[str, ...]:
+    cues = node.get("cues")
+    if cues is None:
+        return ()
+    if node.get("emergency"):
+        raise _bad(node, name, f"{what}: an emergency's warning signs are its 'red_flags', not 'cues'")
+    if not isinstance(cues, list) or not all(isinstance(cue, str) and cue.strip() for cue in cues):
+        raise _bad(node, name, f"{what}: 'cues' must be a list of phrases")
+    return tuple(" ".join(cue.split()) for cue in cues)
 
 
 def _interview(interview_id: str, node: dict[str, Any], name: str) -> TriageInterview:

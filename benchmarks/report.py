@@ -1349,6 +1349,12 @@ def text_section(text: dict[str, Any]) -> list[str]:
         f"| Held-out phrasings (n={phr['n']}): top-1 intent accuracy | {pct(phr['intent_accuracy'])} |",
         f"| Held-out phrasings: command acceptance (intent and slots) | {pct(phr['command_acceptance'])} |",
         f"| Out-of-domain (n={ood['n']}): false accepts | {pct(ood['ood_false_accept_rate'])} |",
+        *(
+            f"| Phrasings written blind, {label} (n={figures['phrasings']['n']}): command acceptance; its "
+            f"out-of-domain lines (n={figures['ood']['n']}): false accepts | "
+            f"{pct(figures['phrasings']['command_acceptance'])}; {pct(figures['ood']['ood_false_accept_rate'])} |"
+            for label, figures in text.get("blind", {}).items()
+        ),
         f"| Bundled pack: {text['bundled_templates']} templates, {text['bundled_expansions']:,} sentences; "
         f"match p50 / p95 | {text['bundled_match_p50_ms']} / {text['bundled_match_p95_ms']} ms |",
         f"| Coffee pack: {text['coffee_expansions']:,} sentences; match p50 / p95 | {text['coffee_match_p50_ms']} / "

@@ -1,0 +1,107 @@
+"""Topic cues: a sentence nothing else understood, that names a topic in words of its own, gets that topic."""
+
+import pytest
+
+from assistant.errors import BadInput
+from assistant.match import Matcher
+from assistant.messages import Transcript
+from assistant.pack import load_pack, pack_from_dict
+
+SEED = {"seed": {"title": "the article"}}
+
+TINY = {
+    "sources": SEED,
+    "intents": {
+        "coffee_twitch": {
+            "data": [{"sentences": ["does coffee make me twitch"]}],
+            "answer": {"say": "It can.", "sources": ["seed"]},
+            "cues": ["(coffee|espresso) ... (twitch|twitches|twitching)"],
+        },
+        "sleep_twitch": {
+            "data": [{"sentences": ["does bad sleep make muscles twitch at night"]}],
+            "answer": {"say": "It can.", "sources": ["seed"]},
+            "cues": ["(sleep|slept) ... (twitch|twitches|twitching)"],
+        },
+        "help_now": {
+            "data": [{"sentences": ["help me now"]}],
+            "emergency": True,
+            "answer": {"say": "Call now.", "sources": ["seed"]},
+            "red_flags": ["not breathing"],
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Matcher:
+    return Matcher(pack_from_dict(dict(TINY)))
+
+
+def test_a_topic_named_in_other_words_is_that_topic(tiny: Matcher) -> None:
+    found = tiny.match("any link between my espresso habit and these little twitches")
+    assert found.intent == "coffee_twitch" and found.template.startswith("cue: ")
+    assert found.confidence == tiny.threshold and found.slots == {}
+
+
+def test_cues_wait_while_a_question_waits_for_its_answer(tiny: Matcher) -> None:
+    text = "any link between my espresso habit and these little twitches"
+    assert tiny.match(text, {"state": "follow_up", "expects": "yes_no"}).intent is None
+    assert tiny.match(text, {"state": "idle"}).intent == "coffee_twitch"
+
+
+def test_a_sentence_a_template_says_or_a_red_flag_comes_first(tiny: Matcher) -> None:
+    assert tiny.match("does coffee make me twitch").template == "does coffee make me twitch"
+    assert tiny.match("my espresso twitching friend is not breathing").intent == "help_now"
+    assert tiny.match("coffee is nice").intent is None  # half a cue is none
+
+
+def test_of_two_topics_said_the_closer_to_its_own_sentences_wins(tiny: Matcher) -> None:
+    # Both cues are said; the words are far nearer the sleep topic's template.
+    found = tiny.match("does bad sleep after espresso make muscles twitch at night or what")
+    assert found.intent == "sleep_twitch", found
+
+
+def test_cues_can_be_turned_off_and_a_heard_reading_gets_them_too() -> None:
+    pack = pack_from_dict(dict(TINY))
+    text = "any link between my espresso habit and these little twitches"
+    assert Matcher(pack, cues=False).match(text).intent is None
+    assert Matcher(pack).match_heard(text, Transcript(text=text)).intent == "coffee_twitch"
+
+
+def test_bad_cues_are_refused() -> None:
+    emergency_cues = {**TINY["intents"]["help_now"], "cues": ["not breathing"]}
+    with pytest.raises(BadInput, match="an emergency's warning signs are its 'red_flags', not 'cues'"):
+        pack_from_dict({**TINY, "intents": {**TINY["intents"], "help_now": emergency_cues}})
+    with pytest.raises(BadInput, match="'cues' must be a list of phrases"):
+        pack_from_dict({**TINY, "intents": {"x": {"data": [{"sentences": ["x"]}], "cues": "coffee"}}})
+    with pytest.raises(BadInput, match="the red flag or cue '<coffee>' must be words"):
+        Matcher(pack_from_dict({**TINY, "intents": {"x": {"data": [{"sentences": ["x"]}], "cues": ["<coffee>"]}}}))
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("is there any connection between red bull and my arm jumping twitches", "caffeine"),
+        ("my eyelid has been fluttering for days now", "eye_twitch"),
+        ("can a vitamin deficiency give you twitches", "nutrition"),
+        ("what has the spinal cord got to do with making a muscle contract", "nerve_control"),
+    ],
+)
+def test_the_bundled_pack_hears_its_topics_in_other_words(text: str, intent: str) -> None:
+    assert BUNDLED.match(text).intent == intent, BUNDLED.match(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is black coffee ok before a morning run",
+        "how many hours of sleep do teenagers need",
+        "how much magnesium is in a banana",
+        "my nerves before a race are awful",
+    ],
+)
+def test_the_bundled_pack_leaves_other_talk_alone(text: str) -> None:
+    assert BUNDLED.match(text).intent is None, BUNDLED.match(text)
+
+
+BUNDLED = Matcher(load_pack())
