@@ -1,20 +1,24 @@
 """Barge-in: while the assistant talks, a user who speaks up cuts it off and is answered.
 
-Real engine, matcher, dialogue and Piper voice; the sound card is a stand-in that takes audio in real time."""
+Real engine, matcher, dialogue and Piper voice; the sound card is a stand-in that takes audio in real time
+(over a loudspeaker, one that plays into a simulated room the microphone hears, with echo cancellation)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from fakes import RealTimeOutput
+from fakes import FakeRoom, RealTimeOutput, room_path
 
 from assistant.asr.choose import open_engine
-from assistant.audio.mic import AudioTurn, FileTurns
+from assistant.audio.echo import EchoCanceller
+from assistant.audio.io import load_audio
+from assistant.audio.mic import AudioTurn, FileTurns, MicrophoneTurns
 from assistant.dialogue import Dialogue
 from assistant.match import Matcher
-from assistant.messages import Utterance
+from assistant.messages import Turn, Utterance
 from assistant.pack import load_pack
 from assistant.session import Conversation, WakePhrase
 from assistant.tts import Speaker
@@ -58,7 +62,6 @@ def test_speaking_up_cuts_the_assistant_off() -> None:
 
 
 def test_an_interview_ending_in_call_emergency_services_is_not_cut_off() -> None:
-    import threading
 
     from assistant.messages import Turn
 
@@ -93,3 +96,62 @@ def test_an_interview_ending_in_call_emergency_services_is_not_cut_off() -> None
         talking.join(60)
     assert finished[3] == [True]  # "call emergency services now" is said to the end
     assert finished[2] == [False]  # "see a doctor soon" may be cut off, as any other reply
+
+
+def _over_the_loudspeaker(word: str | None) -> tuple[list[str | None], bool]:
+    """The eye-twitch answer played into a room whose microphone hears it (``FakeRoom``), echo cancellation on,
+    and ``word`` (a bundled recording) said 3 s into it as loud as the echo: the intents acted on after the
+    question, and whether the answer was cut off."""
+    pack = load_pack()
+    room = FakeRoom(room_path(), seconds=60.0)
+    speaker = Speaker(play=True, output_stream=room.output, print_unheard=False)
+    echo = EchoCanceller()
+    speaker.on_played = echo.played
+    acted: list[str | None] = []
+    finished: list[bool] = []
+    say = speaker.say
+
+    def recording_say(utterance: Utterance | str) -> bool:
+        done = say(utterance)
+        finished.append(done)
+        return done
+
+    speaker.say = recording_say  # type: ignore[method-assign]
+    conversation = Conversation(
+        Matcher(pack),
+        Dialogue(pack),
+        open_engine("auto", pack),
+        speaker,
+        WakePhrase("", "always"),
+        on_exchange=lambda exchange: acted.append(exchange.match.intent) if exchange.turn and exchange.match else None,
+    )
+    microphone = MicrophoneTurns(stream_factory=room, denoise=False, echo=echo)
+    loop = threading.Thread(target=conversation.run, args=(microphone,), kwargs={"endpointer": microphone.endpointer})
+    loop.start()
+    conversation.speak(Turn(say=("Hi.", "I can help with muscle twitches, spasms, cramps and stretches."), state="idle"))
+    room.say(load_audio(SAMPLES / "01-eye.wav"), time.monotonic() + 0.5)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (speaker.is_speaking and acted):
+        time.sleep(0.01)
+    started = speaker.last_reply.first_audio_at if speaker.last_reply is not None else None
+    word_at = (started or time.monotonic()) + 3.0
+    if word is not None:
+        room.say(load_audio(SAMPLES / word), word_at)  # as loud as recorded: about as loud as the echo
+    time.sleep(max(0.0, word_at + 6.0 - time.monotonic()))
+    cut = finished[1:2] == [False]  # the answer (after the greeting) did not finish
+    room.close()
+    conversation.interrupt()
+    loop.join(60)
+    speaker.close()
+    assert acted[:1] == ["eye_twitch"], acted
+    return acted[1:], cut
+
+
+def test_stop_over_the_loudspeaker_is_acted_on_with_echo_cancellation() -> None:
+    acted, cut = _over_the_loudspeaker("12-stop.wav")
+    assert acted == ["stop"] and cut
+
+
+def test_the_loudspeaker_alone_is_not_taken_for_a_command() -> None:
+    acted, cut = _over_the_loudspeaker(None)
+    assert acted == [] and not cut

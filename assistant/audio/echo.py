@@ -5,10 +5,11 @@ The speaker hands every block it plays to ``EchoCanceller.played``, stamped with
 microphone stage passes each captured chunk through ``EchoCanceller.cancelled``, stamped with when it was
 captured, and the canceller pairs the two by time (a listener that reads late stays paired). Two filters run
 on the same pairing, in 10 ms frames: WebRTC's AEC3 (``livekit``) takes the echo far down but the user's
-words with it while both sound, so its output says *when* someone spoke (the endpointer's detection); Speex's
-multi-delay filter (``pyaec``) takes less echo out but keeps the words, so its output is *what* was said (the
-audio the recogniser reads). While nothing has been played for longer than the filters' tail, the
-microphone's audio passes through untouched. Measured: DECISIONS.md, "Speaking up over the assistant's own
+words with it while both sound, so it says *when* someone spoke: the frames it cannot take far down hold more
+than the echo. Speex's multi-delay filter (``pyaec``) takes less echo out but keeps the words, so its output is
+*what* was said: the audio the recogniser reads, and (in the frames AEC3 marks) what the endpointer's speech
+detector hears. While nothing has been played for longer than the filters' tail, the microphone's audio
+passes through untouched. Measured: DECISIONS.md, "Speaking up over the assistant's own
 voice".
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 import soxr
 
 from .io import SAMPLE_RATE
-from .vad import Heard
+from .vad import Heard, level_db
 
 FRAME = SAMPLE_RATE // 100
 """Both filters work on 10 ms frames (AEC3 takes nothing else)."""
@@ -35,6 +36,19 @@ TAIL_S = 0.5
 
 TIMELINE_S = 30.0
 """How much played audio is kept for pairing with a microphone that reads late."""
+
+NEAR_END_DB = 20.0
+"""A 10 ms frame from which AEC3 took less than this holds sound besides the echo: someone speaking. AEC3 takes
+25-45 dB out of the echo alone once adapted; measured: DECISIONS.md, "Speaking up over the assistant's own
+voice"."""
+
+RESIDUE_GAIN = 0.1
+"""Speex's output in frames AEC3 finds nothing but echo in is turned down this much (20 dB) before the
+recogniser hears it: what is left of the reply there is garble it would read as words."""
+
+WARM_UP_S = 5.0
+"""Nothing heard over the first this-many seconds the loudspeaker plays counts as the user's speech: AEC3 is
+still learning the room, and the echo it lets through was taken for commands (DECISIONS.md)."""
 
 REANCHOR_S = 0.02
 """A chunk stamped this far from where counting samples puts it starts a new count (dropped audio, a reopen)."""
@@ -81,7 +95,15 @@ class EchoCanceller:
         self._sounding_until = -(1 << 62)
         self._lock = threading.Lock()
         self._next: int | None = None
-        self._pending = np.zeros(0, dtype=np.int16)
+        """Absolute sample index the next microphone chunk starts at (counted; stamps only re-anchor it)."""
+        self._unfiltered = np.zeros(0, dtype=np.int16)
+        """Microphone samples short of a whole filter frame."""
+        self._unsaid = np.zeros(0, dtype=np.int16)
+        """Microphone samples not handed on yet."""
+        self._heard_playing = 0
+        """Frames the filters have heard with something playing: until ``WARM_UP_S`` of them, AEC3 is still
+        learning the room and its output says nothing about who spoke."""
+        self._warm_up = round(WARM_UP_S * SAMPLE_RATE / FRAME)
 
     def played(self, samples: np.ndarray, rate: int, at: float) -> None:
         """The loudspeaker plays float ``samples`` at ``rate`` from ``at`` seconds (``time.monotonic``)."""
@@ -112,27 +134,49 @@ class EchoCanceller:
         return bool(np.any(self.reference(start - self._tail, self._tail + length)))
 
     def cancel(self, chunk: np.ndarray, captured_at: float) -> Heard:
-        """One microphone chunk (int16), its first sample captured at ``captured_at`` seconds: the chunk
-        itself while nothing sounds, else (AEC3's output, Speex's output), in whole 10 ms frames (what is
-        left over comes with the next chunk)."""
+        """One microphone chunk (int16), its first sample captured at ``captured_at`` seconds.
+
+        While nothing sounds, the chunk itself (with any samples held back from the last one). Otherwise
+        (detection, content) up to the last whole 10 ms frame (the rest comes with the next chunk). Where AEC3
+        leaves sound the echo does not explain (it took less than ``NEAR_END_DB`` out of the frame, once it has
+        heard ``WARM_UP_S`` of playing) both are Speex's output; elsewhere detection is silence and content
+        Speex's output turned down by ``RESIDUE_GAIN``. The filters run on every frame
+        either way, so they stay adapted to the room between replies.
+        """
         stamped = round(captured_at * SAMPLE_RATE)
         if self._next is None or abs(stamped - self._next) > REANCHOR_S * SAMPLE_RATE:
             self._next = stamped
-        start = self._next - len(self._pending)  # the samples held back from the last chunk come first
+        start = self._next - len(self._unfiltered)
         self._next += len(chunk)
-        data = np.concatenate([self._pending, chunk]) if len(self._pending) else np.asarray(chunk, dtype=np.int16)
-        if not self._sounding(start, len(data)):
-            self._pending = np.zeros(0, dtype=np.int16)
-            return data
+        chunk = np.asarray(chunk, dtype=np.int16)
+        data = np.concatenate([self._unfiltered, chunk]) if len(self._unfiltered) else chunk
         whole = len(data) // FRAME * FRAME
-        self._pending = data[whole:].copy()
-        detection = data[:whole].copy()
-        content = data[:whole].copy()
-        reference = self.reference(start, whole)
-        for offset in range(0, whole, FRAME):
+        self._unfiltered = data[whole:].copy()
+        detection, content = self._filtered(data[:whole], self.reference(start, whole))
+        unsaid = np.concatenate([self._unsaid, chunk]) if len(self._unsaid) else chunk
+        if not self._sounding(start + len(data) - len(unsaid), len(unsaid)):
+            self._unsaid = np.zeros(0, dtype=np.int16)
+            return unsaid
+        ready = len(unsaid) - len(self._unfiltered)  # the samples not handed on yet that were filtered now
+        self._unsaid = unsaid[max(0, ready) :].copy()
+        return detection[whole - max(0, ready) :], content[whole - max(0, ready) :]
+
+    def _filtered(self, audio: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(detection, content) of whole 10 ms frames of microphone ``audio`` and the ``reference`` played then."""
+        detection = np.zeros_like(audio)
+        content = np.empty_like(audio)
+        for offset in range(0, len(audio), FRAME):
             part = slice(offset, offset + FRAME)
-            detection[part] = self._aec3(data[part], reference[part])
-            content[part] = self._speex.cancel_echo(data[part].tolist(), reference[part].tolist())
+            content[part] = self._speex.cancel_echo(audio[part].tolist(), reference[part].tolist())
+            taken_out = level_db(audio[part]) - level_db(self._aec3(audio[part], reference[part]))
+            if np.any(reference[part]):
+                self._heard_playing += 1
+            if self._heard_playing < self._warm_up:
+                continue
+            if taken_out < NEAR_END_DB:
+                detection[part] = content[part]
+            else:
+                content[part] = np.rint(content[part] * RESIDUE_GAIN).astype(np.int16)
         return detection, content
 
     def _aec3(self, frame: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -148,7 +192,6 @@ class EchoCanceller:
         """``cancel`` over a stream of (chunk, captured_at)."""
         for chunk, captured_at in chunks:
             heard = self.cancel(chunk, captured_at)
-            if not isinstance(heard, tuple) and not len(heard):
-                continue
-            yield heard
+            if len(heard[0] if isinstance(heard, tuple) else heard):
+                yield heard
 
