@@ -76,7 +76,9 @@ def echo_level_db(speaker: Speaker, text: str, path: np.ndarray) -> float:
     return active_level_db(np.concatenate(parts))
 
 
-def trial(engine: Any, pack: Any, path: np.ndarray, word: str, level_db: float, echo_on: bool, seed: int) -> dict[str, Any]:
+def trial(
+    engine: Any, pack: Any, path: np.ndarray, word: str, level_db: float, echo_on: bool, seed: int
+) -> dict[str, Any]:
     """One run of the loop in the room; what was acted on."""
     matcher = Matcher(pack)
     room = FakeRoom(path, seconds=120.0, seed=seed)
@@ -211,12 +213,15 @@ def passthrough(engine: Any) -> None:
                 turns.append((samples, engine.transcribe(samples).text))
             outcomes.append(turns)
         off, on = outcomes
-        audio_same = len(off) == len(on) and all(np.array_equal(a[0], b[0]) for a, b in zip(off, on))
+        audio_same = len(off) == len(on) and all(np.array_equal(a[0], b[0]) for a, b in zip(off, on, strict=True))
         text_same = [t for _, t in off] == [t for _, t in on]
         same_audio += audio_same
         same_text += text_same
-        print(f"  {path.relative_to(ROOT)}: {len(off)} turn(s), audio same {audio_same}, transcripts same {text_same}: "
-              f"{[t for _, t in off]}", flush=True)
+        print(
+            f"  {path.relative_to(ROOT)}: {len(off)} turn(s), audio same {audio_same}, transcripts same {text_same}: "
+            f"{[t for _, t in off]}",
+            flush=True,
+        )
     print(f"nothing playing: audio identical in {same_audio} of {len(files)} recordings, transcripts in {same_text}")
 
 

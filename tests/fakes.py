@@ -322,16 +322,23 @@ class FakeRoom:
 
 
 class RoomOutput(FakeOutputStream):
-    """A sound card that plays into a ``FakeRoom`` as fast as it would play."""
+    """A sound card that plays into a ``FakeRoom``: blocks back to back (a block written within 20 ms of the
+    end of the last follows it without a gap), ``write`` returning when only ``latency`` is left queued."""
+
+    latency = 0.01
 
     def __init__(self, room: FakeRoom, samplerate: int) -> None:
         super().__init__(samplerate)
         self.room = room
+        self.ends_at = -1.0
 
     def write(self, data: np.ndarray) -> None:
         super().write(data)
-        self.room.played(data, self.samplerate, time.monotonic())
-        time.sleep(len(data) / self.samplerate)
+        now = time.monotonic()
+        at = self.ends_at if abs(now + self.latency - self.ends_at) <= 0.02 else now + self.latency
+        self.room.played(data, self.samplerate, at)
+        self.ends_at = at + len(data) / self.samplerate
+        time.sleep(max(0.0, self.ends_at - self.latency - time.monotonic()))
 
 
 class RoomMicStream:

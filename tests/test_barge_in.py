@@ -128,7 +128,8 @@ def _over_the_loudspeaker(word: str | None) -> tuple[list[str | None], bool]:
     microphone = MicrophoneTurns(stream_factory=room, denoise=False, echo=echo)
     loop = threading.Thread(target=conversation.run, args=(microphone,), kwargs={"endpointer": microphone.endpointer})
     loop.start()
-    conversation.speak(Turn(say=("Hi.", "I can help with muscle twitches, spasms, cramps and stretches."), state="idle"))
+    greeting = ("Hi.", "I can help with muscle twitches, spasms, cramps and stretches.")
+    conversation.speak(Turn(say=greeting, state="idle"))
     room.say(load_audio(SAMPLES / "01-eye.wav"), time.monotonic() + 0.5)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (speaker.is_speaking and acted):

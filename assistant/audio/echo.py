@@ -50,8 +50,13 @@ WARM_UP_S = 5.0
 """Nothing heard over the first this-many seconds the loudspeaker plays counts as the user's speech: AEC3 is
 still learning the room, and the echo it lets through was taken for commands (DECISIONS.md)."""
 
+CONTIGUOUS_S = 0.02
+"""A block stamped this close to the end of the last one follows it without a gap: stamps jitter by a sample
+or two, and an echo path that seems to move by that much cannot be cancelled above 1 kHz."""
+
 REANCHOR_S = 0.02
 """A chunk stamped this far from where counting samples puts it starts a new count (dropped audio, a reopen)."""
+
 
 class EchoUnavailable(Exception):
     """The filters' libraries are missing or would not start (the message says which)."""
@@ -93,6 +98,7 @@ class EchoCanceller:
         self._owner = np.full(size, -1, dtype=np.int64)
         """Which absolute sample each slot of the ring holds (a slot of another time reads as silence)."""
         self._sounding_until = -(1 << 62)
+        self._played_until = -(1 << 62)
         self._lock = threading.Lock()
         self._next: int | None = None
         """Absolute sample index the next microphone chunk starts at (counted; stamps only re-anchor it)."""
@@ -107,11 +113,16 @@ class EchoCanceller:
 
     def played(self, samples: np.ndarray, rate: int, at: float) -> None:
         """The loudspeaker plays float ``samples`` at ``rate`` from ``at`` seconds (``time.monotonic``)."""
-        audio = soxr.resample(np.asarray(samples, dtype=np.float32), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else samples
+        audio = np.asarray(samples, dtype=np.float32)
+        if rate != SAMPLE_RATE:
+            audio = soxr.resample(audio, rate, SAMPLE_RATE)
         pcm = np.clip(np.rint(np.asarray(audio, dtype=np.float64) * 32767), -32768, 32767).astype(np.int16)
         if not len(pcm):
             return
         start = round(at * SAMPLE_RATE)
+        if abs(start - self._played_until) <= CONTIGUOUS_S * SAMPLE_RATE:
+            start = self._played_until  # a sound card plays its blocks back to back, whatever the stamps' jitter
+        self._played_until = start + len(pcm)
         where = np.arange(start, start + len(pcm)) % len(self._audio)
         with self._lock:
             self._audio[where] = pcm
@@ -194,4 +205,3 @@ class EchoCanceller:
             heard = self.cancel(chunk, captured_at)
             if len(heard[0] if isinstance(heard, tuple) else heard):
                 yield heard
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def too_quiet(samples: np.ndarray) -> bool:
     return len(samples) == 0 or float(np.sqrt(np.mean(np.square(samples.astype(np.float64))))) < QUIET_RMS
 
 
-Heard = Union[np.ndarray, tuple[np.ndarray, np.ndarray]]
+Heard = np.ndarray | tuple[np.ndarray, np.ndarray]
 """A chunk of the stream: int16 audio, or a pair (detection, content) of equal length: the first says when
 someone spoke, the second is the turn's audio (the echo canceller's two outputs)."""
 
