@@ -663,9 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument(
         "--echo-cancel",
         choices=("auto", "on", "off"),
-        default="auto",
-        help="take the assistant's own voice out of what the microphone hears, so you can speak over a "
-        "loudspeaker (auto: on when replies are played and livekit and pyaec are installed)",
+        default="off",
+        help="experimental: take the assistant's own voice out of what the microphone hears, so you can speak "
+        "over a loudspeaker (auto or on: when replies are played and livekit and pyaec are installed; default off)",
     )
     listen.set_defaults(func=cmd_listen)
 
