@@ -188,10 +188,10 @@ def loop_bench(engine: Any, pack: Any, trials: int, words: list[str], levels: li
             f"| {'on' if echo_on else 'off'} | {word} | {where} | {heard}/{len(runs)} | {cut}/{len(runs)} | {own} "
             f"| {unclear} |"
         )
-    for echo_on, (heard, runs, own, all_runs) in totals.items():
+    for echo_on, (words_heard, word_runs, not_said, all_runs) in totals.items():
         print(
-            f"echo cancellation {'on' if echo_on else 'off'}: word acted on in {heard} of {runs} runs; "
-            f"{own} commands acted on that were not said, in {all_runs} runs"
+            f"echo cancellation {'on' if echo_on else 'off'}: word acted on in {words_heard} of {word_runs} runs; "
+            f"{not_said} commands acted on that were not said, in {all_runs} runs"
         )
 
 

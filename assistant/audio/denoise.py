@@ -17,6 +17,7 @@ import ctypes
 import importlib.util
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import soxr
@@ -112,6 +113,14 @@ def _nonempty(chunk: np.ndarray) -> Iterator[np.ndarray]:
         yield chunk
 
 
+@overload
+def suppressed(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]: ...
+
+
+@overload
+def suppressed(chunks: Iterable[Heard]) -> Iterator[Heard]: ...
+
+
 def suppressed(chunks: Iterable[Heard]) -> Iterator[Heard]:
     """``chunks`` with the noise taken out, as a stream, every sample kept in order.
 
@@ -128,7 +137,10 @@ def suppressed(chunks: Iterable[Heard]) -> Iterator[Heard]:
                     yield from _nonempty(suppressor.flush())
                     suppressor.close()
                     suppressor = None
-                yield from _nonempty(chunk)
+                if isinstance(chunk, tuple):
+                    yield chunk
+                else:
+                    yield from _nonempty(chunk)
                 continue
             if suppressor is None:
                 suppressor = NoiseSuppressor()
