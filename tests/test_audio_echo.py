@@ -69,9 +69,9 @@ def test_the_echo_is_taken_down_and_the_word_kept() -> None:
     played, microphone, word = scene(word_at_s=9.0)
     detection, content = streams(run(EchoCanceller(), played, microphone))
     echo_only = slice(5 * SAMPLE_RATE, int(8.5 * SAMPLE_RATE))
-    assert level_db(microphone[echo_only]) - level_db(content[echo_only]) >= 12  # measured 20 dB
+    assert level_db(microphone[echo_only]) - level_db(content[echo_only]) >= 12  # measured 19 dB
     said = slice(9 * SAMPLE_RATE, 9 * SAMPLE_RATE + len(word))
-    assert np.corrcoef(content[said].astype(np.float64), word[: len(content[said])])[0, 1] > 0.5  # measured 0.66
+    assert np.corrcoef(content[said].astype(np.float64), word[: len(content[said])])[0, 1] > 0.5  # measured 0.65
     endpointer = Endpointer()
     turns = endpointer.feed((detection, content)) + endpointer.flush()
     assert [round(turn.start_s) for turn in turns] == [9]  # one turn, at the word: none made of the reply
