@@ -411,7 +411,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
         return 2 if unreadable else 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
     endpointer = live_endpointer(max_turn_s=args.max_turn) if args.max_turn else None
-    microphone = MicrophoneTurns(device, endpointer=endpointer, denoise=_denoise(args, conversation.engine))
+    echo = _echo_canceller(args.echo_cancel, conversation.speaker)
+    microphone = MicrophoneTurns(device, endpointer=endpointer, denoise=_denoise(args, conversation.engine), echo=echo)
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
     print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
@@ -420,6 +421,28 @@ def cmd_listen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Bye.", file=sys.stderr)
     return 0
+
+
+def _echo_canceller(choice: str, speaker: Any) -> Any:
+    """The echo canceller ``--echo-cancel`` asks for, fed what ``speaker`` plays, or None; said once either way
+    (missing libraries are a line, not an error: the assistant still listens)."""
+    from .audio.echo import EchoCanceller, EchoUnavailable
+
+    if choice == "off":
+        reason = "--echo-cancel off"
+    elif not speaker.plays:
+        reason = "replies are not played through speakers"
+    else:
+        try:
+            echo = EchoCanceller()
+        except EchoUnavailable as error:
+            reason = f"{error}; pip install livekit pyaec"
+        else:
+            speaker.on_played = echo.played
+            print("echo cancellation: on (WebRTC AEC3 + Speex)", file=sys.stderr)
+            return echo
+    print(f"echo cancellation: off ({reason})", file=sys.stderr)
+    return None
 
 
 def _push_to_talk(microphone: Any) -> Any:
@@ -664,6 +687,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="wake: start with the wake phrase; always: no wake phrase; push: press Enter to talk",
     )
     listen.add_argument("--input", nargs="+", metavar="FILE", help="treat each audio file as one spoken turn")
+    listen.add_argument(
+        "--echo-cancel",
+        choices=("auto", "on", "off"),
+        default="off",
+        help="experimental: take the assistant's own voice out of what the microphone hears, so you can speak "
+        "over a loudspeaker (auto or on: when replies are played and livekit and pyaec are installed; default off)",
+    )
     listen.set_defaults(func=cmd_listen)
 
     demo = sub.add_parser("demo", parents=[common, speech, voice], help="play the scripted demo session")

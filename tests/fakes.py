@@ -10,6 +10,7 @@ import functools
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sounddevice
+import soxr
 
 from assistant.asr.base import Audio, PartialCallback, SpeechEngine
 from assistant.asr.choose import open_engine
@@ -261,3 +263,110 @@ def voice_calls(speaker: Speaker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(speaker.voice, "synthesize", counting)
     return made
+
+
+def room_path(delay_s: float = 0.04, tail_s: float = 0.12, gain: float = 0.08, seed: int = 7) -> np.ndarray:
+    """A loudspeaker-to-microphone impulse response at 16 kHz: ``delay_s`` of travel, the direct sound, then
+    a reverberant tail decaying over ``tail_s``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(tail_s * SAMPLE_RATE)) / SAMPLE_RATE
+    tail = rng.standard_normal(len(t)) * np.exp(-t / (tail_s / 4)) * 0.3
+    tail[0] = 1.0
+    return np.concatenate([np.zeros(int(delay_s * SAMPLE_RATE)), tail]) * gain
+
+
+class FakeRoom:
+    """A loudspeaker and a microphone in one room, in real time: what the fake sound card (``output``) plays
+    reaches the fake microphone (the room itself is the ``MicrophoneTurns`` stream factory) through ``path``,
+    with what the user ``say``s and a faint noise floor. Times are ``time.monotonic()``, the speaker's and
+    the microphone's clock. The microphone hears nothing more after ``close``.
+    """
+
+    def __init__(self, path: np.ndarray, seconds: float = 90.0, noise_rms: float = 15.0, seed: int = 0) -> None:
+        self.path = path
+        self.start = time.monotonic()
+        rng = np.random.default_rng(seed)
+        self.air = rng.standard_normal(int(seconds * SAMPLE_RATE)) * noise_rms
+        self.position = 0
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def now_index(self) -> int:
+        return int((time.monotonic() - self.start) * SAMPLE_RATE)
+
+    def _add(self, audio: np.ndarray, at: float) -> None:
+        begin = max(0, round((at - self.start) * SAMPLE_RATE))
+        end = min(len(self.air), begin + len(audio))
+        with self._lock:
+            self.air[begin:end] += audio[: end - begin]
+
+    def played(self, data: np.ndarray, rate: int, at: float) -> None:
+        """The loudspeaker plays float ``data`` at ``rate`` from time ``at``."""
+        audio = soxr.resample(np.asarray(data, dtype=np.float32).reshape(-1), rate, SAMPLE_RATE) * 32767.0
+        self._add(np.convolve(audio, self.path), at)
+
+    def say(self, speech: np.ndarray, at: float) -> None:
+        """The user says int16 ``speech`` from time ``at``."""
+        self._add(speech.astype(np.float64), at)
+
+    def output(self, samplerate: int) -> RoomOutput:
+        """A fake sound card playing into the room (a ``Speaker``'s ``output_stream``)."""
+        return RoomOutput(self, samplerate)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __call__(self, **kwargs: Any) -> RoomMicStream:
+        assert kwargs.get("samplerate") == SAMPLE_RATE and kwargs.get("dtype") == "int16"
+        return RoomMicStream(self)
+
+
+class RoomOutput(FakeOutputStream):
+    """A sound card that plays into a ``FakeRoom``: blocks back to back (a block written within 20 ms of the
+    end of the last follows it without a gap), ``write`` returning when only ``latency`` is left queued."""
+
+    latency = 0.01
+
+    def __init__(self, room: FakeRoom, samplerate: int) -> None:
+        super().__init__(samplerate)
+        self.room = room
+        self.ends_at = -1.0
+
+    def write(self, data: np.ndarray) -> None:
+        super().write(data)
+        now = time.monotonic()
+        at = self.ends_at if abs(now + self.latency - self.ends_at) <= 0.02 else now + self.latency
+        self.room.played(data, self.samplerate, at)
+        self.ends_at = at + len(data) / self.samplerate
+        time.sleep(max(0.0, self.ends_at - self.latency - time.monotonic()))
+
+
+class RoomMicStream:
+    """The microphone of a ``FakeRoom``: ``read`` waits until the audio asked for has been heard."""
+
+    def __init__(self, room: FakeRoom) -> None:
+        self.room = room
+
+    def __enter__(self) -> RoomMicStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    @property
+    def read_available(self) -> int:
+        """Samples heard but not read yet."""
+        return max(0, self.room.now_index() - self.room.position)
+
+    def read(self, frames: int) -> tuple[bytes, bool]:
+        room = self.room
+        end = room.position + frames
+        wait = room.start + end / SAMPLE_RATE - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        if room.closed or end > len(room.air):
+            return b"", False
+        with room._lock:
+            chunk = room.air[room.position : end]
+        room.position = end
+        return np.clip(np.rint(chunk), -32768, 32767).astype(np.int16).tobytes(), False

@@ -17,13 +17,14 @@ import ctypes
 import importlib.util
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import soxr
 
 from ..errors import AssistantError
 from .io import SAMPLE_RATE
-from .vad import too_quiet
+from .vad import Heard, too_quiet
 
 RNNOISE_RATE = 48000
 """The only rate RNNoise works at."""
@@ -112,21 +113,34 @@ def _nonempty(chunk: np.ndarray) -> Iterator[np.ndarray]:
         yield chunk
 
 
-def suppressed(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+@overload
+def suppressed(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]: ...
+
+
+@overload
+def suppressed(chunks: Iterable[Heard]) -> Iterator[Heard]: ...
+
+
+def suppressed(chunks: Iterable[Heard]) -> Iterator[Heard]:
     """``chunks`` with the noise taken out, as a stream, every sample kept in order.
 
     Near-silent chunks pass as they are, without the network: ten minutes of a silent file are
-    read in seconds. The suppressor starts afresh after such a stretch.
+    read in seconds. The suppressor starts afresh after such a stretch. The echo canceller's
+    (detection, content) pairs pass as they are too: its filters have cleaned them.
     """
     suppressor: NoiseSuppressor | None = None
     try:
         for chunk in chunks:
-            if too_quiet(chunk):  # the endpointer's own floor: nothing to clean
+            # The endpointer's own floor: nothing to clean. The echo canceller's pairs come cleaned already.
+            if isinstance(chunk, tuple) or too_quiet(chunk):
                 if suppressor is not None:
                     yield from _nonempty(suppressor.flush())
                     suppressor.close()
                     suppressor = None
-                yield from _nonempty(chunk)
+                if isinstance(chunk, tuple):
+                    yield chunk
+                else:
+                    yield from _nonempty(chunk)
                 continue
             if suppressor is None:
                 suppressor = NoiseSuppressor()

@@ -14,8 +14,9 @@ import numpy as np
 from ..clock import Clock, SystemClock
 from ..errors import AssistantError, BadInput
 from .denoise import suppressed
+from .echo import EchoCanceller
 from .io import MAX_TURN_S, SAMPLE_RATE, iter_audio
-from .vad import FRAME_SAMPLES, Endpointer, LiveTurn, live_endpointer, speech_only
+from .vad import FRAME_SAMPLES, Endpointer, Heard, LiveTurn, live_endpointer, speech_only
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ class MicrophoneTurns:
     """Iterate over spoken turns from a microphone.
 
     A device that disappears is reopened up to ``reopen_attempts`` times in a row; after
-    that iteration ends with an ``AssistantError`` saying so.
+    that iteration ends with an ``AssistantError`` saying so. With ``echo``, every chunk goes through the
+    echo canceller, stamped with when it was captured (``clock``'s time, as the speaker's).
     """
 
     def __init__(
@@ -135,8 +137,11 @@ class MicrophoneTurns:
         clock: Clock | None = None,
         on_notice: Callable[[str], None] | None = None,
         denoise: bool = True,
+        echo: EchoCanceller | None = None,
     ) -> None:
         self.device = device
+        self.echo = echo
+        """Takes what the loudspeaker plays out of what the microphone hears (None: heard as it is)."""
         self.denoise = denoise
         """Take the noise out (RNNoise) before the endpointer and the speech engine hear the stream."""
         self.endpointer = endpointer if endpointer is not None else live_endpointer()
@@ -176,7 +181,10 @@ class MicrophoneTurns:
             lost: list[BaseException] = []
             try:
                 with self._open() as stream:
-                    heard = self._read(stream, error_type, lost)
+                    captured = self._read(stream, error_type, lost)
+                    heard: Iterator[Heard] = (
+                        self.echo.cancelled(captured) if self.echo is not None else (chunk for chunk, _ in captured)
+                    )
                     for turn in self.endpointer.live_turns(suppressed(heard) if self.denoise else heard):
                         failures = 0  # speech came through: the device works again
                         yield AudioTurn(str(self.name), turn, turn.start_s)
@@ -192,9 +200,10 @@ class MicrophoneTurns:
 
     def _read(
         self, stream: RawStream, error_type: type[BaseException], lost: list[BaseException]
-    ) -> Iterator[np.ndarray]:
-        """The stream's audio until it ends; a device error ends it too and is put in ``lost``
-        (speech heard before the device went away is still a turn)."""
+    ) -> Iterator[tuple[np.ndarray, float]]:
+        """The stream's audio until it ends, each chunk with when its first sample was captured (now, less
+        the chunk and what the device still holds unread); a device error ends it too and is put in
+        ``lost`` (speech heard before the device went away is still a turn)."""
         while True:
             try:
                 if self._from_now.is_set():
@@ -204,6 +213,7 @@ class MicrophoneTurns:
                         stream.read(stale)
                     self.endpointer.reset(max(0, stale))
                 data, overflowed = stream.read(FRAME_SAMPLES)
+                unread = int(getattr(stream, "read_available", 0)) if self.echo is not None else 0
             except error_type as error:
                 lost.append(error)
                 return
@@ -212,7 +222,7 @@ class MicrophoneTurns:
             chunk = np.frombuffer(bytes(data), dtype=np.int16)
             if len(chunk) == 0:
                 return
-            yield chunk
+            yield chunk, self.clock.now() - (len(chunk) + unread) / SAMPLE_RATE
 
 
 class FileTurns:

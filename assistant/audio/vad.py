@@ -57,6 +57,14 @@ def too_quiet(samples: np.ndarray) -> bool:
     return len(samples) == 0 or float(np.sqrt(np.mean(np.square(samples.astype(np.float64))))) < QUIET_RMS
 
 
+Heard = np.ndarray | tuple[np.ndarray, np.ndarray]
+"""A chunk of the stream: int16 audio, or a pair (detection, content) of equal length: the first says when
+someone spoke, the second is the turn's audio (the echo canceller's two outputs)."""
+
+Frame = tuple[np.ndarray, np.ndarray]
+"""One detector window: (what the detector hears, what the turn keeps); the same array for a plain stream."""
+
+
 class SpeechDetector(Protocol):
     """Anything that gives the probability of speech in a 512-sample float window."""
 
@@ -115,6 +123,7 @@ class Endpointer:
         self.detector = detector if detector is not None else silero_detector()
         self._lead_in: deque[np.ndarray] = deque(maxlen=max(1, round(lead_in_ms / 1000 / FRAME_S)))
         self._pending = np.zeros(0, dtype=np.int16)
+        self._pending_content = self._pending
         self._frames = 0
         self._turn: list[np.ndarray] = []
         self._turn_start = 0
@@ -169,27 +178,30 @@ class Endpointer:
             return probability
         return probability if level >= np.percentile(talking, ROOM_PERCENTILE) + self.above_talkers_db else 0.0
 
-    def _frames_of(self, chunk: np.ndarray) -> list[np.ndarray]:
+    def _frames_of(self, chunk: Heard) -> list[Frame]:
         """Whole detector frames from ``chunk`` and what was left over from the last one."""
-        data = (
-            np.concatenate([self._pending, np.asarray(chunk, dtype=np.int16)])
-            if len(self._pending)
-            else np.asarray(chunk, dtype=np.int16)
-        )
+        heard, kept = chunk if isinstance(chunk, tuple) else (chunk, None)
+        data = _joined(self._pending, heard)
+        same = kept is None and self._pending_content is self._pending
+        content = data if same else _joined(self._pending_content, heard if kept is None else kept)
         whole = len(data) // FRAME_SAMPLES * FRAME_SAMPLES
         self._pending = data[whole:].copy()
-        return [data[offset : offset + FRAME_SAMPLES] for offset in range(0, whole, FRAME_SAMPLES)]
+        self._pending_content = self._pending if same else content[whole:].copy()
+        return [
+            (data[offset : offset + FRAME_SAMPLES], content[offset : offset + FRAME_SAMPLES])
+            for offset in range(0, whole, FRAME_SAMPLES)
+        ]
 
-    def feed(self, chunk: np.ndarray) -> list[SpeechSegment]:
-        """Take any number of samples; return the turns that ended inside them."""
+    def feed(self, chunk: Heard) -> list[SpeechSegment]:
+        """Take any number of samples (or a detection/content pair); return the turns that ended inside them."""
         ended = []
         for frame in self._frames_of(chunk):
-            segment = self._step(frame)
+            segment = self._step(*frame)
             if segment is not None:
                 ended.append(segment)
         return ended
 
-    def live_turns(self, chunks: Iterable[np.ndarray]) -> Iterator[LiveTurn]:
+    def live_turns(self, chunks: Iterable[Heard]) -> Iterator[LiveTurn]:
         """Turns as soon as they hold enough speech, each handing out its audio while it is spoken.
 
         A recogniser reading a ``LiveTurn`` decodes while the user still talks, so little is left
@@ -198,7 +210,7 @@ class Endpointer:
         """
         frames = (frame for chunk in chunks for frame in self._frames_of(chunk))
         for frame in frames:
-            self._step(frame)
+            self._step(*frame)
             if self._turn and self._speech_frames >= self.min_speech_frames:
                 turn = LiveTurn(self, frames, list(self._turn), self._turn_start * FRAME_S)
                 yield turn
@@ -212,19 +224,22 @@ class Endpointer:
         self._frames += (len(self._pending) + skipped_samples) // FRAME_SAMPLES
         self._turn = []
         self._lead_in.clear()
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending = self._pending_content = np.zeros(0, dtype=np.int16)
         self._early_frames = None  # the room is kept: it has not changed because listening starts again
         self.detector.reset()
 
     def flush(self) -> list[SpeechSegment]:
         """End of stream: close the open turn, if it holds enough speech."""
         segment = self._close(cut=False)
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending = self._pending_content = np.zeros(0, dtype=np.int16)
         self.detector.reset()
         return [segment] if segment is not None else []
 
-    def _step(self, frame: np.ndarray) -> SpeechSegment | None:
+    def _step(self, frame: np.ndarray, content: np.ndarray | None = None) -> SpeechSegment | None:
+        """One window: ``frame`` says whether someone speaks, ``content`` (default: the frame) is what the
+        turn keeps."""
         probability = self._user_speech(frame)
+        frame = frame if content is None else content
         self._frames += 1
         if not self._turn:
             if probability >= self.threshold:
@@ -269,6 +284,11 @@ class Endpointer:
         )
 
 
+def _joined(pending: np.ndarray, chunk: np.ndarray) -> np.ndarray:
+    chunk = np.asarray(chunk, dtype=np.int16)
+    return np.concatenate([pending, chunk]) if len(pending) else chunk
+
+
 def live_endpointer(max_turn_s: float = 15.0) -> Endpointer:
     """The endpointer for a microphone: turns told apart from a room of other talkers."""
     return Endpointer(max_turn_s=max_turn_s, above_talkers_db=ABOVE_TALKERS_DB)
@@ -281,7 +301,7 @@ class LiveTurn:
     and the turn can be read again from the start.
     """
 
-    def __init__(self, endpointer: Endpointer, frames: Iterator[np.ndarray], heard: list[np.ndarray], start_s: float):
+    def __init__(self, endpointer: Endpointer, frames: Iterator[Frame], heard: list[np.ndarray], start_s: float):
         self._endpointer = endpointer
         self._frames = frames
         self._heard = heard
@@ -325,8 +345,8 @@ class LiveTurn:
             segment = self._endpointer._close(cut=False)
             self.over = True
         else:
-            self._heard.append(frame)
-            segment = self._endpointer._step(frame)
+            self._heard.append(frame[1])
+            segment = self._endpointer._step(*frame)
             self.over = segment is not None
         if segment is not None:
             self.end_s, self.cut = segment.end_s, segment.cut
