@@ -348,6 +348,12 @@ def safety_result() -> dict[str, Any]:
     return bench_safety.measure()
 
 
+def untargeted_args(reuse: bool, **given: Path) -> argparse.Namespace:
+    """The report's options that ``untargeted_results`` reads: ``--reuse``, and the ``--NAME-json`` files given."""
+    files = {f"{name}_json": given.get(f"{name}_json") for name in report.UNTARGETED}
+    return argparse.Namespace(reuse=reuse, repeats=1, voice_limit=0, **files)
+
+
 def write_untargeted_results(folder: Path) -> tuple[Path, Path, Path, Path]:
     """bench_waiting.py, bench_decode.py, bench_safety.py and bench_voice.py --json files shaped as they write
     them, the safety net's as measured, the others with figures no real run gave (commands as run_step runs
@@ -432,15 +438,7 @@ def test_waiting_and_decode_sections_are_written_from_the_given_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waiting, decode, safety, voice = write_untargeted_results(tmp_path / "given")
-    args = argparse.Namespace(
-        reuse=True,
-        repeats=1,
-        voice_limit=0,
-        waiting_json=waiting,
-        decode_json=decode,
-        safety_json=safety,
-        voice_json=voice,
-    )
+    args = untargeted_args(True, waiting_json=waiting, decode_json=decode, safety_json=safety, voice_json=voice)
     untargeted = report.untargeted_results(args, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # nothing ran
     text = rendered(untargeted, monkeypatch)
@@ -506,9 +504,7 @@ def test_a_missing_waiting_or_decode_result_is_a_line_of_what_is_missing(
     cache = tmp_path / "cache"
     write_untargeted_results(cache)
     (cache / "waiting.json").unlink()  # an earlier run that did not measure it
-    args = argparse.Namespace(
-        reuse=True, repeats=1, voice_limit=0, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
-    )
+    args = untargeted_args(True)
     text = rendered(report.untargeted_results(args, cache), monkeypatch)
     assert "## Replies in a waiting state" not in text
     assert "## Where a turn's time goes (bench_decode.py)" in text
@@ -536,15 +532,7 @@ def test_a_measuring_run_runs_bench_waiting_on_the_spoken_set_unless_its_results
     monkeypatch.setattr(report, "run_step", run_step)
     cache = tmp_path / "cache"
     cache.mkdir()
-    args = argparse.Namespace(
-        reuse=False,
-        repeats=1,
-        voice_limit=0,
-        waiting_json=None,
-        decode_json=decode,
-        safety_json=safety,
-        voice_json=voice,
-    )
+    args = untargeted_args(False, decode_json=decode, safety_json=safety, voice_json=voice)
     untargeted = report.untargeted_results(args, cache)
     manifest = str(cache / "spoken" / "manifest.jsonl")
     script = str(BENCHMARKS / "bench_waiting.py")
@@ -602,9 +590,7 @@ def test_an_engine_not_run_on_the_real_recordings_is_a_line_of_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     untargeted = report.untargeted_results(
-        argparse.Namespace(
-            reuse=True, repeats=1, voice_limit=0, waiting_json=None, decode_json=None, safety_json=None, voice_json=None
-        ),
+        untargeted_args(True),
         tmp_path / "empty",
     )
     realspeech = fake_results()[3]
