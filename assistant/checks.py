@@ -15,7 +15,7 @@ from hassil.expression import Expression, Group, ListReference, Permutation, Rul
 from hassil.intents import IntentData, TextSlotList
 
 from .asr.grammar import sentence_samples
-from .pack import BLANK, Action, Pack, _LineDict, texts_in
+from .pack import BLANK, Action, Pack, _LineDict, map_texts
 
 SAMPLES_PER_TEMPLATE = 20
 """Sentences sampled from each template when looking for overlaps (never the full expansion)."""
@@ -58,12 +58,23 @@ def _blanks(pack: Pack, name: str) -> Iterator[Problem]:
         *((("routines", i), r) for i, r in pack.routines.items()),
     ]
     for keys, part in texts:
-        unknown = sorted({b for text in texts_in(part) for b in BLANK.findall(text)} - filled)
+        unknown = sorted(_blanks_in(part) - filled)
         if unknown:
             yield Problem(
                 _where(pack, name, *keys),
                 f"{keys[0][:-1]} '{keys[1]}' says {', '.join('{' + b + '}' for b in unknown)}, which no region fills",
             )
+
+
+def _blanks_in(part: Any) -> set[str]:
+    said: set[str] = set()
+
+    def note(text: str) -> str:
+        said.update(BLANK.findall(text))
+        return text
+
+    map_texts(part, note)
+    return said
 
 
 def _where(pack: Pack, name: str, *keys: str) -> str:

@@ -11,7 +11,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from importlib.resources import files
 from pathlib import Path
@@ -458,32 +458,22 @@ class Pack:
 
 
 def _filled(value: Any, says: dict[str, str]) -> Any:
-    """``value`` (text, or tuples, mappings and dataclasses of it) with each ``{blank}`` that ``says`` names
-    replaced by its words; other braces (the dialogue's own blanks) are left for the dialogue."""
+    """``value`` with each ``{blank}`` that ``says`` names replaced by its words; other braces (the dialogue's
+    own blanks) are left for the dialogue."""
+    return map_texts(value, lambda text: BLANK.sub(lambda found: says.get(found[1], found[0]), text))
+
+
+def map_texts(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` (text, or tuples, mappings and dataclasses of it) with ``change`` made to every text in it."""
     if isinstance(value, str):
-        return BLANK.sub(lambda found: says.get(found[1], found[0]), value)
+        return change(value)
     if isinstance(value, tuple):
-        return tuple(_filled(item, says) for item in value)
+        return tuple(map_texts(item, change) for item in value)
     if isinstance(value, dict):
-        return {key: _filled(item, says) for key, item in value.items()}
+        return {key: map_texts(item, change) for key, item in value.items()}
     if is_dataclass(value) and not isinstance(value, type):
-        return replace(value, **{f.name: _filled(getattr(value, f.name), says) for f in fields(value) if f.init})
+        return replace(value, **{f.name: map_texts(getattr(value, f.name), change) for f in fields(value) if f.init})
     return value
-
-
-def texts_in(value: Any) -> Iterator[str]:
-    """Every text in ``value`` (text, or tuples, mappings and dataclasses of it), as ``_filled`` walks it."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, tuple | list):
-        for item in value:
-            yield from texts_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from texts_in(item)
-    elif is_dataclass(value) and not isinstance(value, type):
-        for f in fields(value):
-            yield from texts_in(getattr(value, f.name))
 
 
 def bundled_pack_path() -> Path:

@@ -10,7 +10,7 @@ from assistant.cli import main
 from assistant.dialogue import Dialogue
 from assistant.errors import BadInput
 from assistant.match import Matcher
-from assistant.pack import BLANK, Pack, load_pack, pack_from_dict, read_pack, texts_in
+from assistant.pack import BLANK, Pack, load_pack, map_texts, pack_from_dict, read_pack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "coffee_pack.yaml"
 
@@ -34,7 +34,14 @@ TINY = {
 
 
 def _replies(pack: Pack) -> list[str]:
-    return list(texts_in([pack.behaviours, pack.triage, pack.dispositions, pack.routines]))
+    texts: list[str] = []
+
+    def keep(text: str) -> str:
+        texts.append(text)
+        return text
+
+    map_texts((pack.behaviours, pack.triage, pack.dispositions, pack.routines), keep)
+    return texts
 
 
 @pytest.mark.parametrize("region", [None, "any", "us", "gb", "ie", "eu"])
