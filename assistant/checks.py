@@ -294,6 +294,12 @@ def _samples(pack: Pack, data: IntentData, sentence: Sentence) -> Iterator[str]:
     return iter(sample_expression(sentence.expression, {**pack.intents.slot_lists, **data.slot_lists}, rules))
 
 
+def _says_all(text: str, intents: Intents, name: str) -> bool:
+    """Whether intent ``name`` matches ``text`` with every word of it, filler included."""
+    alone = dataclasses.replace(intents, intents={name: intents.intents[name]}, skip_words=[])
+    return any(True for _ in recognize_all(text, alone))
+
+
 def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
     """Sentences of one intent that another intent's templates also match exactly.
 
@@ -331,6 +337,12 @@ def _overlaps(pack: Pack, name: str) -> Iterator[Problem]:
                     others = {
                         result.intent.name for result in recognize_all(text, subset, skip_words=intents.skip_words)
                     } - {intent.name}
+                    if others and _says_all(text, intents, intent.name):
+                        # The matcher takes the reading that leaves out least filler ("uh huh" is yes, where
+                        # "huh" alone asks to repeat): a rival that must drop filler to match does not win.
+                        as_said = dataclasses.replace(subset, skip_words=[])
+                        others = {result.intent.name for result in recognize_all(text, as_said)}
+                        others.discard(intent.name)
                     for other in sorted(others):
                         key = tuple(sorted((intent.name, other)))
                         if key in seen:

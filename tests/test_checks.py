@@ -77,6 +77,22 @@ def test_sentence_claimed_by_two_intents() -> None:
     assert any("matches both 'a' and 'b'" in message for message in found)
 
 
+def test_a_rival_that_must_leave_out_filler_does_not_claim_the_sentence() -> None:
+    """The matcher takes the reading that keeps every word ("uh huh" is yes, "huh" alone asks to repeat),
+    so the check does not report it; a rival that says every word as well still is."""
+    pack = {
+        "skip_words": ["uh"],
+        "intents": {
+            "yes": {"data": [{"sentences": ["(yes|uh huh)"]}]},
+            "repeat": {"data": [{"sentences": ["(huh|what)"]}]},
+        },
+    }
+    assert not any("matches both" in message for message in problems_of(pack))
+    pack["intents"]["agree"] = {"data": [{"sentences": ["uh huh"]}]}  # type: ignore[index]
+    found = problems_of(pack)
+    assert any("'uh huh' matches both" in message and "'agree'" in message for message in found), found
+
+
 def test_dangling_only_leaves_out_actions_that_merely_say_nothing() -> None:
     pack = pack_from_dict(
         {

@@ -12,6 +12,7 @@ import pytest
 from hassil import Alternative, ListReference, Permutation, RuleReference, Sequence, recognize
 from hassil.expression import Expression
 
+from assistant.match import Matcher
 from assistant.pack import CONTROL_INTENTS, Action, Pack, TriageInterview, load_pack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,6 +295,25 @@ def test_no_template_block_requires_context(pack: Pack) -> None:
 def test_muscle_list_has_exactly_the_canonical_muscles(pack: Pack) -> None:
     values = pack.intents.slot_lists["muscle"].values  # type: ignore[attr-defined]
     assert sorted({str(v.value_out) for v in values}) == sorted(MUSCLES)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "slots"),
+    [
+        # Having cramp, said with no "why" or "how often", is one now (British English drops the "a").
+        ("i've got cramp in my calf right now", "cramp_now", {"muscle": "calf"}),
+        ("i have cramp in my foot", "cramp_now", {"muscle": "foot"}),
+        ("i have cramps in my legs all the time", "spasm_causes", {}),
+        ("i keep getting cramps in my calves", "spasm_causes", {}),
+        # A chest stretch names the muscle; a tight chest is still an emergency.
+        ("i'd like to do a chest stretch please", "start_stretch", {"muscle": "chest"}),
+        ("stretch my chest", "start_stretch", {"muscle": "chest"}),
+        ("my chest is tight", "emergency", {}),
+    ],
+)
+def test_a_cramp_now_and_a_chest_stretch_are_told_apart(pack: Pack, text: str, intent: str, slots: dict) -> None:  # type: ignore[type-arg]
+    match = Matcher(pack).match(text)
+    assert (match.intent, match.slots) == (intent, slots), match
 
 
 def test_action_intents_start_routines(pack: Pack) -> None:
