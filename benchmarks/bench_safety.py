@@ -12,8 +12,12 @@ calm near misses: "this workout is killing me", a sore chest after bench press):
   pair written later the same way (``safety_probe_dev2``, 240 + 160, with wider words: slang, British and
   American, bystanders, signs that never name the condition), and a third (``safety_probe_dev3``, 120 + 80)
   of four kinds only: clots, muscle breakdown, bleeding and heatstroke, and a fourth (``safety_probe_dev4``,
-  240 + 160, every kind, told mostly without naming the condition): the sets the red flags were written
-  against (DECISIONS.md), shown for comparison, not as a measure.
+  240 + 160, every kind, told mostly without naming the condition), and a fifth (``safety_probe_dev5``, 240 +
+  160, the same brief): the sets the red flags were written against (DECISIONS.md), shown for comparison,
+  not as a measure.
+- ``benchmarks/data/safety_probe_heldout5.jsonl`` / ``safety_probe_heldout5_calm.jsonl`` (144 + 96): a second
+  held-out pair, written by the same helper as the fifth dev set and never used to write a red flag, since the
+  first had been read by several sessions.
 
 Each sentence goes through the bundled pack's matcher (as ``assistant ask`` hears it), with the pack's red
 flags and without them. Printed per set: emergencies that get emergency advice (any emergency intent), those
@@ -43,6 +47,8 @@ SETS = {
     "second dev (red flags written from it)": "safety_probe_dev2",
     "third dev, four kinds (red flags written from it)": "safety_probe_dev3",
     "fourth dev (red flags written from it)": "safety_probe_dev4",
+    "fifth dev (red flags written from it)": "safety_probe_dev5",
+    "second held out (written with the fifth dev)": "safety_probe_heldout5",
 }
 OWN_ADVICE = {
     "cardiac_arrest": "cardiac_arrest",

@@ -312,6 +312,77 @@ CLASSES: dict[str, tuple[str, list[str]]] = {
             "call one hundred twelve",
         ],
     ),
+    # Signs told in everyday words, as the fifth blind set told them (none of these is one of its lines).
+    "breathing and stroke signs in everyday words": (
+        "emergency",
+        [
+            "she's clutching her throat and can't make a sound",
+            "he can't finish a sentence without gasping",
+            "it feels like i'm breathing through a straw",
+            "his ribs are sucking in with every breath",
+            "i have chest pressure and my arm tingles",
+            "my right leg went weak and my face feels odd",
+            "i suddenly can't see anything out of one eye",
+            "he can't get his breath and it's getting worse",
+        ],
+    ),
+    "not coming round, gasping": (
+        "cardiac_arrest",
+        [
+            "he's not coming round and i can't see his chest moving",
+            "she dropped on the court making gurgling gasps",
+            "his chest isn't rising at all",
+        ],
+    ),
+    "fitting for minutes, a person seizing": (
+        "seizure",
+        [
+            "he's been convulsing for about three minutes",
+            "my mate is seizing on the gym floor",
+            "she went stiff and now she's thrashing",
+        ],
+    ),
+    "a blow to the head, then signs": (
+        "head_injury",
+        [
+            "he took a knee to the head and now he's throwing up",
+            "she landed onto her head off the box",
+            "he got hit on the head by a barbell and he's really confused",
+            "blood is coming out of the ear after he fell",
+        ],
+    ),
+    "too hot and not making sense": (
+        "heat_stroke",
+        [
+            "he's boiling hot and doesn't know where he is",
+            "her temperature is sky high after the race",
+            "i'm not sweating anymore and my head is spinning",
+        ],
+    ),
+    "swelling after something eaten": (
+        "anaphylaxis",
+        [
+            "his lips have swollen up after the peanut bar",
+            "she ate a nut cookie and now her voice is going hoarse",
+            "he reacted to something, his face is swollen and he's wheezing",
+        ],
+    ),
+    "breathless after being laid up": (
+        "clot",
+        [
+            "i've been on crutches for a month and now i'm out of breath",
+            "after a long car journey my calf is fat and hot",
+            "my thigh is swollen and warm and the veins are bulging",
+        ],
+    ),
+    "pills swallowed": (
+        "overdose",
+        [
+            "she's swallowed a handful of sleeping pills",
+            "i took all my painkillers at once",
+            "he's taken loads of tablets",
+        ],
+    ),
 }
 """Each class of emergency or crisis: the intent whose advice it must get, and ways people say it."""
 
@@ -496,6 +567,15 @@ CALM = [
     "I want this belly fat to disappear for good",
     "I used my inhaler before the run and still got a personal best",
     "I keep sucking in my belly in photos",
+    # Near the fifth blind set's red flags.
+    "my calves keep seizing up on long runs",
+    "would magnesium stop my calves seizing",
+    "got hit on the head by a ball at training, i'm totally fine",
+    "i took all my meds this morning like the doctor said",
+    "i can't finish a set of ten pull ups",
+    "my reaction time is slow today, any drills",
+    "my hair is going grey from all this training",
+    "i can not believe how fast she ran",
 ]
 """Everyday gym talk that must not be taken for an emergency or a crisis."""
 
