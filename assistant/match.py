@@ -273,7 +273,10 @@ class Matcher:
                     exact = _alone(block, _normalized_sentence(sentence))
                     self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
         self._red_flags = _red_flags(pack) if red_flags else NO_RED_FLAGS
-        self._cues = _phrase_table(pack, lambda behaviour: behaviour.cues) if cues else NO_RED_FLAGS
+        self._cues = _phrase_table(pack, lambda behaviour: behaviour.cues, negations=False) if cues else NO_RED_FLAGS
+        self._general_cues = (
+            _phrase_table(pack, lambda behaviour: behaviour.general_cues, negations=False) if cues else NO_RED_FLAGS
+        )
         self._compiled: dict[int, _Graph] = {}  # by template, least recently aligned first
         self._compiled_lock = threading.Lock()
         self._build_index()
@@ -589,10 +592,11 @@ class Matcher:
     def _cued(self, found: Match, context: Mapping[str, Any] | None) -> Match:
         """``found``, or, when it was not understood and no question waits for its answer, the topic whose
         cue the sentence says: of several topics, the one whose templates the sentence comes closest to."""
-        if found.intent is not None or not self._cues or (context or {}).get("expects"):
+        if found.intent is not None or not (self._cues or self._general_cues) or (context or {}).get("expects"):
             return found
         tokens = found.normalized.split()
-        said = list(flags_said(tokens, self._cues))
+        # A topic's own cue first ("drank ... cramp" is hydration); general ones ("why ... cramp") only after.
+        said = list(flags_said(tokens, self._cues)) or list(flags_said(tokens, self._general_cues))
         if not said:
             return found
         if len({intent for _, intent, _ in said}) > 1:
@@ -1333,13 +1337,18 @@ def _red_flags(pack: Pack) -> RedFlags:
     return _phrase_table(pack, lambda behaviour: behaviour.red_flags)
 
 
-def _phrase_table(pack: Pack, phrases_of: Callable[[IntentBehaviour], tuple[str, ...]]) -> RedFlags:
-    """Every spelling of the phrases ``phrases_of`` each intent (its red flags, or its cues)."""
+def _phrase_table(
+    pack: Pack, phrases_of: Callable[[IntentBehaviour], tuple[str, ...]], negations: bool = True
+) -> RedFlags:
+    """Every spelling of the phrases ``phrases_of`` each intent (its red flags, or its cues), a ``<rule>`` in
+    one spelt as the pack's expansion rule. ``negations``: whether a negation just before takes a phrase
+    back (a red flag's "not having a seizure"; a cue names a topic however it is asked about)."""
+    rules = pack.intents.expansion_rules
     together: dict[str, list[tuple[tuple[str, ...], str, str]]] = defaultdict(list)
     apart: list[tuple[tuple[frozenset[tuple[str, ...]], ...], str, str]] = []
     for behaviour in pack.behaviours.values():
         for phrase in phrases_of(behaviour):
-            parts = [_flag_spellings(part, phrase, behaviour.id) for part in phrase.split("...")]
+            parts = [_flag_spellings(part, phrase, behaviour.id, rules) for part in phrase.split("...")]
             if len(parts) > 1:
                 apart.append((tuple(frozenset(part) for part in parts), behaviour.id, phrase))
                 continue
@@ -1347,21 +1356,25 @@ def _phrase_table(pack: Pack, phrases_of: Callable[[IntentBehaviour], tuple[str,
                 together[words[0]].append((words, behaviour.id, phrase))
     for starting in together.values():
         starting.sort(key=lambda flag: -len(flag[0]))
-    negations = frozenset(word for phrase in pack.dialogue.negations for word in phrase.split())
+    if not negations:
+        return RedFlags(dict(together), apart)
+    taking_back = frozenset(word for phrase in pack.dialogue.negations for word in phrase.split())
     cries = tuple(tuple(cry.split()) for cry in pack.dialogue.cries)
-    return RedFlags(dict(together), apart, negations, cries)
+    return RedFlags(dict(together), apart, taking_back, cries)
 
 
-def _flag_spellings(part: str, phrase: str, intent: str) -> list[tuple[str, ...]]:
+def _flag_spellings(part: str, phrase: str, intent: str, rules: Mapping[str, Sentence]) -> list[tuple[str, ...]]:
     try:
         spellings = (
-            _text_options(parse_sentence(part.strip()).expression, _MAX_FLAG_SPELLINGS) if part.strip() else None
+            _text_options(parse_sentence(part.strip()).expression, _MAX_FLAG_SPELLINGS, rules) if part.strip() else None
         )
     except Exception:  # noqa: BLE001 - hassil's parser raises several kinds for malformed text
         spellings = None
     words = [tuple(normalize(spelling).split()) for spelling in spellings or ()]
     if not any(words):
-        raise BadInput(f"intent '{intent}': the red flag or cue {phrase!r} must be words, (a|b), [c] and ... only")
+        raise BadInput(
+            f"intent '{intent}': the red flag or cue {phrase!r} must be words, (a|b), [c], <rule> and ... only"
+        )
     return [spelt for spelt in words if spelt]
 
 
@@ -1434,8 +1447,13 @@ def _single_word(expr: Expression) -> str | None:
     return None
 
 
-def _text_options(expr: Expression, most: int = _MAX_VALUE_PHRASES) -> list[str] | None:
-    """All spellings of an expression made of text only, at most ``most`` (None if it holds lists or rules)."""
+def _text_options(
+    expr: Expression, most: int = _MAX_VALUE_PHRASES, rules: Mapping[str, Sentence] | None = None, depth: int = 0
+) -> list[str] | None:
+    """All spellings of an expression made of text only, at most ``most`` (None if it holds lists, or rules
+    other than ``rules``, which are spelt out)."""
+    if isinstance(expr, RuleReference) and rules and expr.rule_name in rules and depth < _MAX_RULE_DEPTH:
+        return _text_options(rules[expr.rule_name].expression, most, rules, depth + 1)
     if isinstance(expr, (ListReference, RuleReference, Permutation)):
         return None
     if isinstance(expr, TextChunk):
@@ -1443,18 +1461,19 @@ def _text_options(expr: Expression, most: int = _MAX_VALUE_PHRASES) -> list[str]
     if isinstance(expr, Alternative):
         options: list[str] = []
         for item in expr.items:
-            sub = _text_options(item, most)
+            sub = _text_options(item, most, rules, depth)
             if sub is None:
                 return None
             options.extend(sub)
-        return (options + [""]) if expr.is_optional else options
+        # hassil writes an optional part's empty choice out as a chunk of its own: one empty spelling, once.
+        return list(dict.fromkeys([*options, ""] if expr.is_optional else options))
     if isinstance(expr, Sequence):
         combos = [""]
         for item in expr.items:
-            sub = _text_options(item, most)
+            sub = _text_options(item, most, rules, depth)
             if sub is None:
                 return None
-            combos = [a + b for a in combos for b in sub][:most]
+            combos = list(dict.fromkeys(a + b for a in combos for b in sub))[:most]
         return combos
     return None
 

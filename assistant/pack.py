@@ -238,6 +238,9 @@ class IntentBehaviour:
     cues: tuple[str, ...] = ()
     """A topic's cues, written as red flags are: said in a sentence nothing else understood, when no
     question is waiting for its answer, they mean this intent ("(caffeine|coffee) ... (twitch|twitching)")."""
+    general_cues: tuple[str, ...] = ()
+    """Cues that name only the subject and what is asked ("why ... cramp"): taken only when no topic's own
+    cue is said, so a sentence that also names a cause goes to that cause's topic."""
 
 
 @dataclass(frozen=True)
@@ -828,7 +831,8 @@ def _behaviour(intent_id: str, node: dict[str, Any], name: str) -> IntentBehavio
         control=control,
         emergency=bool(node.get("emergency", False)),
         red_flags=_red_flags(node, what, name),
-        cues=_cues(node, what, name),
+        cues=_cues(node, what, name, "cues"),
+        general_cues=_cues(node, what, name, "general_cues"),
     )
 
 
@@ -843,14 +847,14 @@ def _red_flags(node: dict[str, Any], what: str, name: str) -> tuple[str, ...]:
     return tuple(" ".join(flag.split()) for flag in flags)
 
 
-def _cues(node: dict[str, Any], what: str, name: str) -> tuple[str, ...]:
-    cues = node.get("cues")
+def _cues(node: dict[str, Any], what: str, name: str, key: str) -> tuple[str, ...]:
+    cues = node.get(key)
     if cues is None:
         return ()
     if node.get("emergency"):
-        raise _bad(node, name, f"{what}: an emergency's warning signs are its 'red_flags', not 'cues'")
+        raise _bad(node, name, f"{what}: an emergency's warning signs are its 'red_flags', not '{key}'")
     if not isinstance(cues, list) or not all(isinstance(cue, str) and cue.strip() for cue in cues):
-        raise _bad(node, name, f"{what}: 'cues' must be a list of phrases")
+        raise _bad(node, name, f"{what}: '{key}' must be a list of phrases")
     return tuple(" ".join(cue.split()) for cue in cues)
 
 

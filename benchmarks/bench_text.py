@@ -33,10 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 BLIND = {
     "dev (topic cues written from it)": ("phrasings_blind_dev", "ood_blind_dev"),
-    "held out": ("phrasings_blind_heldout", "ood_blind_heldout"),
+    "second (held out, then its misses read)": ("phrasings_blind_heldout", "ood_blind_heldout"),
+    "third dev (cues written from it)": ("phrasings_blind3_dev", "ood_blind3_dev"),
+    "third, held out": ("phrasings_blind3_heldout", "ood_blind3_heldout"),
 }
 """Sets written blind (by helpers that could not see the pack, ``benchmarks/data``): 8 phrasings of each of
-the 24 topics and actions, and 60 out-of-domain lines, each."""
+the 24 topics and actions, and 60 out-of-domain lines, each. The second was held out for one session (the
+seventeenth), and its misses were read in the next; the third pair's helper was asked for plain questions
+at most twice a topic."""
 COFFEE = ROOT / "tests" / "fixtures" / "coffee_pack.yaml"
 RHINO_COFFEE = ROOT.parent / "shared" / "realspeech" / "coffee_maker.yaml"
 SAMPLED = 300

@@ -85,6 +85,16 @@ def test_bad_cues_are_refused() -> None:
         ("my eyelid has been fluttering for days now", "eye_twitch"),
         ("can a vitamin deficiency give you twitches", "nutrition"),
         ("what has the spinal cord got to do with making a muscle contract", "nerve_control"),
+        # Twitches and cramps in other words (the pack's <twitching> and <cramping>), and a cause named
+        # beside a general "why" going to the cause's own topic.
+        ("there's a spot in my forearm that keeps jumping under the skin, what's behind it", "twitch_causes"),
+        ("my bottom eyelid has a little pulse thing going on", "eye_twitch"),
+        ("i only slept three hours and my thigh is flickering, is that why", "sleep"),
+        ("drank nothing all morning and my calves are seizing, is that why", "hydration"),
+        ("can being on statins make your legs lock up", "medication"),
+        ("my quads always knot up around mile twenty", "exercise_cramps"),
+        ("is that little flicker in my shoulder a twitch or a spasm", "twitch_vs_spasm"),
+        ("i'm not sure these twitches aren't mnd", "als_worry"),
     ],
 )
 def test_the_bundled_pack_hears_its_topics_in_other_words(text: str, intent: str) -> None:
@@ -98,6 +108,10 @@ def test_the_bundled_pack_hears_its_topics_in_other_words(text: str, intent: str
         "how many hours of sleep do teenagers need",
         "how much magnesium is in a banana",
         "my nerves before a race are awful",
+        "why can't i jump higher",
+        "i'm jumping rope today",
+        "i can feel my pulse in my neck after sprints",
+        "what's behind the gym",
     ],
 )
 def test_the_bundled_pack_leaves_other_talk_alone(text: str) -> None:
@@ -105,3 +119,34 @@ def test_the_bundled_pack_leaves_other_talk_alone(text: str) -> None:
 
 
 BUNDLED = Matcher(load_pack())
+
+
+def test_a_cue_may_name_an_expansion_rule_and_a_negation_does_not_take_it_back() -> None:
+    twitching = {**TINY["intents"]["coffee_twitch"], "cues": ["(coffee|espresso) ... <twitching>"]}
+    pack = pack_from_dict(
+        {
+            **TINY,
+            "expansion_rules": {
+                "twitching": "(twitch|twitches|twitching|<flickers>)",
+                "flickers": "(flicker|flickers)",
+            },
+            "intents": {**TINY["intents"], "coffee_twitch": twitching},
+        }
+    )
+    matcher = Matcher(pack)
+    assert matcher.match("so much espresso lately and my thumb flickers").intent == "coffee_twitch"
+    # "not" before a cue is how people ask, not a denial: the topic is the same.
+    assert matcher.match("i am not sure if espresso gives me these flickers").intent == "coffee_twitch"
+
+
+def test_general_cues_only_when_no_topic_names_its_own() -> None:
+    causes = {
+        "data": [{"sentences": ["what causes muscles to twitch"]}],
+        "answer": {"say": "Many things.", "sources": ["seed"]},
+        "general_cues": ["why ... (twitch|twitches|twitching)"],
+    }
+    matcher = Matcher(pack_from_dict({**TINY, "intents": {**TINY["intents"], "twitch_causes": causes}}))
+    assert matcher.match("honestly why do i twitch this much").intent == "twitch_causes"
+    # The sentence says a general cue and the sleep topic's own: the sleep topic wins.
+    assert matcher.match("i slept four hours is that why i twitch").intent == "sleep_twitch"
+    assert Matcher(pack_from_dict({**TINY, "intents": {"x": causes}}), cues=False).match("why twitch").intent is None

@@ -481,8 +481,9 @@ def test_red_flag_in_takes_the_longest_phrase_at_the_first_place_said() -> None:
     [
         ({"emergency": False}, "belong to an emergency"),
         ({"red_flags": "choking"}, "must be a list of phrases"),
-        ({"red_flags": ["{muscle} is swelling"]}, "words, (a|b), [c] and ... only"),
-        ({"red_flags": ["ate ... "]}, "words, (a|b), [c] and ... only"),
+        ({"red_flags": ["{muscle} is swelling"]}, "words, (a|b), [c], <rule> and ... only"),
+        ({"red_flags": ["ate ... "]}, "words, (a|b), [c], <rule> and ... only"),
+        ({"red_flags": ["<no_such_rule> is swelling"]}, "words, (a|b), [c], <rule> and ... only"),
     ],
 )
 def test_bad_red_flags_are_refused_with_a_message(change: dict[str, Any], message: str) -> None:
@@ -538,3 +539,16 @@ def test_a_red_flag_in_parts_is_heard_when_every_part_is_said_in_order_and_near(
     far = "he ate lunch at noon and then we did three long hard rounds of the circuit before he was wheezing"
     assert matcher.match(far).intent is None  # more than APART_REACH words between the parts
     assert matcher.match("she ate something and she is not wheezing at all").intent is None  # a part denied
+
+
+def test_an_optional_part_is_spelt_once_without_it() -> None:
+    """hassil writes an optional part's empty choice as a chunk of its own; it must not count twice, or a
+    long rule's plain spellings are the ones cut at the limit."""
+    from hassil.parse_expression import parse_sentence
+
+    assert match_module._text_options(parse_sentence("[very] [very] sore").expression) == [
+        "very very sore",
+        "very  sore",
+        " very sore",
+        "  sore",
+    ]
