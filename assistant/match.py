@@ -177,6 +177,8 @@ class _Template:
     """Every list referenced (inline ranges under their own names)."""
     slot_lists: tuple[str, ...]
     """Names of the value lists on slot arcs."""
+    slots: tuple[tuple[str, str], ...]
+    """(list, slot) of each slot arc."""
     has_wildcard: bool
     """Whether any arc is a wildcard."""
     required: float
@@ -331,14 +333,14 @@ class Matcher:
         draft, final = self._draft(data, sentence, wildcards)
         lightest = [_INF] * len(draft.arcs)
         lightest[0] = 0.0
-        slot_lists: set[str] = set()
+        slots: set[tuple[str, str]] = set()
         has_wildcard = False
         for node in _topological(draft):
             for kind, target, label, weight in draft.arcs[node]:
                 step = weight if kind == _WORD else (0.0 if kind == _EPS else 1.0)
                 lightest[target] = min(lightest[target], lightest[node] + step)
                 if kind == _SLOT:
-                    slot_lists.add(label[0])
+                    slots.add(label)
                 elif kind == _WILD:
                     has_wildcard = True
         return _Template(
@@ -349,7 +351,8 @@ class Matcher:
             wildcards=wildcards,
             words=tuple(draft.words),
             lists=tuple(draft.lists),
-            slot_lists=tuple(slot_lists),
+            slot_lists=tuple(sorted({list_name for list_name, _ in slots})),
+            slots=tuple(sorted(slots)),
             has_wildcard=has_wildcard,
             required=lightest[final],
             exact=exact,
@@ -607,10 +610,32 @@ class Matcher:
             text=found.text,
             normalized=found.normalized,
             intent=intent,
+            slots=self._values_said(tokens, intent),
             confidence=self.threshold,
             closest=intent,
             template=f"cue: {phrase}",
         )
+
+    def _values_said(self, tokens: list[str], intent: str) -> dict[str, str]:
+        """The slots of ``intent`` whose list values are said word for word in ``tokens``, each where one value
+        only is said ("my tummy is cramping" names the abdomen; "calf or hamstring" names none)."""
+        slots: dict[str, str] = {}
+        pairs = {pair for template in self._templates if template.intent == intent for pair in template.slots}
+        for list_name, slot_name in sorted(pairs):
+            exact, longest = self._exact_values.get(list_name, {}), self._span_words.get(list_name, 0)
+            values: set[str] = set()
+            start = 0
+            while start < len(tokens):
+                for end in range(min(len(tokens), start + longest), start, -1):
+                    value = exact.get(" ".join(tokens[start:end]))
+                    if value is not None:
+                        values.add(value)
+                        start = end - 1
+                        break
+                start += 1
+            if len(values) == 1:
+                slots[slot_name] = values.pop()
+        return slots
 
     def _flagged(self, found: Match) -> Match:
         """``found`` (a fuzzy match), or the emergency whose red flag the sentence says, when it says one and

@@ -150,3 +150,40 @@ def test_general_cues_only_when_no_topic_names_its_own() -> None:
     # The sentence says a general cue and the sleep topic's own: the sleep topic wins.
     assert matcher.match("i slept four hours is that why i twitch").intent == "sleep_twitch"
     assert Matcher(pack_from_dict({**TINY, "intents": {"x": causes}}), cues=False).match("why twitch").intent is None
+
+
+def test_a_cued_action_takes_the_slot_value_the_sentence_names() -> None:
+    pack = pack_from_dict(
+        {
+            "sources": SEED,
+            "lists": {
+                "muscle": {"values": [{"in": "(calf|calves)", "out": "calf"}, {"in": "(foot|arch)", "out": "foot"}]}
+            },
+            "intents": {
+                "cramp_now": {
+                    "data": [{"sentences": ["cramp in my {muscle}"]}],
+                    "answer": {"say": "Let's ease it.", "sources": ["seed"]},
+                    "cues": ["cramping ... right now"],
+                },
+            },
+        }
+    )
+    matcher = Matcher(pack)
+    found = matcher.match("ugh the arch of my left side is cramping like mad right now")
+    assert (found.intent, found.slots) == ("cramp_now", {"muscle": "foot"})
+    # Two muscles named: the cue still means the action, with no muscle (a routine would ask which).
+    found = matcher.match("both my calves and my arch are cramping right now")
+    assert (found.intent, found.slots) == ("cramp_now", {})
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "slots"),
+    [
+        ("ouch my arch is cramping on this hill", "cramp_now", {"muscle": "foot"}),
+        ("ouch the back of my thigh is seizing up", "cramp_now", {"muscle": "hamstring"}),
+        ("i need some stretches, my lower back is so stiff from sitting", "start_stretch", {"muscle": "lower_back"}),
+    ],
+)
+def test_the_bundled_actions_are_heard_in_other_words(text: str, intent: str, slots: dict[str, str]) -> None:
+    found = BUNDLED.match(text)
+    assert (found.intent, found.slots) == (intent, slots), found
