@@ -1345,13 +1345,24 @@ class RedFlags:
     """Phrases ending in a negation that are a cry, not one (the pack's ``dialogue.cries``: "oh no")."""
     apart_first_words: list[tuple[frozenset[str], ...]] = field(init=False)
     """Per flag said apart, the words each part can begin with: a sentence lacking one cannot say it."""
+    apart_starting: list[tuple[dict[str, tuple[tuple[str, ...], ...]], ...]] = field(init=False)
+    """Per flag said apart, each part's spellings by their first word, longest first."""
 
     def __post_init__(self) -> None:
         first_words = [tuple(frozenset(words[0] for words in part) for part in parts) for parts, _, _ in self.apart]
         object.__setattr__(self, "apart_first_words", first_words)
+        starting = [tuple(_by_first_word(part) for part in parts) for parts, _, _ in self.apart]
+        object.__setattr__(self, "apart_starting", starting)
 
     def __bool__(self) -> bool:
         return bool(self.together or self.apart)
+
+
+def _by_first_word(spellings: frozenset[tuple[str, ...]]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    grouped: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for words in spellings:
+        grouped[words[0]].append(words)
+    return {first: tuple(sorted(group, key=lambda words: (-len(words), words))) for first, group in grouped.items()}
 
 
 NO_RED_FLAGS = RedFlags({}, [])
@@ -1416,10 +1427,12 @@ def red_flag_in(tokens: list[str], flags: RedFlags) -> tuple[str, str, str] | No
 def flags_said(tokens: list[str], flags: RedFlags) -> Iterator[tuple[str, str, str]]:
     """Every flag said in ``tokens``, in ``red_flag_in``'s order of preference, as it gives the first."""
     present = set(tokens)
-    for (parts, intent, phrase), first_words in zip(flags.apart, flags.apart_first_words, strict=True):
+    for (_, intent, phrase), first_words, starting in zip(
+        flags.apart, flags.apart_first_words, flags.apart_starting, strict=True
+    ):
         if not all(words & present for words in first_words):
             continue
-        said = _said_apart(tokens, parts, flags)
+        said = _said_apart(tokens, starting, flags)
         if said is not None:
             yield phrase, intent, " ... ".join(said)
     for start, token in enumerate(tokens):
@@ -1441,14 +1454,17 @@ def _said_at(tokens: list[str], start: int, words: tuple[str, ...], flags: RedFl
     )
 
 
-def _said_apart(tokens: list[str], parts: tuple[frozenset[tuple[str, ...]], ...], flags: RedFlags) -> list[str] | None:
-    """The words of each part, when every part is said in order, each within reach of the one before."""
+def _said_apart(
+    tokens: list[str], parts: tuple[dict[str, tuple[tuple[str, ...], ...]], ...], flags: RedFlags
+) -> list[str] | None:
+    """The words of each part (its spellings by first word), when every part is said in order, each within
+    reach of the one before; at each place the longest spelling said there."""
     said: list[str] = []
     position, reach = 0, len(tokens)
-    for spellings in parts:
+    for starting in parts:
         found = None
         for start in range(position, min(len(tokens), position + reach + 1)):
-            for words in spellings:
+            for words in starting.get(tokens[start], ()):
                 if _said_at(tokens, start, words, flags):
                     found = (start, words)
                     break
