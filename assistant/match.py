@@ -275,6 +275,11 @@ class Matcher:
                     exact = _alone(block, _normalized_sentence(sentence))
                     self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
         self._red_flags = _red_flags(pack) if red_flags else NO_RED_FLAGS
+        slots_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for template in self._templates:
+            slots_of[template.intent].update(template.slots)
+        self._slots_of = {intent: tuple(sorted(pairs)) for intent, pairs in slots_of.items()}
+        """Per intent, the (list, slot) pairs its templates fill."""
         self._cues = _phrase_table(pack, lambda behaviour: behaviour.cues, negations=False) if cues else NO_RED_FLAGS
         self._general_cues = (
             _phrase_table(pack, lambda behaviour: behaviour.general_cues, negations=False) if cues else NO_RED_FLAGS
@@ -620,8 +625,8 @@ class Matcher:
         """The slots of ``intent`` whose list values are said word for word in ``tokens``, each where one value
         only is said ("my tummy is cramping" names the abdomen; "calf or hamstring" names none)."""
         slots: dict[str, str] = {}
-        pairs = {pair for template in self._templates if template.intent == intent for pair in template.slots}
-        for list_name, slot_name in sorted(pairs):
+        pairs = self._slots_of.get(intent, ())
+        for list_name, slot_name in pairs:
             exact, longest = self._exact_values.get(list_name, {}), self._span_words.get(list_name, 0)
             values: set[str] = set()
             start = 0
