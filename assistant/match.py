@@ -624,20 +624,17 @@ class Matcher:
     def _values_said(self, tokens: list[str], intent: str) -> dict[str, str]:
         """The slots of ``intent`` whose list values are said word for word in ``tokens``, each where one value
         only is said ("my tummy is cramping" names the abdomen; "calf or hamstring" names none)."""
+        spans = _SpanCache(self, tokens)
         slots: dict[str, str] = {}
-        pairs = self._slots_of.get(intent, ())
-        for list_name, slot_name in pairs:
-            exact, longest = self._exact_values.get(list_name, {}), self._span_words.get(list_name, 0)
+        for list_name, slot_name in self._slots_of.get(intent, ()):
             values: set[str] = set()
             start = 0
             while start < len(tokens):
-                for end in range(min(len(tokens), start + longest), start, -1):
-                    value = exact.get(" ".join(tokens[start:end]))
-                    if value is not None:
-                        values.add(value)
-                        start = end - 1
-                        break
-                start += 1
+                said = [(end, value) for end, value, cost in spans.starting_at(start, list_name) if cost == 0.0]
+                end, value = max(said, default=(start + 1, None))  # the longest said from here
+                if value is not None:
+                    values.add(value)
+                start = end
             if len(values) == 1:
                 slots[slot_name] = values.pop()
         return slots
