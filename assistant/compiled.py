@@ -2,9 +2,10 @@
 
 Reading the bundled pack's YAML and hassil templates and compiling the matcher takes about a second; the
 pickled ``Matcher`` (its pack inside) loads in about 50 ms. An entry is keyed by the pack's files (names and
-bytes), where the pack lives, and the code that builds it (this package's source, hassil's and rapidfuzz's
-versions, Python's), so any change builds a new one. Entries are checked on load (``cache.damage``) and
-built again when damaged; when the cache cannot be read or written, the matcher is built in memory.
+bytes, its safety model's weights too), where the pack lives, and the code that builds it (this package's
+source, hassil's and rapidfuzz's versions, Python's), so any change builds a new one. Entries are checked on
+load (``cache.damage``) and built again when damaged; when the cache cannot be read or written, the matcher is
+built in memory.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def _key(root: Path) -> str | None:
         digest.update(part.encode() + b"\0")
     for source in sorted(_SOURCE.rglob("*.py")):
         digest.update(source.relative_to(_SOURCE).as_posix().encode() + b"\0" + source.read_bytes())
-    for file in files:
+    weights = sorted({w for file in files for w in file.parent.glob("*.npz")})  # a safety model sits beside
+    for file in [*files, *weights]:
         try:
             if not stat.S_ISREG(file.stat().st_mode):
                 return None

@@ -63,6 +63,7 @@ from .errors import BadInput
 from .messages import Match, Transcript
 from .normalize import normalize
 from .pack import IntentBehaviour, Pack
+from .safety_model import CALM, SafetyModel
 
 DEFAULT_THRESHOLD = 0.6
 """Below this confidence the result is "not understood"."""
@@ -76,6 +77,9 @@ NEGATION_REACH = 3
 
 APART_REACH = 8
 """How many words may come between the parts of a red flag said apart ("my calf ... is all swollen")."""
+
+KIND_SHARE = 0.5
+"""The learned alarm names the emergency when at least this part of its chance falls on that one."""
 
 ALTERNATIVE_BAR = 0.9
 """Least match confidence of another reading of the speech, taken when the engine's own reading is not
@@ -243,7 +247,12 @@ class Matcher:
     """Matches text to the intents of a pack; compile once, match many times."""
 
     def __init__(
-        self, pack: Pack, threshold: float = DEFAULT_THRESHOLD, red_flags: bool = True, cues: bool = True
+        self,
+        pack: Pack,
+        threshold: float = DEFAULT_THRESHOLD,
+        red_flags: bool = True,
+        cues: bool = True,
+        learned: bool = True,
     ) -> None:
         self.pack = pack
         self.threshold = threshold
@@ -275,6 +284,7 @@ class Matcher:
                     exact = _alone(block, _normalized_sentence(sentence))
                     self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
         self._red_flags = _red_flags(pack) if red_flags else NO_RED_FLAGS
+        self._alarm = _safety_model(pack) if learned else None
         slots_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for template in self._templates:
             slots_of[template.intent].update(template.slots)
@@ -570,7 +580,8 @@ class Matcher:
         said_exactly: Match | None = None
         for other in heard.alternatives:
             other_exact = self.match_exact(other, context)
-            candidate = other_exact or self._flagged(self.match_fuzzy(other, context))
+            # The learned alarm hears the best reading only: it already allows for misheard words.
+            candidate = other_exact or self._flagged(self.match_fuzzy(other, context), learned=False)
             if self.pack.is_emergency(candidate.intent) and (exact is None or other_exact or self._sure(candidate)):
                 return candidate
             if said_exactly is None and other_exact is not None and other_exact.intent is not None:
@@ -639,23 +650,37 @@ class Matcher:
                 slots[slot_name] = values.pop()
         return slots
 
-    def _flagged(self, found: Match) -> Match:
+    def _flagged(self, found: Match, learned: bool = True) -> Match:
         """``found`` (a fuzzy match), or the emergency whose red flag the sentence says, when it says one and
-        ``found`` is no emergency: a warning sign said in any words outranks a likeness to a calm sentence."""
-        if self.pack.is_emergency(found.intent) or not self._red_flags:
+        ``found`` is no emergency: a warning sign said in any words outranks a likeness to a calm sentence.
+        Failing a red flag, the emergency the pack's learned alarm hears, when it is sure enough (its
+        threshold; unless ``learned`` is False): the kind it names when most of its chance falls on one, else
+        the pack's ``unsure`` one."""
+        if self.pack.is_emergency(found.intent):
             return found
-        flag = red_flag_in(found.normalized.split(), self._red_flags)
-        if flag is None:
+        flag = red_flag_in(found.normalized.split(), self._red_flags) if self._red_flags else None
+        chance = None
+        if flag is not None:
+            phrase, intent, said = flag
+            template = f"red flag: {phrase}"
+        elif self._alarm is not None and learned and found.normalized:
+            model, unsure = self._alarm
+            alarm = model.hear(found.normalized)
+            if alarm.chance <= model.threshold:
+                return found
+            intent = alarm.kind if alarm.share >= KIND_SHARE else unsure
+            template, said, chance = f"safety model: {alarm.kind} {alarm.chance:.2f}", None, alarm.chance
+        else:
             return found
-        phrase, intent, said = flag
         return Match(
             text=found.text,
             normalized=found.normalized,
             intent=intent,
             confidence=max(found.confidence, self.threshold),
             closest=intent,
-            template=f"red flag: {phrase}",
+            template=template,
             red_flag=said,
+            alarm=chance,
         )
 
     def match_exact(self, text: str, context: Mapping[str, Any] | None = None) -> Match | None:
@@ -1368,6 +1393,22 @@ def _by_first_word(spellings: frozenset[tuple[str, ...]]) -> dict[str, tuple[tup
 
 
 NO_RED_FLAGS = RedFlags({}, [])
+
+
+def _safety_model(pack: Pack) -> tuple[SafetyModel, str] | None:
+    """The pack's learned alarm and its ``unsure`` emergency, when it has one; BadInput when the weights
+    cannot be read or were trained for emergencies the pack does not have."""
+    settings = pack.safety_model
+    if settings is None:
+        return None
+    model = SafetyModel.load(settings.weights)
+    strangers = sorted(kind for kind in model.classes if kind != CALM and not pack.is_emergency(kind))
+    if strangers:
+        raise BadInput(
+            f"{settings.weights}: trained for emergencies this pack does not have ({', '.join(strangers)}); "
+            "train it again with scripts/train_safety.py"
+        )
+    return model, settings.unsure
 
 
 def _red_flags(pack: Pack) -> RedFlags:

@@ -83,6 +83,8 @@ class Match:
     """The template sentence that matched best (for debugging and checks)."""
     red_flag: str | None = None
     """The warning sign (normalised words) this emergency was heard by, when no template said it."""
+    alarm: float | None = None
+    """The pack's learned alarm's chance that this is an emergency, when that alarm gave the intent."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

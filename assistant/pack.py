@@ -366,6 +366,16 @@ class Region:
     """Where its numbers come from."""
 
 
+@dataclass(frozen=True)
+class SafetyModelSettings:
+    """The pack's learned alarm (``safety_model.py``): where its weights are, and whose advice it gives."""
+
+    weights: Path
+    """The weights file, beside the pack file that names it."""
+    unsure: str
+    """The emergency whose advice a sentence gets when the model hears an emergency but not which one."""
+
+
 @dataclass
 class Pack:
     """A loaded intent pack."""
@@ -388,6 +398,8 @@ class Pack:
     """Region id -> region, the first the default (the pack's ``regions``)."""
     region: str | None = None
     """The region whose words fill the replies' blanks; None while they are blank (``read_pack``)."""
+    safety_model: SafetyModelSettings | None = None
+    """The learned alarm beside the red flags, when the pack has one."""
     paths: tuple[Path, ...] = ()
     """Files the pack was read from."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -558,6 +570,9 @@ def read_pack(path: Path | None = None) -> Pack:
             continue
         if not isinstance(data, dict):
             raise BadInput(f"{file_path}:1: a pack file must be a mapping at the top level")
+        if isinstance(data.get("safety_model"), dict):  # its weights sit beside the file that names them
+            data["safety_model"] = _LineDict(data["safety_model"])
+            data["safety_model"].file = str(file_path)
         merge_dict(merged, data)
     return pack_from_dict(merged, str(root), tuple(paths))
 
@@ -654,6 +669,7 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         routines=routines,
         dialogue=dialogue,
         regions=regions,
+        safety_model=_safety_model(data, behaviours, name),
         paths=paths,
         raw=data,
     )
@@ -950,6 +966,31 @@ def _phrases(node: dict[str, Any], key: str, default: tuple[str, ...], name: str
     if not isinstance(value, list) or not all(isinstance(item, str) and normalize(item) for item in value):
         raise _bad(node, name, f"dialogue: '{key}' must be a list of words or phrases")
     return tuple(normalize(item) for item in value)
+
+
+def _safety_model(
+    data: dict[str, Any], behaviours: dict[str, IntentBehaviour], name: str
+) -> SafetyModelSettings | None:
+    """The pack's ``safety_model``: a weights file in the folder of the pack file that names it, and an
+    emergency for the sentences it hears as one without knowing which."""
+    node = data.get("safety_model")
+    if node is None:
+        return None
+    what = "'safety_model'"
+    if not isinstance(node, dict):
+        raise _bad(data, name, f"{what} must be a mapping with 'weights' and 'unsure'")
+    unknown = sorted(set(node) - {"weights", "unsure"})
+    if unknown:
+        raise _bad(node, name, f"{what}: unknown key '{unknown[0]}' (it takes 'weights' and 'unsure')")
+    weights = node.get("weights")
+    if not isinstance(weights, str) or not weights.strip() or Path(weights).name != weights:
+        raise _bad(node, name, f"{what}: 'weights' must be a file name, the file beside the pack file")
+    unsure = node.get("unsure")
+    behaviour = behaviours.get(unsure) if isinstance(unsure, str) else None
+    if not isinstance(unsure, str) or behaviour is None or not behaviour.emergency:
+        raise _bad(node, name, f"{what}: 'unsure' must name an emergency of the pack, not {unsure!r}")
+    folder = Path(node.file).parent if isinstance(node, _LineDict) and node.file else Path(".")
+    return SafetyModelSettings(weights=folder / weights, unsure=unsure)
 
 
 def _regions(data: dict[str, Any], name: str) -> dict[str, Region]:

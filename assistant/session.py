@@ -200,7 +200,10 @@ class Conversation:
                 turn = Turn(say=(self.wake.acknowledgement,), state=self.dialogue.state.value)
             else:
                 match = self.matcher.match_heard(text, transcript, self.dialogue.context())
-                if match.red_flag is not None and self.speaker.echo_guard.said_recently(match.red_flag):
+                guard = self.speaker.echo_guard
+                if (match.red_flag is not None and guard.said_recently(match.red_flag)) or (
+                    match.alarm is not None and guard.mostly_said(match.normalized)
+                ):
                     # Its own emergency advice, heard back in words the echo guard did not place.
                     return Exchange(source, transcript, match, ignored="echo")
                 if match.intent is None and self.is_talking:
