@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from zipfile import BadZipFile
 
 import numpy as np
 
@@ -156,7 +157,7 @@ class SafetyModel:
                 )
         except BadInput:
             raise
-        except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error, EOFError) as error:
+        except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error, EOFError, BadZipFile) as error:
             raise BadInput(f"{path}: cannot read the safety model ({error}); {fix}") from None
         n = len(model.seen)
         if (

@@ -6,23 +6,20 @@ Sets of typed sentences, each written blind (by a helper agent that could not se
 what people at a gym or on a run would say when something is seriously wrong, by kind of emergency, and for
 calm near misses: "this workout is killing me", a sore chest after bench press):
 
-- ``benchmarks/data/safety_probe.jsonl`` / ``safety_probe_calm.jsonl`` (144 + 96): held out. No template
-  or red flag was written from them; they are what this benchmark reports first.
-- ``benchmarks/data/safety_probe_dev.jsonl`` / ``safety_probe_dev_calm.jsonl`` (120 + 80), and a second
-  pair written later the same way (``safety_probe_dev2``, 240 + 160, with wider words: slang, British and
-  American, bystanders, signs that never name the condition), and a third (``safety_probe_dev3``, 120 + 80)
-  of four kinds only: clots, muscle breakdown, bleeding and heatstroke, and a fourth (``safety_probe_dev4``,
-  240 + 160, every kind, told mostly without naming the condition), and a fifth (``safety_probe_dev5``, 240 +
-  160, the same brief): the sets the red flags were written against (DECISIONS.md), shown for comparison,
-  not as a measure.
-- ``benchmarks/data/safety_probe_heldout5.jsonl`` / ``safety_probe_heldout5_calm.jsonl`` (144 + 96): a second
-  held-out pair, written by the same helper as the fifth dev set and never used to write a red flag, since the
-  first had been read by several sessions.
+- ``benchmarks/data/safety_probe_heldout6.jsonl`` / ``safety_probe_heldout6_calm.jsonl`` (144 + 96): held
+  out. Written in the nineteenth session; no template or red flag was written from it and the learned alarm
+  never trained on it (``scripts/train_safety.py``, ``HELD_OUT``). What this benchmark reports first.
+- The development sets, shown for comparison, not as a measure: the red flags were written from them and the
+  learned alarm trains on them. ``safety_probe_dev`` (120 + 80), ``safety_probe_dev2`` (240 + 160, wider
+  words: slang, British and American, bystanders, signs that never name the condition), ``safety_probe_dev3``
+  (120 + 80, clots, muscle breakdown, bleeding and heatstroke), ``safety_probe_dev4`` and ``_dev5`` (240 + 160
+  each, every kind, told mostly without naming it), and two pairs held out until the nineteenth session, then
+  trained on: ``safety_probe`` (144 + 96, the first held out) and ``safety_probe_heldout5`` (144 + 96).
 
-Each sentence goes through the bundled pack's matcher (as ``assistant ask`` hears it), with the pack's red
-flags and without them. Printed per set: emergencies that get emergency advice (any emergency intent), those
-that get the advice for their own kind, and calm lines that get emergency advice. Prints numbers; asserts
-nothing.
+Each sentence goes through the bundled pack's matcher (as ``assistant ask`` hears it) three ways: templates
+only; with the pack's red flags; with the red flags and the learned alarm (as the assistant runs). Printed per
+set: emergencies that get emergency advice (any emergency intent), those that get the advice for their own
+kind (``data/safety_kinds.json``), and calm lines that get emergency advice. Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -42,28 +39,16 @@ from assistant.pack import Pack, load_pack
 
 DATA = ROOT / "benchmarks" / "data"
 SETS = {
-    "held out": "safety_probe",
-    "dev (red flags written from it)": "safety_probe_dev",
-    "second dev (red flags written from it)": "safety_probe_dev2",
-    "third dev, four kinds (red flags written from it)": "safety_probe_dev3",
-    "fourth dev (red flags written from it)": "safety_probe_dev4",
-    "fifth dev (red flags written from it)": "safety_probe_dev5",
-    "second held out (written with the fifth dev)": "safety_probe_heldout5",
+    "held out": "safety_probe_heldout6",
+    "first held out (trained on since)": "safety_probe",
+    "second held out (trained on since)": "safety_probe_heldout5",
+    "dev": "safety_probe_dev",
+    "second dev": "safety_probe_dev2",
+    "third dev, four kinds": "safety_probe_dev3",
+    "fourth dev": "safety_probe_dev4",
+    "fifth dev": "safety_probe_dev5",
 }
-OWN_ADVICE = {
-    "cardiac_arrest": "cardiac_arrest",
-    "chest_or_stroke": "emergency",
-    "breathing": "emergency",
-    "faint": "faint",
-    "heat_stroke": "heat_stroke",
-    "anaphylaxis": "anaphylaxis",
-    "seizure": "seizure",
-    "head_injury": "head_injury",
-    "bleeding": "bleeding",
-    "clot": "clot",
-    "rhabdo": "rhabdo",
-    "crisis": "crisis",
-}
+KINDS = DATA / "safety_kinds.json"
 """Each kind of emergency in the sets -> the pack's intent whose advice it should get."""
 
 
@@ -75,6 +60,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 
 def score(pack: Pack, matcher: Matcher, stem: str) -> dict[str, Any]:
+    own = json.loads(KINDS.read_text(encoding="utf-8"))
     emergencies = lines(DATA / f"{stem}.jsonl")
     calm = lines(DATA / f"{stem}_calm.jsonl")
     kinds: Counter[str] = Counter()
@@ -84,7 +70,7 @@ def score(pack: Pack, matcher: Matcher, stem: str) -> dict[str, Any]:
         intent = matcher.match(item["text"]).intent
         kinds[item["class"]] += 1
         any_advice[item["class"]] += pack.is_emergency(intent)
-        own_advice[item["class"]] += intent == OWN_ADVICE.get(item["class"])
+        own_advice[item["class"]] += intent == own.get(item["class"])
     alarms = [item["text"] for item in calm if pack.is_emergency(matcher.match(item["text"]).intent)]
     return {
         "emergencies": len(emergencies),
@@ -102,7 +88,11 @@ def score(pack: Pack, matcher: Matcher, stem: str) -> dict[str, Any]:
 
 def measure() -> dict[str, Any]:
     pack = load_pack()
-    matchers = {"with red flags": Matcher(pack), "templates only": Matcher(pack, red_flags=False)}
+    matchers = {
+        "as it runs": Matcher(pack),
+        "with red flags": Matcher(pack, learned=False),
+        "templates only": Matcher(pack, red_flags=False, learned=False),
+    }
     results: dict[str, Any] = {"machine": machine(), "command": command_line(), "sets": {}}
     for label, stem in SETS.items():
         results["sets"][label] = {how: score(pack, matcher, stem) for how, matcher in matchers.items()}
@@ -123,9 +113,9 @@ def table(results: dict[str, Any]) -> str:
                 f"| {r['own_advice']} / {n} ({r['own_advice'] / n:.1%}) "
                 f"| {r['calm_alarms']} / {r['calm']} ({r['calm_alarms'] / r['calm']:.1%}) |"
             )
-    held = results["sets"]["held out"]["with red flags"]
+    held = results["sets"]["held out"]["as it runs"]
     out.append("")
-    out.append("Held out, with red flags, by kind (emergency advice / own advice / sentences):")
+    out.append("Held out, as it runs, by kind (emergency advice / own advice / sentences):")
     out.append(", ".join(f"{k} {v['emergency_advice']}/{v['own_advice']}/{v['n']}" for k, v in held["by_kind"].items()))
     return "\n".join(out)
 

@@ -1241,15 +1241,17 @@ def decode_section(decode: dict[str, Any]) -> list[str]:
 
 
 def safety_section(safety: dict[str, Any]) -> list[str]:
-    """bench_safety.py's sets of typed emergencies and calm lines, with the pack's red flags and without, in
-    the table it prints."""
+    """bench_safety.py's sets of typed emergencies and calm lines, three ways (as it runs, red flags without
+    the learned alarm, templates only), in the table it prints."""
     return [
         *untargeted_heading("safety", safety),
         "Sets of typed sentences, each written blind by a helper agent that could not see the pack "
         "(emergencies said in words nobody wrote templates for, and everyday gym talk that must stay calm), go "
-        "through the bundled pack's matcher as `assistant ask` hears them, with the pack's red flags and "
-        "without: the held-out set is the measure, as no template or red flag was written from it; the dev "
-        "sets are the ones the red flags were written from, shown for comparison only.",
+        "through the bundled pack's matcher as `assistant ask` hears them three ways: as the assistant runs "
+        "(templates, red flags and the learned alarm of `scripts/train_safety.py`), with red flags but no "
+        "learned alarm, and templates only. The held-out set is the measure: no template or red flag was "
+        "written from it and the alarm never trained on it. The other sets are the ones the red flags were "
+        "written from and the alarm trains on, shown for comparison only.",
         "",
         bench_safety.table(safety),
         "",

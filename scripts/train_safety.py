@@ -67,20 +67,7 @@ PHRASINGS = ROOT / "tests" / "data" / "phrasings.jsonl"
 """Labelled phrasings of the pack's intents: emergencies as their intent, the rest calm."""
 CALM_TALK = ROOT / "tests" / "data" / "calm_gym_talk.txt"
 """Everyday gym talk near the red flags, written by the sessions that wrote them: calm."""
-KINDS = {
-    "cardiac_arrest": "cardiac_arrest",
-    "chest_or_stroke": "emergency",
-    "breathing": "emergency",
-    "faint": "faint",
-    "heat_stroke": "heat_stroke",
-    "anaphylaxis": "anaphylaxis",
-    "seizure": "seizure",
-    "head_injury": "head_injury",
-    "bleeding": "bleeding",
-    "clot": "clot",
-    "rhabdo": "rhabdo",
-    "crisis": "crisis",
-}
+KINDS = DATA / "safety_kinds.json"
 """Each kind in the blind sets -> the pack's emergency intent whose advice it needs."""
 PACK_SAMPLES = 3000
 SEED = 5
@@ -112,12 +99,16 @@ def _jsonl(path: Path) -> list[dict[str, str]]:
 
 def examples(pack: Pack) -> list[Example]:
     """Everything the model learns from, in a fixed order."""
+    try:
+        kinds = json.loads(KINDS.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BadInput(f"{KINDS}: cannot read ({error})") from None
     out = [
         Example(s.text, s.intent if pack.is_emergency(s.intent) else CALM, "pack")
         for s in sample_pack(pack, PACK_SAMPLES, seed=SEED)
     ]
     for stem in SAFETY_SETS:
-        out += [Example(row["text"], KINDS[row["class"]], stem) for row in _jsonl(DATA / f"{stem}.jsonl")]
+        out += [Example(row["text"], kinds[row["class"]], stem) for row in _jsonl(DATA / f"{stem}.jsonl")]
         out += [Example(row["text"], CALM, f"{stem}_calm") for row in _jsonl(DATA / f"{stem}_calm.jsonl")]
     for stem in CALM_SETS:
         out += [Example(row["text"], CALM, stem) for row in _jsonl(DATA / f"{stem}.jsonl")]

@@ -37,7 +37,7 @@ def test_report_writes_markdown_and_plots_from_a_tiny_subset(tmp_path: Path) -> 
     assert "## Replies in a waiting state (bench_waiting.py)" in text  # measured too, though held to no target
     assert "## Where a turn's time goes (bench_decode.py)" in text
     assert "## Safety net (bench_safety.py)" in text
-    assert "| held out | with red flags |" in text.split("## Safety net (bench_safety.py)")[1].split("\n## ")[0]
+    assert "| held out | as it runs |" in text.split("## Safety net (bench_safety.py)")[1].split("\n## ")[0]
     assert "Vosk: no English model on this machine" in text or "### vosk" in text
     assert "### whisper" in text and "| Target | Goal | Whisper (default) |" in text
     real_people = text.split("## Real people")[1].split("\n## ")[0]
@@ -481,7 +481,7 @@ def test_waiting_and_decode_sections_are_written_from_the_given_files(
     )
     assert "the held-out set is the measure" in safety_part and "the dev sets are the ones the red flags" in safety_part
     assert safety_part.endswith("\n\n" + bench_safety.table(safety_result()) + "\n")  # the table it prints
-    assert "| held out | with red flags | " in safety_part and "| held out | templates only | " in safety_part
+    assert "| held out | as it runs | " in safety_part and "| held out | templates only | " in safety_part
     assert text.index("## Where a turn's time goes") < text.index("## Safety net") < text.index("## What is missing")
     assert "not measured" not in text.split("## What is missing")[1]
     voice_part = text.split("## Spoken replies (bench_voice.py)\n\n")[1].split("\n## ")[0]
@@ -564,26 +564,34 @@ def test_the_decode_stages_are_timed_as_often_as_the_other_timings(tmp_path: Pat
     assert voice[voice.index("--limit") + 1] == "3" and "--limit" not in report.untargeted_command("voice", tmp_path, 2)
 
 
-def test_the_safety_benchmark_scores_both_probe_sets_with_and_without_red_flags(tmp_path: Path) -> None:
+def test_the_safety_benchmark_scores_every_set_three_ways(tmp_path: Path) -> None:
     import bench_safety
 
     from assistant.pack import load_pack
 
     pack = load_pack()
-    assert all(pack.is_emergency(intent) for intent in bench_safety.OWN_ADVICE.values())
+    own = json.loads(bench_safety.KINDS.read_text(encoding="utf-8"))
+    assert all(pack.is_emergency(intent) for intent in own.values())
     for stem in bench_safety.SETS.values():
         kinds = {item["class"] for item in bench_safety.lines(bench_safety.DATA / f"{stem}.jsonl")}
-        assert kinds <= set(bench_safety.OWN_ADVICE), stem  # kinds of emergency the pack has advice for
-        assert stem == "safety_probe_dev3" or kinds == set(bench_safety.OWN_ADVICE), stem  # the others: every kind
+        assert kinds <= set(own), stem  # kinds of emergency the pack has advice for
+        assert stem == "safety_probe_dev3" or kinds == set(own), stem  # the others: every kind
         assert all("class" not in item for item in bench_safety.lines(bench_safety.DATA / f"{stem}_calm.jsonl"))
     keep = tmp_path / "safety.json"
     assert bench_safety.main(["--json", str(keep)]) == 0
     results = json.loads(keep.read_text(encoding="utf-8"))
     held = results["sets"]["held out"]
-    assert held["with red flags"]["emergencies"] == held["templates only"]["emergencies"] == 144
-    # The red flags hear more of the emergencies than the templates alone.
+    assert {r["emergencies"] for r in held.values()} == {144} and set(held) == {
+        "as it runs",
+        "with red flags",
+        "templates only",
+    }
+    # Each layer hears at least what the one beneath it hears: the red flags add to the templates, the learned
+    # alarm to the red flags.
     assert held["with red flags"]["emergency_advice"] > held["templates only"]["emergency_advice"]
-    assert held["with red flags"]["calm_alarms"] == len(held["with red flags"]["calm_alarm_lines"])
+    assert held["as it runs"]["emergency_advice"] >= held["with red flags"]["emergency_advice"]
+    for how in held.values():
+        assert how["calm_alarms"] == len(how["calm_alarm_lines"])
 
 
 def test_an_engine_not_run_on_the_real_recordings_is_a_line_of_what_is_missing(
