@@ -15,7 +15,8 @@ import math
 import zlib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from zipfile import BadZipFile
 
@@ -34,30 +35,38 @@ FORMAT = 1
 """Version of the weights file; a file of another version is refused."""
 
 
-def _word_keys(tokens: list[str]) -> Iterable[str]:
-    yield from tokens
-    yield from (f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
-
-
-def _letter_keys(tokens: list[str]) -> Iterable[str]:
-    low, high = LETTERS
-    for token in tokens:
-        padded = f" {token} "
-        for n in range(low, high + 1):
-            if n > len(padded):
-                break
-            for start in range(len(padded) - n + 1):
-                yield "#" + padded[start : start + n]
-
-
 def _bucket(key: str) -> int:
     return zlib.crc32(key.encode("utf-8")) % BUCKETS
 
 
+@lru_cache(maxsize=1 << 16)
+def _letter_buckets(token: str) -> tuple[int, ...]:
+    """The buckets of a word's letter pieces (" word " in pieces of ``LETTERS`` letters); a session says the
+    same words again and again, so each is hashed once."""
+    low, high = LETTERS
+    padded = f" {token} "
+    return tuple(
+        _bucket("#" + padded[start : start + n])
+        for n in range(low, min(high, len(padded)) + 1)
+        for start in range(len(padded) - n + 1)
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_bucket(key: str) -> int:
+    return _bucket(key)
+
+
 def counts(normalized: str) -> tuple[Counter[int], Counter[int]]:
-    """Bucket counts of a normalised sentence's word features and of its letter features."""
+    """Bucket counts of a normalised sentence's word features (words and word pairs) and of its letter
+    features."""
     tokens = normalized.split()
-    return Counter(map(_bucket, _word_keys(tokens))), Counter(map(_bucket, _letter_keys(tokens)))
+    words = Counter(map(_word_bucket, tokens))
+    words.update(_word_bucket(f"{a} {b}") for a, b in zip(tokens, tokens[1:], strict=False))
+    letters: Counter[int] = Counter()
+    for token in tokens:
+        letters.update(_letter_buckets(token))
+    return words, letters
 
 
 CALM = "calm"
@@ -94,23 +103,31 @@ class SafetyModel:
     """Chance above which a sentence counts as an emergency, chosen by cross-validation when trained."""
     fingerprint: str
     """SHA-256 of what it was trained on (``scripts/train_safety.py``), to tell when it is out of date."""
+    _row_of: np.ndarray = field(init=False, repr=False, compare=False)
+    """Bucket -> its row in ``weights``, or -1 for a bucket the training never saw."""
+
+    def __post_init__(self) -> None:
+        row_of = np.full(BUCKETS, -1, np.int32)
+        row_of[self.seen] = np.arange(len(self.seen), dtype=np.int32)
+        object.__setattr__(self, "_row_of", row_of)
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of ``seen`` that ``text`` (normalised here) fills, and its values there."""
-        rows: dict[int, float] = {}
+        """The rows of ``weights`` that ``text`` (normalised here) fills, and its values there (a row may come
+        twice, where a word and a letter piece share a bucket: its values add up in the dot product)."""
+        rows: list[np.ndarray] = []
+        values: list[np.ndarray] = []
         for block in counts(normalize(text)):
-            buckets = np.fromiter(block, np.int64, len(block))
-            at = np.minimum(np.searchsorted(self.seen, buckets), len(self.seen) - 1)
-            known = self.seen[at] == buckets
-            values = {
-                int(row): (1.0 + math.log(block[int(b)])) * float(self.idf[row])
-                for row, b in zip(at[known], buckets[known], strict=True)
-            }
-            # Each block scaled to unit length, over the buckets the training saw.
-            norm = math.sqrt(sum(v * v for v in values.values()))
-            for row, v in values.items():
-                rows[row] = rows.get(row, 0.0) + v / norm
-        return np.fromiter(rows, np.int64, len(rows)), np.fromiter(rows.values(), np.float64, len(rows))
+            filled = self._row_of[np.fromiter(block.keys(), np.int64, len(block))]
+            known = filled >= 0
+            if not known.any():
+                continue
+            said = np.fromiter(block.values(), np.float64, len(block))[known]
+            value = (1.0 + np.log(said)) * self.idf[filled[known]]
+            rows.append(filled[known])
+            values.append(value / math.sqrt(float(value @ value)))  # each block of unit length
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(rows), np.concatenate(values)
 
     def hear(self, text: str) -> Alarm:
         """What the model makes of ``text``."""
