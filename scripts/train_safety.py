@@ -228,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"{path}: up to date")
             return 0
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            print("train_safety: training needs scikit-learn: .venv/bin/pip install -e '.[test]'", file=sys.stderr)
+            return 2
         from assistant.match import Matcher
 
         matcher = Matcher(pack, learned=False)

@@ -304,3 +304,12 @@ def test_training_learns_the_examples_and_chooses_a_threshold_within_its_budget(
     extra = int(line.split(",")[1].split()[0])
     blind_calm = sum(1 for e in small if e.label == CALM and e.group != "pack")
     assert extra <= train_safety.CALM_BUDGET * blind_calm or threshold == train_safety.THRESHOLDS[-1]
+
+
+def test_training_without_scikit_learn_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
+    assert train_safety.main([]) == 2
+    err = capsys.readouterr().err
+    assert "scikit-learn" in err and "pip install" in err and "Traceback" not in err
