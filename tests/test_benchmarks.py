@@ -479,7 +479,7 @@ def test_waiting_and_decode_sections_are_written_from_the_given_files(
         "Command: `.venv/bin/python benchmarks/bench_safety.py --json s.json`.\n\n"  # no engine: typed, no audio
         "Sets of typed sentences, each written blind by a helper agent"
     )
-    assert "the held-out set is the measure" in safety_part and "the dev sets are the ones the red flags" in safety_part
+    assert "The held-out set is the measure" in safety_part and "the alarm never trained on it" in safety_part
     assert safety_part.endswith("\n\n" + bench_safety.table(safety_result()) + "\n")  # the table it prints
     assert "| held out | as it runs | " in safety_part and "| held out | templates only | " in safety_part
     assert text.index("## Where a turn's time goes") < text.index("## Safety net") < text.index("## What is missing")
