@@ -92,6 +92,15 @@ class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
             _check_aliases(node)
         return super().construct_document(node)
 
+    def construct_line_map(self, node: yaml.MappingNode) -> Any:
+        # PyYAML's own map constructor fills a plain dict with what ``construct_mapping`` returns, which would
+        # drop the file and line: fill a ``_LineDict`` instead (made first, so aliases to it still work).
+        data = _LineDict()
+        data.file = self.source_name
+        data.line = node.start_mark.line + 1
+        yield data
+        data.update(self.construct_mapping(node))
+
 
 def _check_aliases(root: yaml.Node) -> None:
     """Refuse a document whose aliases would expand it by more than ``MAX_ALIAS_NODES`` values, or into itself.
@@ -126,6 +135,7 @@ def _check_aliases(root: yaml.Node) -> None:
         )
 
 
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_line_map)
 _LineLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -570,9 +580,6 @@ def read_pack(path: Path | None = None) -> Pack:
             continue
         if not isinstance(data, dict):
             raise BadInput(f"{file_path}:1: a pack file must be a mapping at the top level")
-        if isinstance(data.get("safety_model"), dict):  # its weights sit beside the file that names them
-            data["safety_model"] = _LineDict(data["safety_model"])
-            data["safety_model"].file = str(file_path)
         merge_dict(merged, data)
     return pack_from_dict(merged, str(root), tuple(paths))
 

@@ -44,6 +44,21 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path, capsys: pytest.Captu
     assert "Traceback" not in err
 
 
+def test_a_pack_that_breaks_the_schema_names_the_file_and_line_of_the_part(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not only YAML syntax: a part of the pack in the wrong shape is named where it is written, in the file
+    of a folder pack that holds it."""
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("language: en\nintents:\n  hi:\n    data:\n      - sentences: [hello]\n")
+    (folder / "b.yaml").write_text("intents:\n  bye:\n    data:\n      - sentence: [goodbye]\n")
+    code, out, err = run(capsys, "ask", "--intents", str(folder), "hello")
+    assert code == 2 and not out
+    assert f"{folder / 'b.yaml'}:4: intent 'bye': each data block needs a 'sentences' list" in err, err
+    assert "Traceback" not in err
+
+
 def test_unknown_list_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pack = tmp_path / "pack.yaml"
     pack.write_text("language: en\nintents:\n  stretch:\n    data:\n      - sentences: ['stretch my {limb}']\n")
