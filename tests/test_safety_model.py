@@ -20,7 +20,7 @@ from assistant.dialogue import Dialogue
 from assistant.errors import BadInput
 from assistant.match import KIND_SHARE, Matcher
 from assistant.messages import Transcript
-from assistant.pack import bundled_pack_path, load_pack, pack_from_dict, read_yaml
+from assistant.pack import bundled_pack_path, load_pack, pack_from_dict, read_pack
 from assistant.safety_model import CALM, SafetyModel, counts
 from tests.fakes import FakeClock
 
@@ -255,13 +255,7 @@ def test_weights_trained_for_another_pack_are_refused(tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_name_the_problem(setting: object, message: str) -> None:
-    data = {}
-    for path in sorted((bundled_pack_path() / "en").glob("*.yaml")):
-        for key, value in read_yaml(path).items():
-            if isinstance(value, dict) and isinstance(data.get(key), dict):
-                data[key].update(value)
-            else:
-                data[key] = value
+    data = dict(read_pack().raw)  # the bundled pack's files as read_pack merged them
     data["safety_model"] = setting
     with pytest.raises(BadInput, match=message):
         pack_from_dict(data)
