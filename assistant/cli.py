@@ -381,6 +381,7 @@ def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None)
 
     pack = matcher.pack
     engine, speaker = _engine_and_voice(args, pack, _wav_out(args))
+    matcher.prepare()  # the sentence encoder loads in the background, before a question needs it
     mode = "always" if getattr(args, "input", None) else args.mode
     return Conversation(
         matcher,

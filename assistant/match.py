@@ -60,6 +60,7 @@ from num2words import num2words
 from rapidfuzz import fuzz, process
 
 from .errors import BadInput
+from .meaning import Meaning, MeaningIndex
 from .messages import Match, Transcript
 from .normalize import normalize
 from .pack import IntentBehaviour, Pack
@@ -253,6 +254,7 @@ class Matcher:
         red_flags: bool = True,
         cues: bool = True,
         learned: bool = True,
+        meaning: bool = True,
     ) -> None:
         self.pack = pack
         self.threshold = threshold
@@ -285,6 +287,7 @@ class Matcher:
                     self._templates.append(self._outline(intent.name, data, sentence, wildcards, exact))
         self._red_flags = _red_flags(pack) if red_flags else NO_RED_FLAGS
         self._alarm = _safety_model(pack) if learned else None
+        self._meaning = _meaning(pack) if meaning else None
         slots_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for template in self._templates:
             slots_of[template.intent].update(template.slots)
@@ -610,14 +613,15 @@ class Matcher:
 
     def _cued(self, found: Match, context: Mapping[str, Any] | None) -> Match:
         """``found``, or, when it was not understood and no question waits for its answer, the topic whose
-        cue the sentence says: of several topics, the one whose templates the sentence comes closest to."""
-        if found.intent is not None or not (self._cues or self._general_cues) or (context or {}).get("expects"):
+        cue the sentence says: of several topics, the one whose templates the sentence comes closest to.
+        Failing a cue, the intent of the pack sentence nearest it in meaning (``_nearest``)."""
+        if found.intent is not None or (context or {}).get("expects"):
             return found
         tokens = found.normalized.split()
         # A topic's own cue first ("drank ... cramp" is hydration); general ones ("why ... cramp") only after.
         said = list(flags_said(tokens, self._cues)) or list(flags_said(tokens, self._general_cues))
         if not said:
-            return found
+            return self._nearest(found)
         if len({intent for _, intent, _ in said}) > 1:
             closest = [template.intent for _, template, _ in self.score(tokens, context)]
             said.sort(key=lambda cue: closest.index(cue[1]) if cue[1] in closest else len(closest))
@@ -630,6 +634,30 @@ class Matcher:
             confidence=self.threshold,
             closest=intent,
             template=f"cue: {phrase}",
+        )
+
+    def prepare(self) -> None:
+        """Start loading what the first sentence in words the pack does not have would wait for (the sentence
+        encoder), in the background."""
+        if self._meaning is not None:
+            self._meaning.prepare()
+
+    def _nearest(self, found: Match) -> Match:
+        """``found`` (not understood), or the intent of the pack sentence nearest it by meaning, when one is
+        close enough (``meaning.py``)."""
+        if self._meaning is None:
+            return found
+        near = self._meaning.nearest(found.normalized)
+        if near is None:
+            return found
+        return Match(
+            text=found.text,
+            normalized=found.normalized,
+            intent=near.intent,
+            slots=self._values_said(found.normalized.split(), near.intent),
+            confidence=self.threshold,
+            closest=near.intent,
+            template=f"meaning: {near.similarity:.2f} like {near.example!r}",
         )
 
     def _values_said(self, tokens: list[str], intent: str) -> dict[str, str]:
@@ -1409,6 +1437,22 @@ def _safety_model(pack: Pack) -> tuple[SafetyModel, str] | None:
             "train it again with scripts/train_safety.py"
         )
     return model, settings.unsure
+
+
+def _meaning(pack: Pack) -> Meaning | None:
+    """The pack's sentence vectors, when it has them; BadInput when they cannot be read or name intents the
+    pack does not have."""
+    settings = pack.meaning
+    if settings is None:
+        return None
+    index = MeaningIndex.load(settings.vectors, settings.threshold)
+    strangers = sorted({intent for intent in index.intents if intent not in pack.behaviours})
+    if strangers:
+        raise BadInput(
+            f"{settings.vectors}: made for intents this pack does not have ({', '.join(strangers[:5])}); "
+            "build it again with scripts/build_meaning.py"
+        )
+    return Meaning(index)
 
 
 def _red_flags(pack: Pack) -> RedFlags:

@@ -386,6 +386,16 @@ class SafetyModelSettings:
     """The emergency whose advice a sentence gets when the model hears an emergency but not which one."""
 
 
+@dataclass(frozen=True)
+class MeaningSettings:
+    """The pack's sentence vectors (``meaning.py``): where they are, and how close a sentence must come."""
+
+    vectors: Path
+    """The vectors file, beside the pack file that names it."""
+    threshold: float
+    """Least cosine similarity to the nearest pack sentence for a sentence to take its intent."""
+
+
 @dataclass
 class Pack:
     """A loaded intent pack."""
@@ -410,6 +420,8 @@ class Pack:
     """The region whose words fill the replies' blanks; None while they are blank (``read_pack``)."""
     safety_model: SafetyModelSettings | None = None
     """The learned alarm beside the red flags, when the pack has one."""
+    meaning: MeaningSettings | None = None
+    """Sentence vectors for questions in words no template has, when the pack has them."""
     paths: tuple[Path, ...] = ()
     """Files the pack was read from."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -677,6 +689,7 @@ def pack_from_dict(data: dict[str, Any], name: str = "<pack>", paths: tuple[Path
         dialogue=dialogue,
         regions=regions,
         safety_model=_safety_model(data, behaviours, name),
+        meaning=_meaning(data, name),
         paths=paths,
         raw=data,
     )
@@ -998,6 +1011,27 @@ def _safety_model(
         raise _bad(node, name, f"{what}: 'unsure' must name an emergency of the pack, not {unsure!r}")
     folder = Path(node.file).parent if isinstance(node, _LineDict) and node.file else Path(".")
     return SafetyModelSettings(weights=folder / weights, unsure=unsure)
+
+
+def _meaning(data: dict[str, Any], name: str) -> MeaningSettings | None:
+    """The pack's ``meaning``: a vectors file in the folder of the pack file that names it, and a threshold."""
+    node = data.get("meaning")
+    if node is None:
+        return None
+    what = "'meaning'"
+    if not isinstance(node, dict):
+        raise _bad(data, name, f"{what} must be a mapping with 'vectors' and 'threshold'")
+    unknown = sorted(set(node) - {"vectors", "threshold"})
+    if unknown:
+        raise _bad(node, name, f"{what}: unknown key '{unknown[0]}' (it takes 'vectors' and 'threshold')")
+    vectors = node.get("vectors")
+    if not isinstance(vectors, str) or not vectors.strip() or Path(vectors).name != vectors:
+        raise _bad(node, name, f"{what}: 'vectors' must be a file name, the file beside the pack file")
+    threshold = node.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 < threshold <= 1.0:
+        raise _bad(node, name, f"{what}: 'threshold' must be a number above 0 and at most 1, not {threshold!r}")
+    folder = Path(node.file).parent if isinstance(node, _LineDict) and node.file else Path(".")
+    return MeaningSettings(vectors=folder / vectors, threshold=float(threshold))
 
 
 def _regions(data: dict[str, Any], name: str) -> dict[str, Region]:
