@@ -181,6 +181,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from .dialogue import Dialogue
 
     matcher = _matcher(args)
+    matcher.prepare()
     pack = matcher.pack
     dialogue = Dialogue(pack)
     interactive = sys.stdin.isatty() and not args.json
@@ -494,6 +495,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = open_server(args.uri)  # a bad --uri is said before anything loads
     matcher = _matcher(args)
     engine, speaker = _engine_and_voice(args, matcher.pack, None)
+    matcher.prepare()
     service = AssistantService(
         matcher,
         engine,

@@ -15,14 +15,14 @@ import json
 import logging
 import struct
 import threading
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from zipfile import BadZipFile
+from typing import Any
 
 import numpy as np
 
+from . import npz
 from .errors import BadInput
 
 log = logging.getLogger(__name__)
@@ -204,21 +204,19 @@ class MeaningIndex:
     def load(cls, path: Path, threshold: float) -> MeaningIndex:
         """The vectors in ``path``; BadInput naming the file when it is missing, damaged or of another kind."""
         fix = "build it again with scripts/build_meaning.py"
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if int(data["format"]) != FORMAT:
-                    raise BadInput(f"{path}: sentence vectors of another format; {fix}")
-                index = cls(
-                    vectors=data["vectors"].astype(np.float16),
-                    intents=tuple(str(i) for i in data["intents"]),
-                    texts=tuple(str(t) for t in data["texts"]),
-                    threshold=threshold,
-                    fingerprint=str(data["fingerprint"]),
-                )
-        except BadInput:
-            raise
-        except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error, EOFError, BadZipFile) as error:
-            raise BadInput(f"{path}: cannot read the sentence vectors ({error}); {fix}") from None
+
+        def build(data: Any) -> MeaningIndex:
+            if int(data["format"]) != FORMAT:
+                raise BadInput(f"{path}: sentence vectors of another format; {fix}")
+            return cls(
+                vectors=data["vectors"].astype(np.float16),
+                intents=tuple(str(i) for i in data["intents"]),
+                texts=tuple(str(t) for t in data["texts"]),
+                threshold=threshold,
+                fingerprint=str(data["fingerprint"]),
+            )
+
+        index = npz.read(path, "sentence vectors", fix, build)
         rows = len(index.intents)
         if (
             not rows

@@ -988,50 +988,55 @@ def _phrases(node: dict[str, Any], key: str, default: tuple[str, ...], name: str
     return tuple(normalize(item) for item in value)
 
 
+def _settings(data: dict[str, Any], key: str, keys: tuple[str, ...], name: str) -> dict[str, Any] | None:
+    """The pack's ``key`` setting, a mapping of ``keys`` only; None when the pack has none."""
+    node = data.get(key)
+    if node is None:
+        return None
+    takes = " and ".join(repr(k) for k in keys)
+    if not isinstance(node, dict):
+        raise _bad(data, name, f"'{key}' must be a mapping with {takes}")
+    unknown = sorted(set(node) - set(keys))
+    if unknown:
+        raise _bad(node, name, f"'{key}': unknown key '{unknown[0]}' (it takes {takes})")
+    return node
+
+
+def _file_beside(node: dict[str, Any], key: str, field: str, name: str) -> Path:
+    """The file a setting names, in the folder of the pack file that names it."""
+    value = node.get(field)
+    if not isinstance(value, str) or not value.strip() or Path(value).name != value:
+        raise _bad(node, name, f"'{key}': '{field}' must be a file name, the file beside the pack file")
+    folder = Path(node.file).parent if isinstance(node, _LineDict) and node.file else Path(".")
+    return folder / value
+
+
 def _safety_model(
     data: dict[str, Any], behaviours: dict[str, IntentBehaviour], name: str
 ) -> SafetyModelSettings | None:
-    """The pack's ``safety_model``: a weights file in the folder of the pack file that names it, and an
-    emergency for the sentences it hears as one without knowing which."""
-    node = data.get("safety_model")
+    """The pack's ``safety_model``: a weights file beside the pack file that names it, and an emergency for the
+    sentences it hears as one without knowing which."""
+    node = _settings(data, "safety_model", ("weights", "unsure"), name)
     if node is None:
         return None
-    what = "'safety_model'"
-    if not isinstance(node, dict):
-        raise _bad(data, name, f"{what} must be a mapping with 'weights' and 'unsure'")
-    unknown = sorted(set(node) - {"weights", "unsure"})
-    if unknown:
-        raise _bad(node, name, f"{what}: unknown key '{unknown[0]}' (it takes 'weights' and 'unsure')")
-    weights = node.get("weights")
-    if not isinstance(weights, str) or not weights.strip() or Path(weights).name != weights:
-        raise _bad(node, name, f"{what}: 'weights' must be a file name, the file beside the pack file")
+    weights = _file_beside(node, "safety_model", "weights", name)
     unsure = node.get("unsure")
     behaviour = behaviours.get(unsure) if isinstance(unsure, str) else None
     if not isinstance(unsure, str) or behaviour is None or not behaviour.emergency:
-        raise _bad(node, name, f"{what}: 'unsure' must name an emergency of the pack, not {unsure!r}")
-    folder = Path(node.file).parent if isinstance(node, _LineDict) and node.file else Path(".")
-    return SafetyModelSettings(weights=folder / weights, unsure=unsure)
+        raise _bad(node, name, f"'safety_model': 'unsure' must name an emergency of the pack, not {unsure!r}")
+    return SafetyModelSettings(weights=weights, unsure=unsure)
 
 
 def _meaning(data: dict[str, Any], name: str) -> MeaningSettings | None:
-    """The pack's ``meaning``: a vectors file in the folder of the pack file that names it, and a threshold."""
-    node = data.get("meaning")
+    """The pack's ``meaning``: a vectors file beside the pack file that names it, and a threshold."""
+    node = _settings(data, "meaning", ("vectors", "threshold"), name)
     if node is None:
         return None
-    what = "'meaning'"
-    if not isinstance(node, dict):
-        raise _bad(data, name, f"{what} must be a mapping with 'vectors' and 'threshold'")
-    unknown = sorted(set(node) - {"vectors", "threshold"})
-    if unknown:
-        raise _bad(node, name, f"{what}: unknown key '{unknown[0]}' (it takes 'vectors' and 'threshold')")
-    vectors = node.get("vectors")
-    if not isinstance(vectors, str) or not vectors.strip() or Path(vectors).name != vectors:
-        raise _bad(node, name, f"{what}: 'vectors' must be a file name, the file beside the pack file")
+    vectors = _file_beside(node, "meaning", "vectors", name)
     threshold = node.get("threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 < threshold <= 1.0:
-        raise _bad(node, name, f"{what}: 'threshold' must be a number above 0 and at most 1, not {threshold!r}")
-    folder = Path(node.file).parent if isinstance(node, _LineDict) and node.file else Path(".")
-    return MeaningSettings(vectors=folder / vectors, threshold=float(threshold))
+        raise _bad(node, name, f"'meaning': 'threshold' must be a number above 0 and at most 1, not {threshold!r}")
+    return MeaningSettings(vectors=vectors, threshold=float(threshold))
 
 
 def _regions(data: dict[str, Any], name: str) -> dict[str, Region]:

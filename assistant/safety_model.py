@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from zipfile import BadZipFile
+from typing import Any
 
 import numpy as np
 
+from . import npz
 from .errors import BadInput
 from .normalize import normalize
 
@@ -159,23 +160,21 @@ class SafetyModel:
     def load(cls, path: Path) -> SafetyModel:
         """The model in ``path``; BadInput naming the file when it is missing, damaged or of another kind."""
         fix = "train it again with scripts/train_safety.py"
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if int(data["format"]) != FORMAT or int(data["buckets"]) != BUCKETS:
-                    raise BadInput(f"{path}: a safety model of another format; {fix}")
-                model = cls(
-                    classes=tuple(str(c) for c in data["classes"]),
-                    seen=data["seen"].astype(np.int64),
-                    idf=data["idf"],
-                    weights=data["weights"],
-                    bias=data["bias"],
-                    threshold=float(data["threshold"]),
-                    fingerprint=str(data["fingerprint"]),
-                )
-        except BadInput:
-            raise
-        except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error, EOFError, BadZipFile) as error:
-            raise BadInput(f"{path}: cannot read the safety model ({error}); {fix}") from None
+
+        def build(data: Any) -> SafetyModel:
+            if int(data["format"]) != FORMAT or int(data["buckets"]) != BUCKETS:
+                raise BadInput(f"{path}: a safety model of another format; {fix}")
+            return cls(
+                classes=tuple(str(c) for c in data["classes"]),
+                seen=data["seen"].astype(np.int64),
+                idf=data["idf"],
+                weights=data["weights"],
+                bias=data["bias"],
+                threshold=float(data["threshold"]),
+                fingerprint=str(data["fingerprint"]),
+            )
+
+        model = npz.read(path, "safety model", fix, build)
         n = len(model.seen)
         if (
             CALM not in model.classes

@@ -198,8 +198,10 @@ def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_
     speaker_box.append(speaker)
     speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
     decided: list[float] = []
+    matcher = Matcher(pack)
+    matcher.prepare()  # as the command line does: the sentence encoder loads in the background
     conversation = Conversation(
-        Matcher(pack),
+        matcher,
         Dialogue(pack, FakeClock()),
         engine,
         speaker,

@@ -153,6 +153,10 @@ def picked_from_the_files_before(spoken: list[dict[str, Any]], items: list[dict[
     return len(spoken) == len(items) and all(json.dumps(item, sort_keys=True) in current for item in spoken)
 
 
+PLAIN = "bundled_match_without_meaning"
+"""bench_text.py's timing of the matcher without its meaning stage."""
+
+
 def combine_text_runs(runs: list[dict[str, Any]], ran_on: dict[str, Any]) -> dict[str, Any]:
     """bench_text.py's runs as one result: accuracy from the first run, timings as medians."""
     first = runs[0]
@@ -160,6 +164,11 @@ def combine_text_runs(runs: list[dict[str, Any]], ran_on: dict[str, Any]) -> dic
         **first,
         "bundled_match_p50_ms": median([r["bundled_match"]["p50_ms"] for r in runs]),
         "bundled_match_p95_ms": median([r["bundled_match"]["p95_ms"] for r in runs]),
+        **{
+            f"bundled_match_without_meaning_{q}_ms": median([r[PLAIN][f"{q}_ms"] for r in runs])
+            for q in ("p50", "p95")
+            if all(PLAIN in r for r in runs)
+        },
         "coffee_match_p50_ms": median([r["coffee_match"]["p50_ms"] for r in runs]),
         "coffee_match_p95_ms": median([r["coffee_match"]["p95_ms"] for r in runs]),
         "ask_cold_start_median_ms": median([r["ask_cold_start_ms"]["median"] for r in runs]),
@@ -1240,6 +1249,17 @@ def decode_section(decode: dict[str, Any]) -> list[str]:
     ]
 
 
+def _without_meaning(text: dict[str, Any], label: str) -> str:
+    """The same blind set through the matcher without its meaning stage, when the run measured it."""
+    figures = text.get("blind_without_meaning", {}).get(label)
+    if figures is None:
+        return ""
+    return (
+        f" (without the meaning stage: {pct(figures['phrasings']['command_acceptance'])}; "
+        f"{pct(figures['ood']['ood_false_accept_rate'])})"
+    )
+
+
 def safety_section(safety: dict[str, Any]) -> list[str]:
     """bench_safety.py's sets of typed emergencies and calm lines, three ways (as it runs, red flags without
     the learned alarm, templates only), in the table it prints."""
@@ -1354,11 +1374,19 @@ def text_section(text: dict[str, Any]) -> list[str]:
         *(
             f"| Phrasings written blind, {label} (n={figures['phrasings']['n']}): command acceptance; its "
             f"out-of-domain lines (n={figures['ood']['n']}): false accepts | "
-            f"{pct(figures['phrasings']['command_acceptance'])}; {pct(figures['ood']['ood_false_accept_rate'])} |"
+            f"{pct(figures['phrasings']['command_acceptance'])}; {pct(figures['ood']['ood_false_accept_rate'])}"
+            f"{_without_meaning(text, label)} |"
             for label, figures in text.get("blind", {}).items()
         ),
         f"| Bundled pack: {text['bundled_templates']} templates, {text['bundled_expansions']:,} sentences; "
-        f"match p50 / p95 | {text['bundled_match_p50_ms']} / {text['bundled_match_p95_ms']} ms |",
+        f"match p50 / p95 | {text['bundled_match_p50_ms']} / {text['bundled_match_p95_ms']} ms"
+        + (
+            f" (without the meaning stage: {text['bundled_match_without_meaning_p50_ms']} / "
+            f"{text['bundled_match_without_meaning_p95_ms']} ms)"
+            if "bundled_match_without_meaning_p95_ms" in text
+            else ""
+        )
+        + " |",
         f"| Coffee pack: {text['coffee_expansions']:,} sentences; match p50 / p95 | {text['coffee_match_p50_ms']} / "
         f"{text['coffee_match_p95_ms']} ms |",
         f"| `assistant ask` cold start (median) | {num(text['ask_cold_start_median_ms'], ' ms')} |",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from assistant import compiled, meaning
 from assistant.cli import main
 from assistant.errors import BadInput
 from assistant.match import Matcher
-from assistant.pack import bundled_pack_path, load_pack, pack_from_dict, read_pack
+from assistant.pack import load_pack, pack_from_dict, read_pack
+from tests.damage import FILE_DAMAGE, copy_pack, damage
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -128,35 +128,19 @@ def test_an_encoder_not_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyP
         meaning.model_folder()
 
 
-def _copy_pack(tmp_path: Path) -> Path:
-    folder = tmp_path / "pack"
-    shutil.copytree(bundled_pack_path() / "en", folder)
-    return folder
-
-
-@pytest.mark.parametrize("damage", ["missing", "empty", "half", "not numpy", "another format", "rows that do not fit"])
+@pytest.mark.parametrize("kind", [*FILE_DAMAGE, "another format", "rows that do not fit"])
 def test_damaged_vectors_are_a_clear_message_and_exit_status(
-    tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = _copy_pack(tmp_path)
-    vectors = folder / "meaning.npz"
-    whole = vectors.read_bytes()
-    if damage == "missing":
-        vectors.unlink()
-    elif damage == "empty":
-        vectors.write_bytes(b"")
-    elif damage == "half":
-        vectors.write_bytes(whole[: len(whole) // 2])
-    elif damage == "not numpy":
-        vectors.write_text("meaning: yes\n")
-    else:
-        with np.load(vectors) as data:
-            parts = dict(data)
-        if damage == "another format":
+    folder = copy_pack(tmp_path)
+
+    def edit(parts: dict[str, np.ndarray]) -> None:
+        if kind == "another format":
             parts["format"] = np.array(99)
         else:
             parts["vectors"] = parts["vectors"][:-1]
-        np.savez(vectors, **parts)
+
+    damage(folder / "meaning.npz", kind, edit)
     with pytest.raises(BadInput, match="meaning.npz"):
         Matcher(load_pack(folder))
     code = main(["ask", "--intents", str(folder), "my calf is cramping"])
@@ -165,7 +149,7 @@ def test_damaged_vectors_are_a_clear_message_and_exit_status(
 
 
 def test_vectors_made_for_another_pack_are_refused(tmp_path: Path) -> None:
-    folder = _copy_pack(tmp_path)
+    folder = copy_pack(tmp_path)
     vectors = folder / "meaning.npz"
     index = meaning.MeaningIndex.load(vectors, 0.75)
     renamed = tuple("juggling" if intent == "sleep" else intent for intent in index.intents)
@@ -175,7 +159,7 @@ def test_vectors_made_for_another_pack_are_refused(tmp_path: Path) -> None:
 
 
 def test_the_check_finds_vectors_out_of_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = _copy_pack(tmp_path)
+    folder = copy_pack(tmp_path)
     knowledge = folder / "knowledge.yaml"
     knowledge.write_text(
         knowledge.read_text().replace("[what's|what is|whats] [the] difference", "[what's|what is|whats] [the] gap", 1)
@@ -209,7 +193,7 @@ def test_a_pack_without_vectors_goes_without() -> None:
 
 
 def test_new_vectors_make_a_new_compiled_entry(tmp_path: Path) -> None:
-    folder, cache = _copy_pack(tmp_path), tmp_path / "cache"
+    folder, cache = copy_pack(tmp_path), tmp_path / "cache"
     compiled.load_matcher(folder, cache)
     vectors = folder / "meaning.npz"
     index = meaning.MeaningIndex.load(vectors, 0.75)

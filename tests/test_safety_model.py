@@ -5,7 +5,6 @@ and are acted on in every dialogue state, but not when they are the assistant's 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from dataclasses import replace
@@ -20,8 +19,9 @@ from assistant.dialogue import Dialogue
 from assistant.errors import BadInput
 from assistant.match import KIND_SHARE, Matcher
 from assistant.messages import Transcript
-from assistant.pack import bundled_pack_path, load_pack, pack_from_dict, read_pack
+from assistant.pack import load_pack, pack_from_dict, read_pack
 from assistant.safety_model import CALM, SafetyModel, counts
+from tests.damage import FILE_DAMAGE, copy_pack, damage
 from tests.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,41 +191,22 @@ def test_other_readings_of_the_speech_do_not_raise_the_learned_alarm() -> None:
 # ----- bad weights, bad settings
 
 
-def _copy_pack(tmp_path: Path) -> Path:
-    folder = tmp_path / "pack"
-    shutil.copytree(bundled_pack_path() / "en", folder)
-    return folder
-
-
-@pytest.mark.parametrize(
-    "damage",
-    ["missing", "empty", "half", "not numpy", "another format", "parts that do not fit", "not a number"],
-)
+@pytest.mark.parametrize("kind", [*FILE_DAMAGE, "another format", "parts that do not fit", "not a number"])
 def test_damaged_weights_are_a_clear_message_and_exit_status(
-    tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = _copy_pack(tmp_path)
-    weights = folder / "safety_model.npz"
-    whole = weights.read_bytes()
-    if damage == "missing":
-        weights.unlink()
-    elif damage == "empty":
-        weights.write_bytes(b"")
-    elif damage == "half":
-        weights.write_bytes(whole[: len(whole) // 2])
-    elif damage == "not numpy":
-        weights.write_text("safety: yes\n")
-    else:
-        with np.load(weights) as data:
-            parts = dict(data)
-        if damage == "another format":
+    folder = copy_pack(tmp_path)
+
+    def edit(parts: dict[str, np.ndarray]) -> None:
+        if kind == "another format":
             parts["format"] = np.array(99)
-        elif damage == "parts that do not fit":
+        elif kind == "parts that do not fit":
             parts["idf"] = parts["idf"][:-1]
         else:
             parts["weights"] = parts["weights"].copy()
             parts["weights"][0, 0] = np.nan
-        np.savez(weights, **parts)
+
+    damage(folder / "safety_model.npz", kind, edit)
     with pytest.raises(BadInput, match="safety_model.npz"):
         Matcher(load_pack(folder))
     code = main(["ask", "--intents", str(folder), "my calf is cramping"])
@@ -234,7 +215,7 @@ def test_damaged_weights_are_a_clear_message_and_exit_status(
 
 
 def test_weights_trained_for_another_pack_are_refused(tmp_path: Path) -> None:
-    folder = _copy_pack(tmp_path)
+    folder = copy_pack(tmp_path)
     weights = folder / "safety_model.npz"
     model = SafetyModel.load(weights)
     renamed = tuple("stampede" if c == "seizure" else c for c in model.classes)
@@ -267,7 +248,7 @@ def test_a_pack_without_a_safety_model_hears_by_templates_and_red_flags_alone() 
 
 
 def test_new_weights_make_a_new_compiled_entry(tmp_path: Path) -> None:
-    folder, cache = _copy_pack(tmp_path), tmp_path / "cache"
+    folder, cache = copy_pack(tmp_path), tmp_path / "cache"
     compiled.load_matcher(folder, cache)
     weights = folder / "safety_model.npz"
     model = SafetyModel.load(weights)
