@@ -382,7 +382,6 @@ def _conversation(args: argparse.Namespace, matcher: Matcher, clock: Any = None)
 
     pack = matcher.pack
     engine, speaker = _engine_and_voice(args, pack, _wav_out(args))
-    matcher.prepare()  # the sentence encoder loads in the background, before a question needs it
     mode = "always" if getattr(args, "input", None) else args.mode
     return Conversation(
         matcher,
@@ -409,6 +408,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
             unreadable.append(error)
             print(f"assistant: error: {error.message}; going on with the next file", file=sys.stderr, flush=True)
 
+        conversation.matcher.prepare()
         conversation.run(_file_turns(args, args.input, conversation.engine, on_unreadable=skip))
         return 2 if unreadable else 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
@@ -418,6 +418,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
     print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
+    # Once listening (loading it earlier took the cores from start-up): the sentence encoder, in the background,
+    # before a question in words the pack does not have needs it.
+    conversation.matcher.prepare()
     try:
         conversation.run(turns, endpointer=microphone.endpointer)
     except KeyboardInterrupt:
@@ -471,6 +474,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     script = read_script((Path(args.samples) if args.samples else samples_folder()) / "demo_turns.txt")
     clock = FakeClock()
     conversation = _conversation(args, matcher, clock)
+    conversation.matcher.prepare()
     conversation.wake.mode = "always"
     for turn in script:
         print(f'\n# {turn.name}: the user says "{turn.text}"', flush=True)

@@ -180,7 +180,13 @@ class Conversation:
         def on_partial(partial: Transcript) -> None:
             with self._lock:
                 text = self.wake.would_take(partial.text, awaiting_reply=self.dialogue.expects is not None)
-                complete = bool(text) and self.matcher.match(text or "", self.dialogue.context()).confidence >= COMPLETE
+                # Templates alone: cues, red flags and meaning never give a confidence near COMPLETE, and the
+                # meaning stage's encoder would take the cores from the decode still running.
+                found = None
+                if text:
+                    context = self.dialogue.context()
+                    found = self.matcher.match_exact(text, context) or self.matcher.match_fuzzy(text, context)
+                complete = found is not None and found.confidence >= COMPLETE
             audio.end_sooner(COMPLETE_PAUSE_MS if complete else None)
 
         return on_partial

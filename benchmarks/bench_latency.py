@@ -199,7 +199,6 @@ def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_
     speaker.prepare(pack.emergency_advice(), [reply.text for reply in pack_replies(pack)])
     decided: list[float] = []
     matcher = Matcher(pack)
-    matcher.prepare()  # as the command line does: the sentence encoder loads in the background
     conversation = Conversation(
         matcher,
         Dialogue(pack, FakeClock()),
@@ -212,6 +211,7 @@ def one_run(turn_limit: int, whole_replies: bool, noise: str | None = None, snr_
     denoise = bool(getattr(engine, "noise_suppression", True))  # as the command line decides
     ready_s = time.perf_counter() - started
     rss_start = rss_mb()
+    matcher.prepare()  # as `assistant listen` does once listening: the sentence encoder loads in the background
 
     rng = np.random.default_rng(2024)
     room = NoisyRoom(noise, snr_db, rng) if noise else None
