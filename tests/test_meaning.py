@@ -13,9 +13,13 @@ import pytest
 
 from assistant import compiled, meaning
 from assistant.cli import main
+from assistant.dialogue import Dialogue
 from assistant.errors import BadInput
 from assistant.match import Matcher
+from assistant.messages import Transcript
 from assistant.pack import load_pack, pack_from_dict, read_pack
+from assistant.session import COMPLETE_PAUSE_MS, Conversation, WakePhrase
+from assistant.tts import Speaker
 from tests.damage import FILE_DAMAGE, copy_pack, damage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,3 +205,33 @@ def test_new_vectors_make_a_new_compiled_entry(tmp_path: Path) -> None:
     matcher = compiled.load_matcher(folder, cache)
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
     assert matcher._meaning is not None and len(matcher._meaning.index.intents) == 10
+
+
+def test_a_partial_reading_is_judged_whole_or_not_by_the_templates_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the user may still be talking, the encoder must not take the cores from the decode still running:
+    only a template can make the words so far a whole command."""
+    talk = Conversation(
+        Matcher(PACK),
+        Dialogue(PACK),
+        None,  # type: ignore[arg-type]  # no speech engine is asked: the partial readings are handed in
+        Speaker(play=False, print_unheard=False),
+        WakePhrase(PACK.dialogue.wake_phrase, "always"),
+    )
+    asked: list[str] = []
+    monkeypatch.setattr(talk.matcher._meaning, "nearest", asked.append)
+
+    class Turn:
+        def __init__(self) -> None:
+            self.pauses: list[int | None] = []
+
+        def end_sooner(self, pause_ms: int | None) -> None:
+            self.pauses.append(pause_ms)
+
+    turn = Turn()
+    on_partial = talk._completeness(turn)  # type: ignore[arg-type]
+    on_partial(Transcript(text="why is my eye twitching"))
+    on_partial(Transcript(text="these twitches have been going on for weeks now, is that"))
+    assert turn.pauses == [COMPLETE_PAUSE_MS, None]
+    assert asked == []
+    assert talk.matcher.match("these twitches have been going on for weeks now, is that bad") is not None
+    assert asked  # the whole turn, once heard, is asked
