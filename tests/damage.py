@@ -7,8 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from assistant.pack import bundled_pack_path
+from assistant import compiled
+from assistant.errors import BadInput
+from assistant.match import Matcher
+from assistant.pack import bundled_pack_path, pack_from_dict, read_pack
 
 FILE_DAMAGE = ("missing", "empty", "half", "not numpy")
 """Damage done to the file as bytes; any other kind is done to its arrays by the test's own ``edit``."""
@@ -37,3 +41,22 @@ def damage(path: Path, kind: str, edit: Callable[[dict[str, np.ndarray]], None])
             parts = dict(data)
         edit(parts)
         np.savez(path, **parts)
+
+
+def refuse_setting(key: str, setting: object, message: str) -> None:
+    """The bundled pack with its ``key`` setting replaced by ``setting`` is refused, naming ``message``."""
+    data = dict(read_pack().raw)  # the bundled pack's files as read_pack merged them
+    data[key] = setting
+    with pytest.raises(BadInput, match=message):
+        pack_from_dict(data)
+
+
+def recompiled(tmp_path: Path, edit: Callable[[Path], None]) -> Matcher:
+    """A copy of the bundled pack compiled once, then ``edit``ed in its folder and loaded again: the matcher,
+    after checking that the edit made a second compiled entry rather than reusing the first."""
+    folder, cache = copy_pack(tmp_path), tmp_path / "cache"
+    compiled.load_matcher(folder, cache)
+    edit(folder)
+    matcher = compiled.load_matcher(folder, cache)
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
+    return matcher

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import compiled, meaning
+from assistant import meaning
 from assistant.cli import main
 from assistant.dialogue import Dialogue
 from assistant.errors import BadInput
 from assistant.match import Matcher
 from assistant.messages import Transcript
-from assistant.pack import load_pack, pack_from_dict, read_pack
+from assistant.pack import load_pack
 from assistant.session import COMPLETE_PAUSE_MS, Conversation, WakePhrase
 from assistant.tts import Speaker
-from tests.damage import FILE_DAMAGE, copy_pack, damage
+from tests.damage import FILE_DAMAGE, copy_pack, damage, recompiled, refuse_setting
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -185,10 +185,7 @@ def test_the_check_finds_vectors_out_of_date(tmp_path: Path, capsys: pytest.Capt
     ],
 )
 def test_bad_settings_name_the_problem(setting: object, message: str) -> None:
-    data = dict(read_pack().raw)
-    data["meaning"] = setting
-    with pytest.raises(BadInput, match=message):
-        pack_from_dict(data)
+    refuse_setting("meaning", setting, message)
 
 
 def test_a_pack_without_vectors_goes_without() -> None:
@@ -197,13 +194,12 @@ def test_a_pack_without_vectors_goes_without() -> None:
 
 
 def test_new_vectors_make_a_new_compiled_entry(tmp_path: Path) -> None:
-    folder, cache = copy_pack(tmp_path), tmp_path / "cache"
-    compiled.load_matcher(folder, cache)
-    vectors = folder / "meaning.npz"
-    index = meaning.MeaningIndex.load(vectors, 0.75)
-    meaning.MeaningIndex(index.vectors[:10], index.intents[:10], index.texts[:10], 0.75, "other").save(vectors)
-    matcher = compiled.load_matcher(folder, cache)
-    assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
+    def fewer(folder: Path) -> None:
+        index = meaning.MeaningIndex.load(folder / "meaning.npz", 0.75)
+        kept = meaning.MeaningIndex(index.vectors[:10], index.intents[:10], index.texts[:10], 0.75, "other")
+        kept.save(folder / "meaning.npz")
+
+    matcher = recompiled(tmp_path, fewer)
     assert matcher._meaning is not None and len(matcher._meaning.index.intents) == 10
 
 

@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import compiled
 from assistant.cli import main
 from assistant.dialogue import Dialogue
 from assistant.errors import BadInput
 from assistant.match import KIND_SHARE, Matcher
 from assistant.messages import Transcript
-from assistant.pack import load_pack, pack_from_dict, read_pack
+from assistant.pack import load_pack
 from assistant.safety_model import CALM, SafetyModel, counts
-from tests.damage import FILE_DAMAGE, copy_pack, damage
+from tests.damage import FILE_DAMAGE, copy_pack, damage, recompiled, refuse_setting
 from tests.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,10 +235,7 @@ def test_weights_trained_for_another_pack_are_refused(tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_name_the_problem(setting: object, message: str) -> None:
-    data = dict(read_pack().raw)  # the bundled pack's files as read_pack merged them
-    data["safety_model"] = setting
-    with pytest.raises(BadInput, match=message):
-        pack_from_dict(data)
+    refuse_setting("safety_model", setting, message)
 
 
 def test_a_pack_without_a_safety_model_hears_by_templates_and_red_flags_alone() -> None:
@@ -248,13 +244,11 @@ def test_a_pack_without_a_safety_model_hears_by_templates_and_red_flags_alone() 
 
 
 def test_new_weights_make_a_new_compiled_entry(tmp_path: Path) -> None:
-    folder, cache = copy_pack(tmp_path), tmp_path / "cache"
-    compiled.load_matcher(folder, cache)
-    weights = folder / "safety_model.npz"
-    model = SafetyModel.load(weights)
-    replace(model, threshold=0.999999).save(weights)
-    matcher = compiled.load_matcher(folder, cache)
-    assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
+    def stricter(folder: Path) -> None:
+        weights = folder / "safety_model.npz"
+        replace(SafetyModel.load(weights), threshold=0.999999).save(weights)
+
+    matcher = recompiled(tmp_path, stricter)
     assert matcher._alarm is not None and matcher._alarm[0].threshold == 0.999999
 
 
