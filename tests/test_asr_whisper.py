@@ -122,6 +122,66 @@ def test_speech_after_the_pause_is_decoded_again(
     assert len(into_pack) == 1 and normalize(into_pack[0][0]) == normalize("my calf is cramping")
 
 
+class WindowSpy:
+    """The engine's model, recording the window (in feature frames) of every encode."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+        self.windows: list[int] = []
+
+    def encode(self, features: object, **options: object) -> object:
+        self.windows.append(features.shape[2])  # type: ignore[attr-defined]
+        return self.model.encode(features, **options)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+
+@pytest.fixture
+def windows(engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    spy = WindowSpy(engine.model)
+    monkeypatch.setattr(engine, "model", spy)
+    return spy.windows
+
+
+FULL, SHORT = 3000, int(whisper_engine.QUICK_WINDOW_S * 100)
+
+
+def test_a_reply_the_state_waits_for_is_read_with_the_short_window(engine: WhisperEngine, windows: list[int]) -> None:
+    heard = engine.transcribe(load_audio(SAMPLES / "02-no.wav"), expects="yes_no")
+    assert normalize(heard.text) == normalize("no thanks")
+    assert windows == [SHORT]
+
+
+def test_an_emergency_heard_in_a_waiting_state_word_for_word_is_kept_from_the_short_read(
+    engine: WhisperEngine, windows: list[int], tmp_path: Path
+) -> None:
+    heard = engine.transcribe(load_audio(speak(tmp_path, "i can't breathe")), expects="routine")
+    assert normalize(heard.text) == normalize("i can't breathe")
+    assert windows == [SHORT]
+
+
+def test_what_the_state_does_not_listen_for_is_read_again_with_the_full_window(
+    engine: WhisperEngine, windows: list[int]
+) -> None:
+    audio = load_audio(SAMPLES / "01-eye.wav")
+    heard = engine.transcribe(audio, expects="yes_no")
+    assert windows == [SHORT, FULL]
+    assert heard.text == engine.transcribe(audio).text  # the full window's reading, as outside the state
+    assert normalize(heard.text) == normalize("why is my eye twitching")
+
+
+def test_the_full_window_alone_outside_waiting_states_and_for_long_turns(
+    engine: WhisperEngine, windows: list[int]
+) -> None:
+    reply = load_audio(SAMPLES / "02-no.wav")
+    engine.transcribe(reply)
+    assert windows == [FULL]
+    long = np.concatenate([reply, np.zeros(int(whisper_engine.QUICK_TURN_S * 16000), np.int16)])
+    engine.transcribe(long, expects="yes_no")
+    assert windows == [FULL, FULL]
+
+
 def test_tampered_model_is_refused_naming_the_file(tmp_path: Path) -> None:
     folder = bundled_model()
     assert folder is not None

@@ -5,7 +5,9 @@ best few readings go out with the transcript (``Transcript.alternatives``) so th
 the first one the pack says exactly. Decoding is prompted with the pack's vocabulary (list values
 first), narrowed to the expected replies when the dialogue waits for a yes/no or a routine command.
 Whisper does not stream: a live turn is decoded speculatively at the first short pause, and the
-result kept when the user stays quiet (see ``transcribe``). When no reading is understood, the
+result kept when the user stays quiet (see ``transcribe``). A short turn said while the dialogue waits for a
+reply is first read with a 10-second window and one greedy pass, kept when that reading is a sentence the
+waiting state listens for (``quick``). When no reading is understood, the
 matcher asks the transcript's second pass for the pack sentence the model finds likeliest
 (``pack_decoder``: the beam held to the pack's sentences), offered only when it scores close to the
 free reading.
@@ -46,6 +48,12 @@ LIST_SHARE = 0.5
 
 WINDOW_S = 30.0
 """Whisper reads 30-second windows; a longer turn is cut to its first 30 seconds."""
+
+QUICK_WINDOW_S = 10.0
+"""The window a waiting state's reply is first read with: its encoder takes about a seventh of the full one's time."""
+
+QUICK_TURN_S = 6.0
+"""Turns longer than this are read with the full window only (a reply is a word or a few)."""
 
 PAUSE_S = 0.064
 """A pause this long (two endpointer frames) in a live turn starts a speculative decode of the speech so far."""
@@ -184,6 +192,17 @@ def prompt_words(pack: Pack, expects: str | None = None) -> tuple[list[str], Cou
     return list(listed), counts
 
 
+def _window(features: np.ndarray, frames: int) -> Any:
+    """Log-mel ``features`` in a window of ``frames`` frames (cut, or padded with zeros as faster-whisper
+    pads), ready for the encoder."""
+    import ctranslate2
+
+    features = features[:, :frames]
+    if features.shape[1] < frames:
+        features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
+
+
 class WhisperEngine:
     """Speech engine on a CTranslate2 Whisper model, prompted with the active pack's words."""
 
@@ -283,19 +302,18 @@ class WhisperEngine:
 
     def decode(self, audio: np.ndarray, expects: str | None = None) -> Reading:
         """Encode ``audio`` (int16, 16 kHz) once and decode it with the beam (``finish`` decodes the reading
-        into the pack's sentences when that is wanted)."""
-        import ctranslate2
-
+        into the pack's sentences when that is wanted); a waiting state's short reply may be read by
+        ``quick`` instead."""
         samples = np.asarray(audio, dtype=np.int16)[: int(WINDOW_S * SAMPLE_RATE)]
         features = self.features(samples.astype(np.float32) / 32768.0)
-        frames = self.features.nb_max_frames
-        features = features[:, :frames]
-        if features.shape[1] < frames:
-            features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
-        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
+        if expects in self.pack.dialogue.expects and len(samples) <= QUICK_TURN_S * SAMPLE_RATE:
+            reading = self.quick(features, len(samples), expects)
+            if reading is not None:
+                return reading
         prompt = self.prompt(expects)
         # Nobody says more than about eight tokens a second; a longer reading is Whisper looping.
         most = len(prompt) + 8 + int(TOKENS_PER_S * len(samples) / SAMPLE_RATE)
+        batch = _window(features, self.features.nb_max_frames)
         with self._lock:  # one decode at a time: both cores go to it
             encoded = self.model.encode(batch, to_cpu=False)
             result = self.model.generate(
@@ -321,6 +339,32 @@ class WhisperEngine:
             turn = np.asarray(encoded)[:, :frames] if self.into_pack and texts else None
         confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
         return Reading(texts, confidence * (1.0 - result.no_speech_prob), len(samples), encoded=turn)
+
+    def quick(self, features: np.ndarray, samples: int, expects: str) -> Reading | None:
+        """The turn (its log-mel ``features``, ``samples`` long) read with a ``QUICK_WINDOW_S`` window and
+        one greedy pass, when that reading is a sentence waiting state ``expects`` listens for (one of its
+        replies, or an emergency, as the pack decoder's automaton reads it); else None, and the full decode
+        reads it.
+
+        The encoder's cost falls with its window, but a short window also loops ("no thanks no thanks")
+        and mishears more, so only a reading the state listens for word for word is kept
+        (DECISIONS.md, "A waiting state's reply read with a short window")."""
+        prompt = self.prompt(expects)
+        most = len(prompt) + 8 + int(TOKENS_PER_S * samples / SAMPLE_RATE)
+        batch = _window(features, int(QUICK_WINDOW_S * self.features.nb_max_frames / WINDOW_S))
+        with self._lock:
+            encoded = self.model.encode(batch, to_cpu=False)
+            result = self.model.generate(
+                encoded, [prompt], beam_size=1, return_scores=True, return_no_speech_prob=True, max_length=most
+            )[0]
+        if result.no_speech_prob > NO_SPEECH or not result.sequences_ids:
+            return None
+        text = unloop(self.tokenizer.decode([t for t in result.sequences_ids[0] if t < self.tokenizer.eot]).strip())
+        spoken = " ".join(grammar.spoken_words(words_only(text), self.pack.intents.language))
+        if not spoken or not self.pack_decoder(expects).says(spoken):
+            return None
+        confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
+        return Reading((text,), confidence * (1.0 - result.no_speech_prob), samples)
 
     def finish(self, reading: Reading, expects: str | None = None) -> Reading:
         """``reading`` decoded into the pack too, when that is still to do."""
