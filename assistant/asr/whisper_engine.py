@@ -50,7 +50,8 @@ WINDOW_S = 30.0
 """Whisper reads 30-second windows; a longer turn is cut to its first 30 seconds."""
 
 QUICK_WINDOW_S = 10.0
-"""The window a waiting state's reply is first read with: its encoder takes about a seventh of the full one's time."""
+"""The window a waiting state's reply is first read with: the encoder takes a quarter of the full window's time
+or less on it (BENCHMARKS.md, the decode section)."""
 
 QUICK_TURN_S = 6.0
 """Turns longer than this are read with the full window only (a reply is a word or a few)."""
