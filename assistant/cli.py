@@ -408,7 +408,6 @@ def cmd_listen(args: argparse.Namespace) -> int:
             unreadable.append(error)
             print(f"assistant: error: {error.message}; going on with the next file", file=sys.stderr, flush=True)
 
-        conversation.matcher.prepare()
         conversation.run(_file_turns(args, args.input, conversation.engine, on_unreadable=skip))
         return 2 if unreadable else 0
     device: Any = int(args.device) if args.device and args.device.isdigit() else args.device
@@ -418,9 +417,6 @@ def cmd_listen(args: argparse.Namespace) -> int:
     turns: Any = _push_to_talk(microphone) if args.mode == "push" else microphone
     wake = f'say "{conversation.wake.phrase}" first' if args.mode == "wake" else "just talk"
     print(f"Listening ({wake}); Ctrl-C to quit.", file=sys.stderr)
-    # Once listening (loading it earlier took the cores from start-up): the sentence encoder, in the background,
-    # before a question in words the pack does not have needs it.
-    conversation.matcher.prepare()
     try:
         conversation.run(turns, endpointer=microphone.endpointer)
     except KeyboardInterrupt:

@@ -299,6 +299,9 @@ class Conversation:
         """Hear every turn while replies are spoken in the background, so "stop" can cut them off;
         a ticker speaks routine timings between turns. With the microphone's ``endpointer``, turns
         end sooner when a short reply is expected."""
+        # Once listening (loading it earlier took the cores from start-up): the sentence encoder, in the
+        # background, before a question in words the pack does not have needs it.
+        self.matcher.prepare()
         stop = stop or threading.Event()
         self._voice = queue.Queue()
         failed: list[AssistantError] = []

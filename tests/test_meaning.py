@@ -6,6 +6,7 @@ import json
 import logging
 import pickle
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,23 @@ def test_a_partial_reading_is_judged_whole_or_not_by_the_templates_alone(monkeyp
     assert asked == []
     assert talk.matcher.match("these twitches have been going on for weeks now, is that bad") is not None
     assert asked  # the whole turn, once heard, is asked
+
+
+def test_a_conversation_starts_loading_the_encoder_once_it_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Conversation.run`` (``assistant listen``, files or microphone) loads the encoder in the background from
+    its start, so the first question in words the pack does not have does not wait for it."""
+    talk = Conversation(
+        Matcher(PACK),
+        Dialogue(PACK),
+        None,  # type: ignore[arg-type]  # no turn is heard
+        Speaker(play=False, print_unheard=False),
+        WakePhrase(PACK.dialogue.wake_phrase, "always"),
+    )
+    assert talk.matcher._meaning is not None
+    loads: list[str] = []
+    monkeypatch.setattr(talk.matcher._meaning, "_encoder", lambda: loads.append("loaded"))
+    talk.run(iter([]))
+    deadline = time.monotonic() + 5
+    while not loads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert loads == ["loaded"]
