@@ -27,7 +27,7 @@ import dataclasses
 import itertools
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -574,11 +574,12 @@ class Matcher:
         or almost: "no thanks" must not turn into "no fainting"); when ``text`` is not a sentence the pack
         says exactly, the first alternative that is one is taken; when ``text`` is not understood at all, an
         alternative or ``heard.fallback`` that matches a command almost exactly (``ALTERNATIVE_BAR``) is taken;
-        the fallback never as an emergency."""
+        the fallback never as an emergency; of emergencies, one a reading says exactly names the kind better
+        than a warning sign or a likeness in a looser best reading."""
         exact = self.match_exact(text, context)
         found = exact or self._flagged(self.match_fuzzy(text, context))
         if self.pack.is_emergency(found.intent):
-            return found
+            return found if exact is not None else self._exact_emergency(heard.alternatives, context) or found
         standby: Match | None = None
         said_exactly: Match | None = None
         for other in heard.alternatives:
@@ -601,6 +602,14 @@ class Matcher:
             if self._sure(candidate) and not self.pack.is_emergency(candidate.intent):
                 standby = candidate
         return standby or self._cued(found, context)
+
+    def _exact_emergency(self, readings: Iterable[str], context: Mapping[str, Any] | None) -> Match | None:
+        """The first of ``readings`` that the pack says exactly as an emergency, if any."""
+        for reading in readings:
+            found = self.match_exact(reading, context)
+            if found is not None and self.pack.is_emergency(found.intent):
+                return found
+        return None
 
     @staticmethod
     def _sure(candidate: Match) -> bool:

@@ -92,6 +92,16 @@ def test_an_emergency_in_another_reading_of_the_speech_wins(bundled: Matcher) ->
     assert heard(bundled, "next stretch", "why is my eye twitching") == "next"
 
 
+def test_an_emergency_said_exactly_in_another_reading_names_the_kind(bundled: Matcher) -> None:
+    """A best reading that says a warning sign loosely (here Whisper saying the sentence twice) gives way to a
+    reading that says the emergency exactly: "someone just fainted" is a collapse, not feeling faint."""
+    looped = "someone just fainted someone just fainted"
+    assert heard(bundled, looped) == "faint"  # a red flag: emergency advice all the same
+    assert heard(bundled, looped, "someone just fainted") == "cardiac_arrest"
+    assert heard(bundled, "someone just fainted", "i fainted") == "cardiac_arrest"  # an exact best reading stands
+    assert heard(bundled, looped, "pause", "no thanks") == "faint"  # only an emergency said exactly takes over
+
+
 def test_a_grammar_fallback_stands_in_but_never_as_an_emergency(bundled: Matcher) -> None:
     assert heard(bundled, "how do i prevent rabbits", fallback="next stretch") == "next"
     assert heard(bundled, "call an ambulance", fallback="pause") == "emergency"  # the reported reading comes first

@@ -6,8 +6,8 @@ the first one the pack says exactly. Decoding is prompted with the pack's vocabu
 first), narrowed to the expected replies when the dialogue waits for a yes/no or a routine command.
 Whisper does not stream: a live turn is decoded speculatively at the first short pause, and the
 result kept when the user stays quiet (see ``transcribe``). A short turn said while the dialogue waits for a
-reply is first read with a 10-second window and one greedy pass, kept when that reading is a sentence the
-waiting state listens for (``quick``). When no reading is understood, the
+reply is first read with a 10-second window, kept when one of that beam's readings is a sentence the waiting
+state listens for (``quick``). When no reading is understood, the
 matcher asks the transcript's second pass for the pack sentence the model finds likeliest
 (``pack_decoder``: the beam held to the pack's sentences), offered only when it scores close to the
 free reading.
@@ -93,17 +93,20 @@ def words_only(text: str) -> str:
 
 def unloop(text: str) -> str:
     """``text`` with a run of words said three or more times in a row kept once ("one two one two one
-    two" -> "one two"): Whisper's failure in noise. Twice stays ("a little bit of milk a little bit of sugar")."""
+    two" -> "one two"; "Yes, yes, yes." -> "Yes,": case and punctuation aside): Whisper's failure in noise.
+    Twice stays ("a little bit of milk a little bit of sugar")."""
     words = text.split()
+    keys = [words_only(word) for word in words]
     for size in range(1, LOOP_WORDS + 1):
         start = 0
         while start + 3 * size <= len(words):
-            run = words[start : start + size]
+            run = keys[start : start + size]
             repeats = 1
-            while words[start + repeats * size : start + (repeats + 1) * size] == run:
+            while keys[start + repeats * size : start + (repeats + 1) * size] == run:
                 repeats += 1
             if repeats >= 3:
                 del words[start + size : start + repeats * size]
+                del keys[start + size : start + repeats * size]
             start += 1
     return " ".join(words)
 
@@ -191,6 +194,13 @@ def prompt_words(pack: Pack, expects: str | None = None) -> tuple[list[str], Cou
     for word in listed:
         counts.pop(word, None)
     return list(listed), counts
+
+
+def _confidence(result: Any) -> float:
+    """How sure a CTranslate2 Whisper result is of its best reading: exp(mean token log-probability), less the
+    chance that nothing was said."""
+    best = float(np.exp(result.scores[0])) if result.scores else 0.0
+    return best * (1.0 - result.no_speech_prob)
 
 
 def _window(features: np.ndarray, frames: int) -> Any:
@@ -311,61 +321,58 @@ class WhisperEngine:
             reading = self.quick(features, len(samples), expects)
             if reading is not None:
                 return reading
-        prompt = self.prompt(expects)
-        # Nobody says more than about eight tokens a second; a longer reading is Whisper looping.
-        most = len(prompt) + 8 + int(TOKENS_PER_S * len(samples) / SAMPLE_RATE)
-        batch = _window(features, self.features.nb_max_frames)
         with self._lock:  # one decode at a time: both cores go to it
-            encoded = self.model.encode(batch, to_cpu=False)
-            result = self.model.generate(
-                encoded,
-                [prompt],
-                beam_size=self.beam_size,
-                num_hypotheses=self.hypotheses,
-                return_scores=True,
-                return_no_speech_prob=True,
-                max_length=min(448, most),
-            )[0]
+            encoded, result, texts = self._read(features, self.features.nb_max_frames, len(samples), expects)
             if result.no_speech_prob > NO_SPEECH:
                 return Reading((), 0.0, len(samples))
-            eot = self.tokenizer.eot
-            texts = tuple(
-                t
-                for t in (
-                    unloop(self.tokenizer.decode([t for t in ids if t < eot]).strip()) for ids in result.sequences_ids
-                )
-                if t
-            )
             frames = min(int(len(samples) / SAMPLE_RATE * 50) + PACK_TAIL_FRAMES, 1500)
             turn = np.asarray(encoded)[:, :frames] if self.into_pack and texts else None
-        confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
-        return Reading(texts, confidence * (1.0 - result.no_speech_prob), len(samples), encoded=turn)
+        return Reading(texts, _confidence(result), len(samples), encoded=turn)
 
     def quick(self, features: np.ndarray, samples: int, expects: str) -> Reading | None:
-        """The turn (its log-mel ``features``, ``samples`` long) read with a ``QUICK_WINDOW_S`` window and
-        one greedy pass, when that reading is a sentence waiting state ``expects`` listens for (one of its
-        replies, or an emergency, as the pack decoder's automaton reads it); else None, and the full decode
-        reads it.
+        """The turn (its log-mel ``features``, ``samples`` long) read with a ``QUICK_WINDOW_S`` window, when one
+        of the beam's readings is a sentence waiting state ``expects`` listens for (one of its replies, or an
+        emergency, as the pack decoder's automaton reads it); else None, and the full window reads it.
 
-        The encoder's cost falls with its window, but a short window also loops ("no thanks no thanks")
-        and mishears more, so only a reading the state listens for word for word is kept
+        The encoder's cost falls with its window, but a short window also loops ("no thanks no thanks") and
+        mishears more, so the short read is kept only when the state listens for one of its readings word
+        for word; all its readings go on, best first, for the matcher to weigh as it weighs the full read's
         (DECISIONS.md, "A waiting state's reply read with a short window")."""
-        prompt = self.prompt(expects)
-        most = len(prompt) + 8 + int(TOKENS_PER_S * samples / SAMPLE_RATE)
-        batch = _window(features, int(QUICK_WINDOW_S * self.features.nb_max_frames / WINDOW_S))
         with self._lock:
-            encoded = self.model.encode(batch, to_cpu=False)
-            result = self.model.generate(
-                encoded, [prompt], beam_size=1, return_scores=True, return_no_speech_prob=True, max_length=most
-            )[0]
-        if result.no_speech_prob > NO_SPEECH or not result.sequences_ids:
+            _, result, texts = self._read(
+                features, int(QUICK_WINDOW_S / WINDOW_S * self.features.nb_max_frames), samples, expects
+            )
+        if result.no_speech_prob > NO_SPEECH or not any(self._listens_for(text, expects) for text in texts):
             return None
-        text = unloop(self.tokenizer.decode([t for t in result.sequences_ids[0] if t < self.tokenizer.eot]).strip())
+        return Reading(texts, _confidence(result), samples)
+
+    def _read(
+        self, features: np.ndarray, frames: int, samples: int, expects: str | None
+    ) -> tuple[Any, Any, tuple[str, ...]]:
+        """Encode ``features`` in a window of ``frames`` frames and decode them with the beam, prompted for
+        ``expects``: the encoder's output, CTranslate2's result, and the readings (best first, loops cut, empty
+        ones left out). Called with the lock held."""
+        prompt = self.prompt(expects)
+        # Nobody says more than about eight tokens a second; a longer reading is Whisper looping.
+        most = min(448, len(prompt) + 8 + int(TOKENS_PER_S * samples / SAMPLE_RATE))
+        encoded = self.model.encode(_window(features, frames), to_cpu=False)
+        result = self.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self.beam_size,
+            num_hypotheses=self.hypotheses,
+            return_scores=True,
+            return_no_speech_prob=True,
+            max_length=most,
+        )[0]
+        eot = self.tokenizer.eot
+        readings = (unloop(self.tokenizer.decode([t for t in ids if t < eot]).strip()) for ids in result.sequences_ids)
+        return encoded, result, tuple(text for text in readings if text)
+
+    def _listens_for(self, text: str, expects: str) -> bool:
+        """Whether waiting state ``expects`` listens for ``text`` (as Whisper wrote it) word for word."""
         spoken = " ".join(grammar.spoken_words(words_only(text), self.pack.intents.language))
-        if not spoken or not self.pack_decoder(expects).says(spoken):
-            return None
-        confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
-        return Reading((text,), confidence * (1.0 - result.no_speech_prob), samples)
+        return bool(spoken) and self.pack_decoder(expects).says(spoken)
 
     def finish(self, reading: Reading, expects: str | None = None) -> Reading:
         """``reading`` decoded into the pack too, when that is still to do."""
