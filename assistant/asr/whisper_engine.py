@@ -93,20 +93,17 @@ def words_only(text: str) -> str:
 
 def unloop(text: str) -> str:
     """``text`` with a run of words said three or more times in a row kept once ("one two one two one
-    two" -> "one two"; "Yes, yes, yes." -> "Yes,": case and punctuation aside): Whisper's failure in noise.
-    Twice stays ("a little bit of milk a little bit of sugar")."""
+    two" -> "one two"): Whisper's failure in noise. Twice stays ("a little bit of milk a little bit of sugar")."""
     words = text.split()
-    keys = [words_only(word) for word in words]
     for size in range(1, LOOP_WORDS + 1):
         start = 0
         while start + 3 * size <= len(words):
-            run = keys[start : start + size]
+            run = words[start : start + size]
             repeats = 1
-            while keys[start + repeats * size : start + (repeats + 1) * size] == run:
+            while words[start + repeats * size : start + (repeats + 1) * size] == run:
                 repeats += 1
             if repeats >= 3:
                 del words[start + size : start + repeats * size]
-                del keys[start + size : start + repeats * size]
             start += 1
     return " ".join(words)
 
