@@ -334,7 +334,7 @@ class WhisperEngine:
         The encoder's cost falls with its window, but a short window also loops ("no thanks no thanks") and
         mishears more, so the short read is kept only when the state listens for one of its readings word
         for word; all its readings go on, best first, for the matcher to weigh as it weighs the full read's
-        (DECISIONS.md, "A waiting state's reply read with a short window")."""
+        (DECISIONS.md, "A waiting state's reply read with a short window" and "The short read's beam")."""
         with self._lock:
             _, result, texts = self._read(
                 features, int(QUICK_WINDOW_S / WINDOW_S * self.features.nb_max_frames), samples, expects
