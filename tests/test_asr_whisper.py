@@ -138,11 +138,16 @@ class WindowSpy:
         return getattr(self.model, name)
 
 
-@pytest.fixture
-def windows(engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def spy_on_windows(engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The windows (in feature frames) ``engine`` encodes from now on, as they are encoded."""
     spy = WindowSpy(engine.model)
     monkeypatch.setattr(engine, "model", spy)
     return spy.windows
+
+
+@pytest.fixture
+def windows(engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    return spy_on_windows(engine, monkeypatch)
 
 
 FULL, SHORT = 3000, int(whisper_engine.QUICK_WINDOW_S * 100)
@@ -182,10 +187,9 @@ def test_a_reply_in_a_lesser_reading_of_the_short_window_is_kept_for_the_matcher
     assert folder is not None
     pack = load_pack()
     engine = WhisperEngine(folder, pack)
-    spy = WindowSpy(engine.model)
-    monkeypatch.setattr(engine, "model", spy)
+    windows = spy_on_windows(engine, monkeypatch)
     heard = engine.transcribe(load_audio(SAMPLES / "12-stop.wav"), expects="routine")
-    assert spy.windows == [SHORT]
+    assert windows == [SHORT]
     assert not engine._listens_for(heard.text, "routine"), "the premise: the best reading is no routine reply"
     assert any(engine._listens_for(text, "routine") for text in heard.alternatives)
     context = {"state": "routine", "expects": "routine"}

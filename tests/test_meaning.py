@@ -204,16 +204,22 @@ def test_new_vectors_make_a_new_compiled_entry(tmp_path: Path) -> None:
     assert matcher._meaning is not None and len(matcher._meaning.index.intents) == 10
 
 
-def test_a_partial_reading_is_judged_whole_or_not_by_the_templates_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While the user may still be talking, the encoder must not take the cores from the decode still running:
-    only a template can make the words so far a whole command."""
-    talk = Conversation(
+def _conversation() -> Conversation:
+    """A conversation with the bundled pack and no speech engine: no turn is heard through one (partial
+    readings are handed in)."""
+    return Conversation(
         Matcher(PACK),
         Dialogue(PACK),
-        None,  # type: ignore[arg-type]  # no speech engine is asked: the partial readings are handed in
+        None,  # type: ignore[arg-type]
         Speaker(play=False, print_unheard=False),
         WakePhrase(PACK.dialogue.wake_phrase, "always"),
     )
+
+
+def test_a_partial_reading_is_judged_whole_or_not_by_the_templates_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the user may still be talking, the encoder must not take the cores from the decode still running:
+    only a template can make the words so far a whole command."""
+    talk = _conversation()
     asked: list[str] = []
     monkeypatch.setattr(talk.matcher._meaning, "nearest", asked.append)
 
@@ -237,13 +243,7 @@ def test_a_partial_reading_is_judged_whole_or_not_by_the_templates_alone(monkeyp
 def test_a_conversation_starts_loading_the_encoder_once_it_listens(monkeypatch: pytest.MonkeyPatch) -> None:
     """``Conversation.run`` (``assistant listen``, files or microphone) loads the encoder in the background from
     its start, so the first question in words the pack does not have does not wait for it."""
-    talk = Conversation(
-        Matcher(PACK),
-        Dialogue(PACK),
-        None,  # type: ignore[arg-type]  # no turn is heard
-        Speaker(play=False, print_unheard=False),
-        WakePhrase(PACK.dialogue.wake_phrase, "always"),
-    )
+    talk = _conversation()
     assert talk.matcher._meaning is not None
     loads: list[str] = []
     monkeypatch.setattr(talk.matcher._meaning, "_encoder", lambda: loads.append("loaded"))
