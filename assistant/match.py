@@ -603,6 +603,13 @@ class Matcher:
                 standby = candidate
         return standby or self._cued(found, context)
 
+    def alarmed(self, readings: tuple[str, ...], context: Mapping[str, Any] | None = None) -> bool:
+        """Whether ``match_heard`` takes one turn's ``readings`` (best first) for an emergency."""
+        if not readings:
+            return False
+        heard = Transcript(text=readings[0], alternatives=tuple(readings[1:]))
+        return self.pack.is_emergency(self.match_heard(readings[0], heard, context).intent)
+
     def _exact_emergency(self, readings: Iterable[str], context: Mapping[str, Any] | None) -> Match | None:
         """The first of ``readings`` that the pack says exactly as an emergency, if any."""
         for reading in readings:

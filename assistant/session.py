@@ -119,6 +119,23 @@ class SessionLog:
         self._file.close()
 
 
+def heed_emergencies(
+    engine: SpeechEngine, matcher: Matcher, lock: contextlib.AbstractContextManager[object] | None = None
+) -> None:
+    """Let ``engine`` (if it reads a waiting state's turn short first, as Whisper does) keep that read when
+    ``matcher`` takes it for an emergency, so the advice does not wait for a second read; ``lock`` guards
+    the matcher when other threads use it too."""
+    if not hasattr(engine, "alarm"):
+        return
+    guard = lock or contextlib.nullcontext()
+
+    def alarm(readings: tuple[str, ...], expects: str) -> bool:
+        with guard:
+            return matcher.alarmed(readings, {"expects": expects})
+
+    engine.alarm = alarm
+
+
 class Conversation:
     """Runs spoken turns through the pipeline and speaks the replies.
 
@@ -150,6 +167,7 @@ class Conversation:
         """Set by ``interrupt``: the reply being spoken says nothing more."""
         self._voice: queue.Queue[Turn | None] | None = None
         """Replies waiting to be spoken while ``run`` listens on (None: speak in the caller's thread)."""
+        heed_emergencies(engine, matcher, self._lock)
 
     def hear(self, audio: AudioTurn) -> Exchange:
         """Recognise one spoken turn, act on it and speak the reply."""

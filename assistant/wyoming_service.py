@@ -71,6 +71,7 @@ from .errors import AssistantError, BadInput
 from .match import Matcher
 from .memory import give_back_memory
 from .messages import Turn
+from .session import heed_emergencies
 from .tts import Speaker, split_into_chunks
 
 _LOGGER = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class AssistantService:
         self._decoding = threading.Lock()
         self._speaking = threading.Lock()
         self._minding = threading.Lock()
+        heed_emergencies(engine, matcher, self._minding)
         self._conversations: OrderedDict[str, Dialogue] = OrderedDict()
         self._urgent: OrderedDict[str, None] = OrderedDict.fromkeys(
             " ".join(text.split()) for text in self.pack.emergency_advice()

@@ -21,6 +21,7 @@ from assistant.match import Matcher
 from assistant.messages import Transcript
 from assistant.normalize import normalize
 from assistant.pack import load_pack
+from assistant.session import heed_emergencies
 from tests.asr_fixtures import speak, tiny_pack
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assistant" / "samples"
@@ -154,8 +155,10 @@ FULL, SHORT = 3000, int(whisper_engine.QUICK_WINDOW_S * 100)
 
 
 def test_a_reply_the_state_waits_for_is_read_with_the_short_window(engine: WhisperEngine, windows: list[int]) -> None:
+    """The reply is among the short read's readings, for the matcher (its best one may loop: "no thanks no
+    thanks" on one machine, "no thanks" on another)."""
     heard = engine.transcribe(load_audio(SAMPLES / "02-no.wav"), expects="yes_no")
-    assert normalize(heard.text) == normalize("no thanks")
+    assert normalize("no thanks") in [normalize(text) for text in (heard.text, *heard.alternatives)]
     assert windows == [SHORT]
 
 
@@ -177,16 +180,21 @@ def test_what_the_state_does_not_listen_for_is_read_again_with_the_full_window(
     assert normalize(heard.text) == normalize("why is my eye twitching")
 
 
+@pytest.fixture(scope="module")
+def pack_engine() -> WhisperEngine:
+    """The engine on the bundled pack, as the app opens it."""
+    folder = bundled_model()
+    assert folder is not None
+    return WhisperEngine(folder, load_pack())
+
+
 def test_a_reply_in_a_lesser_reading_of_the_short_window_is_kept_for_the_matcher_to_weigh(
-    monkeypatch: pytest.MonkeyPatch,
+    pack_engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bundled pack's routine state hears "stop" (the demo's recording) as "start, stop" first: not a sentence
     the state listens for, but a lesser reading of the same beam is, so the short read stands and the matcher
     takes the reply from it."""
-    folder = bundled_model()
-    assert folder is not None
-    pack = load_pack()
-    engine = WhisperEngine(folder, pack)
+    engine, pack = pack_engine, pack_engine.pack
     windows = spy_on_windows(engine, monkeypatch)
     heard = engine.transcribe(load_audio(SAMPLES / "12-stop.wav"), expects="routine")
     assert windows == [SHORT]
@@ -194,6 +202,28 @@ def test_a_reply_in_a_lesser_reading_of_the_short_window_is_kept_for_the_matcher
     assert any(engine._listens_for(text, "routine") for text in heard.alternatives)
     context = {"state": "routine", "expects": "routine"}
     assert Matcher(pack).match_heard(heard.text, heard, context).intent == "stop"
+
+
+def test_an_emergency_in_other_words_is_kept_from_the_short_read_once_the_matcher_is_heeded(
+    pack_engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No template says "my mate just keeled over and isn't moving" word for word, so on its own the engine reads
+    it again with the full window; once it heeds the matcher, which takes it for a collapse, the short read
+    stands and the advice comes a read sooner."""
+    audio = load_audio(speak(tmp_path, "my mate just keeled over and isn't moving"))
+    context = {"state": "routine", "expects": "routine"}
+    matcher = Matcher(pack_engine.pack)
+    monkeypatch.setattr(pack_engine, "alarm", None)
+    windows = spy_on_windows(pack_engine, monkeypatch)
+    alone = pack_engine.transcribe(audio, expects="routine")
+    assert windows == [SHORT, FULL]
+    assert not pack_engine._listens_for(alone.text, "routine"), "the premise: not a sentence of the pack"
+    heed_emergencies(pack_engine, matcher)
+    windows.clear()
+    heeded = pack_engine.transcribe(audio, expects="routine")
+    assert windows == [SHORT]
+    assert matcher.match_heard(heeded.text, heeded, context).intent == "cardiac_arrest"
+    assert matcher.match_heard(alone.text, alone, context).intent == "cardiac_arrest"
 
 
 def test_the_full_window_alone_outside_waiting_states_and_for_long_turns(

@@ -100,6 +100,26 @@ class Session:
         return self.conversation.dialogue.state.value
 
 
+def test_the_conversation_lets_its_engine_keep_an_emergency_it_reads_short(pack: Pack, tmp_path: Path) -> None:
+    """An engine that reads a waiting state's turn short first (Whisper) keeps that read when the conversation's
+    matcher takes it for an emergency; engines without one are left as they are."""
+
+    class ShortReader:
+        alarm = None
+
+    engine = ShortReader()
+    Conversation(
+        Matcher(pack),
+        Dialogue(pack, FakeClock()),
+        engine,  # type: ignore[arg-type]
+        Speaker(wav_out=tmp_path, play=False, print_unheard=False),
+        WakePhrase(pack.dialogue.wake_phrase, "always"),
+    )
+    assert engine.alarm is not None
+    assert engine.alarm(("someone collapsed",), "routine")
+    assert not engine.alarm(("yes",), "yes_no")
+
+
 @pytest.fixture
 def session(pack: Pack, engine, recordings, tmp_path: Path) -> Session:  # type: ignore[no-untyped-def]
     return Session(pack, engine, recordings, tmp_path / "replies")

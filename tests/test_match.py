@@ -102,6 +102,16 @@ def test_an_emergency_said_exactly_in_another_reading_names_the_kind(bundled: Ma
     assert heard(bundled, looped, "pause", "no thanks") == "faint"  # only an emergency said exactly takes over
 
 
+def test_readings_are_taken_for_an_emergency_as_match_heard_takes_them(bundled: Matcher) -> None:
+    """What a waiting state's short read is kept for: an emergency in any words and in any reading, never a reply."""
+    routine, yes_no = {"expects": "routine"}, {"expects": "yes_no"}
+    assert bundled.alarmed(("my mate just keeled over and isn't moving",), routine)  # no template's words
+    assert bundled.alarmed(("no", "he's not breathing"), yes_no)
+    assert not bundled.alarmed(("pause", "pause please"), routine)
+    assert not bundled.alarmed(("no thanks", "no fainting"), yes_no)
+    assert not bundled.alarmed((), routine)
+
+
 def test_a_grammar_fallback_stands_in_but_never_as_an_emergency(bundled: Matcher) -> None:
     assert heard(bundled, "how do i prevent rabbits", fallback="next stretch") == "next"
     assert heard(bundled, "call an ambulance", fallback="pause") == "emergency"  # the reported reading comes first

@@ -54,6 +54,14 @@ def service() -> Iterator[AssistantService]:
     speaker.close()
 
 
+def test_the_service_lets_its_engine_keep_an_emergency_it_reads_short(service: AssistantService) -> None:
+    """As in the app: a waiting state's short read stands when the service's matcher takes it for an emergency."""
+    alarm = getattr(service.engine, "alarm", None)
+    assert alarm is not None
+    assert alarm(("my mate just keeled over and isn't moving",), "yes_no")
+    assert not alarm(("no thanks",), "yes_no")
+
+
 class RunningServer:
     """``serve`` on its own thread and event loop, as the command runs it; unhandled errors in its loop kept."""
 

@@ -261,6 +261,9 @@ class WhisperEngine:
         self._latest = 0
         self._kept: Reading | None = None
         self._preparing: set[str | None] = set()
+        self.alarm: Callable[[tuple[str, ...], str], bool] | None = None
+        """Set by whoever matches this engine's transcripts (``session.heed_emergencies``): whether readings
+        heard in a waiting state are an emergency, in any words. Such a short read stands too."""
 
     def prompt(self, expects: str | None = None) -> list[int]:
         """Decoder prompt tokens for this waiting state: the pack's words, then the transcription start.
@@ -329,19 +332,25 @@ class WhisperEngine:
     def quick(self, features: np.ndarray, samples: int, expects: str) -> Reading | None:
         """The turn (its log-mel ``features``, ``samples`` long) read with a ``QUICK_WINDOW_S`` window, when one
         of the beam's readings is a sentence waiting state ``expects`` listens for (one of its replies, or an
-        emergency, as the pack decoder's automaton reads it); else None, and the full window reads it.
+        emergency, as the pack decoder's automaton reads it), or when ``alarm`` takes the readings for an
+        emergency; else None, and the full window reads it.
 
         The encoder's cost falls with its window, but a short window also loops ("no thanks no thanks") and
         mishears more, so the short read is kept only when the state listens for one of its readings word
-        for word; all its readings go on, best first, for the matcher to weigh as it weighs the full read's
-        (DECISIONS.md, "A waiting state's reply read with a short window" and "The short read's beam")."""
+        for word, or when it is an emergency, whose advice should not wait; all its readings go on, best
+        first, for the matcher to weigh as it weighs the full read's (DECISIONS.md, "A waiting state's reply
+        read with a short window", "The short read's beam" and "Emergencies from the short read")."""
         with self._lock:
             _, result, texts = self._read(
                 features, int(QUICK_WINDOW_S / WINDOW_S * self.features.nb_max_frames), samples, expects
             )
-        if result.no_speech_prob > NO_SPEECH or not any(self._listens_for(text, expects) for text in texts):
+        if result.no_speech_prob > NO_SPEECH or not texts:
             return None
-        return Reading(texts, _confidence(result), samples)
+        if any(self._listens_for(text, expects) for text in texts):
+            return Reading(texts, _confidence(result), samples)
+        if self.alarm is not None and self.alarm(tuple(words_only(text) for text in texts), expects):
+            return Reading(texts, _confidence(result), samples)
+        return None
 
     def _read(
         self, features: np.ndarray, frames: int, samples: int, expects: str | None
