@@ -107,17 +107,22 @@ def test_the_conversation_lets_its_engine_keep_an_emergency_it_reads_short(pack:
     class ShortReader:
         alarm = None
 
-    engine = ShortReader()
-    Conversation(
-        Matcher(pack),
-        Dialogue(pack, FakeClock()),
-        engine,  # type: ignore[arg-type]
-        Speaker(wav_out=tmp_path, play=False, print_unheard=False),
-        WakePhrase(pack.dialogue.wake_phrase, "always"),
-    )
+    class FullReader:
+        pass
+
+    engine, other = ShortReader(), FullReader()
+    for listener in (engine, other):
+        Conversation(
+            Matcher(pack),
+            Dialogue(pack, FakeClock()),
+            listener,  # type: ignore[arg-type]
+            Speaker(wav_out=tmp_path, play=False, print_unheard=False),
+            WakePhrase(pack.dialogue.wake_phrase, "always"),
+        )
     assert engine.alarm is not None
     assert engine.alarm(("someone collapsed",), "routine")
     assert not engine.alarm(("yes",), "yes_no")
+    assert not hasattr(other, "alarm")
 
 
 @pytest.fixture
